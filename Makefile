@@ -1,0 +1,66 @@
+# The front door. `make demo` and `make test` do their own set-up on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+JARS_STAMP := .cache/jars/.verified
+export SPARK_LOCAL_IP := 127.0.0.1
+export CHECKPOINT_DISABLE := 1
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help setup demo test test-slow test-all check format bench clean
+
+help:
+	@echo "make demo      set up, then run the whole pipeline locally on generated sample data"
+	@echo "make test      set up, then run the test suite (slow drills: make test-slow)"
+	@echo "make check     ruff lint + format check + mypy"
+	@echo "make bench     benchmarks (needs ../shared/data)"
+
+$(STAMP): requirements.txt pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (Python 3.11 is required)"; exit 1; }
+	@command -v java >/dev/null || { echo "error: java not found (Java 17 is required by Spark)"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $@
+
+$(JARS_STAMP): $(STAMP) src/covid_pipeline/spark_env.py
+	$(PY) -m covid_pipeline.spark_env
+	touch $@
+
+$(CHECKOV_STAMP): requirements-checkov.txt
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	touch $@
+
+setup: $(STAMP) $(JARS_STAMP) $(CHECKOV_STAMP)
+
+demo: $(STAMP) $(JARS_STAMP)
+	$(VENV)/bin/covid-pipeline --env dev demo
+
+test: setup
+	$(PY) -m pytest -m "not slow" -q
+
+test-slow: setup
+	$(PY) -m pytest -m "slow" -q || [ $$? -eq 5 ]  # 5: no slow test collected
+
+test-all: setup
+	$(PY) -m pytest -q
+
+check: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+bench: $(STAMP) $(JARS_STAMP)
+	$(PY) -m bench.run_all
+
+clean:
+	rm -rf .local .pytest_cache .ruff_cache .mypy_cache spark-warehouse bench/results/tmp

@@ -1,0 +1,3 @@
+from covid_pipeline.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,119 @@
+"""The S3A jars and the Spark settings that point s3:// at an S3 endpoint.
+
+pyspark ships Hadoop's client jars but not hadoop-aws. The only source on
+the package registries is the sagemaker-pyspark 1.4.5 sdist (Apache-2.0),
+which carries hadoop-aws 3.3.1 and the matching AWS SDK bundle: we download
+it without installing it, extract the two jars into an ignored cache and
+check their sha256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+
+from covid_pipeline.config import REPO_ROOT
+
+JAR_CACHE = Path(os.environ.get("COVID_PIPELINE_JAR_CACHE", REPO_ROOT / ".cache" / "jars"))
+SDIST = "sagemaker-pyspark==1.4.5"
+JARS = {
+    "hadoop-aws-3.3.1.jar": "6be50ad8a8b445d2802381b085b2a3ede5c29d353450a6a21f16b2fefa962b6e",
+    "aws-java-sdk-bundle-1.11.901.jar": "b87175b32a16544cc1b37cf40390eb375833e62bed67f8ce6cde4b7ad6429ead",
+}
+
+
+class JarError(RuntimeError):
+    """The S3A jars are missing or do not match their checksums."""
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def jar_paths() -> list[Path]:
+    return [JAR_CACHE / name for name in JARS]
+
+
+def jars_present() -> bool:
+    return all(path.is_file() and _sha256(path) == JARS[path.name] for path in jar_paths())
+
+
+def fetch_jars() -> list[Path]:
+    """Download the sdist, extract the two jars, verify them. Idempotent."""
+    if jars_present():
+        return jar_paths()
+    JAR_CACHE.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:", SDIST, "-d", tmp],
+            check=True,
+        )
+        (sdist,) = Path(tmp).glob("sagemaker_pyspark-*.tar.gz")
+        with tarfile.open(sdist) as archive:
+            for member in archive.getmembers():
+                name = Path(member.name).name
+                if name in JARS and "/deps/jars/" in member.name:
+                    source = archive.extractfile(member)
+                    assert source is not None
+                    (JAR_CACHE / name).write_bytes(source.read())
+    for path in jar_paths():
+        if not path.is_file():
+            raise JarError(f"{path.name} not found in {SDIST}")
+        if _sha256(path) != JARS[path.name]:
+            path.unlink()
+            raise JarError(f"{path.name}: sha256 mismatch, file removed")
+    return jar_paths()
+
+
+def s3a_conf(endpoint_url: str | None) -> dict[str, str]:
+    """Spark settings that make s3:// and s3a:// go through S3A (to an emulator when endpoint_url is set)."""
+    conf = {
+        "spark.jars": ",".join(str(p) for p in jar_paths()),
+        "spark.hadoop.fs.s3.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
+        "spark.hadoop.fs.s3a.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
+        "spark.hadoop.fs.s3a.aws.credentials.provider": "com.amazonaws.auth.EnvironmentVariableCredentialsProvider",
+        "spark.hadoop.fs.s3a.committer.magic.enabled": "false",
+        "spark.hadoop.fs.s3a.change.detection.mode": "none",
+    }
+    if endpoint_url:
+        conf.update(
+            {
+                "spark.hadoop.fs.s3a.endpoint": endpoint_url,
+                "spark.hadoop.fs.s3a.path.style.access": "true",
+                "spark.hadoop.fs.s3a.connection.ssl.enabled": "false",
+            }
+        )
+    return conf
+
+
+def quiet_local_conf() -> dict[str, str]:
+    """Settings for a quiet, small local Spark (tests, the local Glue executor)."""
+    return {
+        "spark.ui.showConsoleProgress": "false",
+        "spark.ui.enabled": "false",
+        "spark.sql.shuffle.partitions": "4",
+        "spark.sql.session.timeZone": "UTC",
+        "spark.driver.host": "127.0.0.1",
+        "spark.driver.bindAddress": "127.0.0.1",
+    }
+
+
+def submit_args(conf: dict[str, str], master: str = "local[2]") -> str:
+    """A PYSPARK_SUBMIT_ARGS value: how an unchanged job script gets its Spark settings from outside."""
+    parts = [f"--master {master}"]
+    parts += [f"--conf {key}={value}" for key, value in conf.items()]
+    return " ".join(parts) + " pyspark-shell"
+
+
+if __name__ == "__main__":
+    for jar in fetch_jars():
+        print(f"ok {jar}")
