@@ -26,6 +26,11 @@ sqs_batch_size                 = 10
 
 log_retention_days = 14
 
+# Recovery windows: how long deleted data can still be brought back.
+kms_deletion_window_days           = 7
+noncurrent_version_expiration_days = 7
+quarantine_expiration_days         = 30
+
 dq_score_threshold         = 0.9
 quarantine_ratio_threshold = 0.05
 job_duration_alarm_seconds = 1800

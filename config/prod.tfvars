@@ -26,6 +26,12 @@ sqs_batch_size                 = 10
 
 log_retention_days = 365
 
+# Recovery windows: how long deleted data can still be brought back.
+kms_deletion_window_days           = 30
+noncurrent_version_expiration_days = 90
+quarantine_expiration_days         = 365
+redshift_snapshot_retention_days   = 14
+
 dq_score_threshold         = 0.9
 quarantine_ratio_threshold = 0.05
 job_duration_alarm_seconds = 1800
@@ -35,6 +41,7 @@ redshift_node_type       = "ra3.xlplus"
 redshift_number_of_nodes = 2
 redshift_database_name   = "covid"
 
+# Redshift alone (2 x ra3.xlplus on demand, ~$1.09/node-hour) is ~$1,590 a month idle; daily Glue runs add ~$50.
 notification_email  = "data-alerts@example.com"
-monthly_budget_usd  = 1000
+monthly_budget_usd  = 2500
 deletion_protection = true

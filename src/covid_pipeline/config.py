@@ -14,8 +14,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import hcl2
-
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CONFIG_DIR = Path(os.environ.get("COVID_PIPELINE_CONFIG_DIR", REPO_ROOT / "config"))
 ENVIRONMENTS = ("dev", "staging", "prod", "test")
@@ -37,6 +35,8 @@ def _unquote(value: Any) -> Any:
 
 
 def read_tfvars(path: Path) -> dict[str, Any]:
+    import hcl2  # here, not at the top: Lambda bundles import this module for its constants only
+
     with path.open() as handle:
         raw = hcl2.load(handle)
     return {key: _unquote(value) for key, value in raw.items() if not key.startswith("__")}

@@ -1,0 +1,290 @@
+# The three functions of lambda/. scripts/deploy.sh stages their code under build/lambda/ before plan:
+#   bundle/         lambda/*.py + the covid_pipeline package (the monitor and loader import it) + its pure-Python
+#                   dependencies (python-hcl2, built for the Lambda platform)
+#   pyarrow_layer/  python/pyarrow..., a layer for the warehouse loader (Parquet schemas; too big for the bundle)
+#
+#   s3-event-handler      raw-events queue -> glue:StartJobRun (one run per source per batch)
+#   data-quality-monitor  Glue run finished -> DQ score / quarantine ratio / failure -> SNS alert + metrics
+#   warehouse-loader      Glue run succeeded -> Redshift COPY of the new partitions (Data API); only triggered when
+#                         enable_redshift (without a warehouse on AWS there is nothing to load into)
+data "archive_file" "lambda_bundle" {
+  type        = "zip"
+  source_dir  = local.lambda_bundle_dir
+  output_path = "${local.build_dir}/lambda/bundle.zip"
+  excludes    = ["**/__pycache__/**", "**/*.pyc"]
+}
+
+data "archive_file" "pyarrow_layer" {
+  type        = "zip"
+  source_dir  = local.lambda_layer_dir
+  output_path = "${local.build_dir}/lambda/pyarrow_layer.zip"
+  excludes    = ["**/__pycache__/**", "**/*.pyc"]
+}
+
+# The layer zip is larger than a direct upload allows, so it goes through the scripts bucket.
+resource "aws_s3_object" "pyarrow_layer" {
+  bucket      = module.scripts_bucket.id
+  key         = "lambda/pyarrow_layer.zip"
+  source      = data.archive_file.pyarrow_layer.output_path
+  source_hash = data.archive_file.pyarrow_layer.output_md5
+  kms_key_id  = aws_kms_key.pipeline.arn
+}
+
+resource "aws_lambda_layer_version" "pyarrow" {
+  layer_name          = "${local.name_prefix}-pyarrow"
+  description         = "pyarrow for the warehouse loader (built by scripts/deploy.sh for ${var.lambda_runtime})"
+  s3_bucket           = aws_s3_object.pyarrow_layer.bucket
+  s3_key              = aws_s3_object.pyarrow_layer.key
+  s3_object_version   = aws_s3_object.pyarrow_layer.version_id
+  source_code_hash    = data.archive_file.pyarrow_layer.output_base64sha256
+  compatible_runtimes = [var.lambda_runtime]
+}
+
+locals {
+  lambda_handlers = {
+    "s3-event-handler"     = "s3_event_handler.handler"
+    "data-quality-monitor" = "data_quality_monitor.handler"
+    "warehouse-loader"     = "warehouse_loader.handler"
+  }
+
+  # redshift://<cluster>/<db>?secret_arn=...&iam_role=... (covid_pipeline.warehouse.redshift_target's URL).
+  warehouse_url = var.enable_redshift ? format(
+    "redshift://%s/%s?secret_arn=%s&iam_role=%s&region=%s",
+    local.redshift_cluster,
+    var.redshift_database_name,
+    urlencode(aws_redshift_cluster.warehouse[0].master_password_secret_arn),
+    urlencode(aws_iam_role.redshift_copy[0].arn),
+    var.aws_region,
+  ) : ""
+
+  # Environment per function: the names each handler (or the covid_pipeline module it calls) reads.
+  lambda_environment = {
+    "s3-event-handler" = {
+      GLUE_JOB_NAME      = local.glue_job
+      RAW_BUCKET         = local.raw_bucket
+      RAW_PREFIX         = var.raw_prefix
+      STATE_BUCKET       = local.processed_bucket
+      STATE_PREFIX       = var.state_prefix
+      SUPPORTED_SUFFIXES = join(",", var.supported_suffixes)
+      KNOWN_SOURCES      = join(",", local.sources)
+      OUTPUT_BUCKET      = local.processed_bucket
+      TABLE_PREFIX       = var.glue_table_prefix
+      QUARANTINE_BUCKET  = local.quarantine_bucket
+      QUARANTINE_PREFIX  = var.quarantine_prefix
+    }
+    "data-quality-monitor" = {
+      ALERTS_TOPIC_ARN           = aws_sns_topic.alerts.arn
+      PROCESSED_BUCKET           = local.processed_bucket
+      STATE_PREFIX               = var.state_prefix
+      DQ_SCORE_THRESHOLD         = tostring(var.dq_score_threshold)
+      QUARANTINE_RATIO_THRESHOLD = tostring(var.quarantine_ratio_threshold)
+      METRICS_NAMESPACE          = local.metrics_namespace
+      ENVIRONMENT                = var.environment
+    }
+    "warehouse-loader" = {
+      WAREHOUSE_URL     = local.warehouse_url
+      PROCESSED_BUCKET  = local.processed_bucket
+      STATE_PREFIX      = var.state_prefix
+      METRICS_NAMESPACE = local.metrics_namespace
+    }
+  }
+}
+
+resource "aws_cloudwatch_log_group" "lambda" {
+  #checkov:skip=CKV_AWS_338:Retention is a per-environment cost decision in config/<env>.tfvars (log_retention_days): prod keeps 365 days, dev and test keep days to weeks on purpose.
+  for_each = local.lambda_log_groups
+
+  name              = each.value
+  retention_in_days = var.log_retention_days
+  kms_key_id        = aws_kms_key.pipeline.arn
+}
+
+resource "aws_lambda_function" "s3_event_handler" {
+  #checkov:skip=CKV_AWS_116:Invoked by an SQS event source mapping; failed messages go to the raw-events queue's own DLQ (redrive policy), a function DLQ would never be used.
+  #checkov:skip=CKV_AWS_117:Calls only AWS APIs (S3, Glue, SQS) over TLS; there is no VPC resource to reach, and a VPC would add NAT cost.
+  #checkov:skip=CKV_AWS_272:Code signing needs a signer profile and a signing step in the release process; the bundle is built from the reviewed repository by deploy.sh.
+  function_name                  = local.lambda_functions["s3-event-handler"]
+  description                    = "Raw-bucket events -> Glue job runs"
+  role                           = aws_iam_role.lambda["s3-event-handler"].arn
+  runtime                        = var.lambda_runtime
+  handler                        = local.lambda_handlers["s3-event-handler"]
+  filename                       = data.archive_file.lambda_bundle.output_path
+  source_code_hash               = data.archive_file.lambda_bundle.output_base64sha256
+  timeout                        = var.lambda_timeout_seconds
+  memory_size                    = var.lambda_memory_mb
+  reserved_concurrent_executions = var.lambda_reserved_concurrency
+  kms_key_arn                    = aws_kms_key.pipeline.arn
+
+  environment {
+    variables = local.lambda_environment["s3-event-handler"]
+  }
+
+  tracing_config {
+    mode = "Active"
+  }
+
+  logging_config {
+    log_format = "JSON"
+    log_group  = aws_cloudwatch_log_group.lambda["s3-event-handler"].name
+  }
+
+  lifecycle {
+    precondition {
+      condition     = var.sqs_visibility_timeout_seconds >= var.lambda_timeout_seconds
+      error_message = "sqs_visibility_timeout_seconds must be at least lambda_timeout_seconds, or messages are redelivered while still being processed."
+    }
+  }
+}
+
+resource "aws_lambda_event_source_mapping" "raw_events" {
+  event_source_arn        = aws_sqs_queue.raw_events.arn
+  function_name           = aws_lambda_function.s3_event_handler.arn
+  batch_size              = var.sqs_batch_size
+  function_response_types = ["ReportBatchItemFailures"]
+
+  scaling_config {
+    # Never more pollers than the function may run at once (excess invocations would only be throttled).
+    maximum_concurrency = var.lambda_reserved_concurrency
+  }
+}
+
+resource "aws_lambda_function" "data_quality_monitor" {
+  #checkov:skip=CKV_AWS_117:Calls only AWS APIs (S3, SNS, CloudWatch) over TLS; there is no VPC resource to reach, and a VPC would add NAT cost.
+  #checkov:skip=CKV_AWS_272:Code signing needs a signer profile and a signing step in the release process; the bundle is built from the reviewed repository by deploy.sh.
+  function_name                  = local.lambda_functions["data-quality-monitor"]
+  description                    = "Glue run finished -> data quality and failure alerts"
+  role                           = aws_iam_role.lambda["data-quality-monitor"].arn
+  runtime                        = var.lambda_runtime
+  handler                        = local.lambda_handlers["data-quality-monitor"]
+  filename                       = data.archive_file.lambda_bundle.output_path
+  source_code_hash               = data.archive_file.lambda_bundle.output_base64sha256
+  timeout                        = var.lambda_timeout_seconds
+  memory_size                    = var.lambda_memory_mb
+  reserved_concurrent_executions = var.lambda_reserved_concurrency
+  kms_key_arn                    = aws_kms_key.pipeline.arn
+
+  environment {
+    variables = local.lambda_environment["data-quality-monitor"]
+  }
+
+  dead_letter_config {
+    target_arn = aws_sqs_queue.lambda_async_dlq.arn
+  }
+
+  tracing_config {
+    mode = "Active"
+  }
+
+  logging_config {
+    log_format = "JSON"
+    log_group  = aws_cloudwatch_log_group.lambda["data-quality-monitor"].name
+  }
+}
+
+resource "aws_lambda_function" "warehouse_loader" {
+  #checkov:skip=CKV_AWS_117:Loads through the Redshift Data API (an AWS API endpoint), so it needs no network path into the cluster's VPC.
+  #checkov:skip=CKV_AWS_272:Code signing needs a signer profile and a signing step in the release process; the bundle is built from the reviewed repository by deploy.sh.
+  function_name                  = local.lambda_functions["warehouse-loader"]
+  description                    = "Glue run succeeded -> load new partitions into the warehouse"
+  role                           = aws_iam_role.lambda["warehouse-loader"].arn
+  runtime                        = var.lambda_runtime
+  handler                        = local.lambda_handlers["warehouse-loader"]
+  layers                         = [aws_lambda_layer_version.pyarrow.arn]
+  filename                       = data.archive_file.lambda_bundle.output_path
+  source_code_hash               = data.archive_file.lambda_bundle.output_base64sha256
+  timeout                        = var.lambda_timeout_seconds
+  memory_size                    = var.lambda_memory_mb
+  reserved_concurrent_executions = var.lambda_reserved_concurrency
+  kms_key_arn                    = aws_kms_key.pipeline.arn
+
+  environment {
+    variables = local.lambda_environment["warehouse-loader"]
+  }
+
+  dead_letter_config {
+    target_arn = aws_sqs_queue.lambda_async_dlq.arn
+  }
+
+  tracing_config {
+    mode = "Active"
+  }
+
+  logging_config {
+    log_format = "JSON"
+    log_group  = aws_cloudwatch_log_group.lambda["warehouse-loader"].name
+  }
+}
+
+# --- Glue job state changes -> the two monitoring/loading functions ---------------------------------------------
+
+resource "aws_cloudwatch_event_rule" "glue_job_finished" {
+  name        = local.glue_finished_rule
+  description = "Every terminal state of ${local.glue_job} (data quality monitor)"
+  event_pattern = jsonencode({
+    source        = ["aws.glue"]
+    "detail-type" = ["Glue Job State Change"]
+    detail = {
+      jobName = [local.glue_job]
+      state   = ["SUCCEEDED", "FAILED", "TIMEOUT", "STOPPED", "ERROR"]
+    }
+  })
+}
+
+resource "aws_cloudwatch_event_rule" "glue_job_succeeded" {
+  name        = local.glue_succeeded_rule
+  description = "Successful runs of ${local.glue_job} (warehouse loader)"
+  event_pattern = jsonencode({
+    source        = ["aws.glue"]
+    "detail-type" = ["Glue Job State Change"]
+    detail = {
+      jobName = [local.glue_job]
+      state   = ["SUCCEEDED"]
+    }
+  })
+}
+
+resource "aws_cloudwatch_event_target" "data_quality_monitor" {
+  rule = aws_cloudwatch_event_rule.glue_job_finished.name
+  arn  = aws_lambda_function.data_quality_monitor.arn
+
+  retry_policy {
+    maximum_event_age_in_seconds = 3600
+    maximum_retry_attempts       = 3
+  }
+  dead_letter_config {
+    arn = aws_sqs_queue.lambda_async_dlq.arn
+  }
+}
+
+resource "aws_cloudwatch_event_target" "warehouse_loader" {
+  count = var.enable_redshift ? 1 : 0
+
+  rule = aws_cloudwatch_event_rule.glue_job_succeeded.name
+  arn  = aws_lambda_function.warehouse_loader.arn
+
+  retry_policy {
+    maximum_event_age_in_seconds = 3600
+    maximum_retry_attempts       = 3
+  }
+  dead_letter_config {
+    arn = aws_sqs_queue.lambda_async_dlq.arn
+  }
+}
+
+resource "aws_lambda_permission" "data_quality_monitor_from_events" {
+  statement_id  = "AllowGlueStateChangeRule"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.data_quality_monitor.function_name
+  principal     = "events.amazonaws.com"
+  source_arn    = aws_cloudwatch_event_rule.glue_job_finished.arn
+}
+
+resource "aws_lambda_permission" "warehouse_loader_from_events" {
+  count = var.enable_redshift ? 1 : 0
+
+  statement_id  = "AllowGlueSucceededRule"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.warehouse_loader.function_name
+  principal     = "events.amazonaws.com"
+  source_arn    = aws_cloudwatch_event_rule.glue_job_succeeded.arn
+}

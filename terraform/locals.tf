@@ -1,0 +1,123 @@
+# Every resource name, derived exactly as src/covid_pipeline/config.py (PipelineConfig.names, job_arguments) derives
+# it for the local cloud. tests/infra/test_parity.py evaluates these locals for each config/<env>.tfvars and
+# compares them with the package: change both together.
+locals {
+  name_prefix = "${var.project_name}-${var.environment}"
+
+  raw_bucket         = "${local.name_prefix}-raw"
+  processed_bucket   = "${local.name_prefix}-processed"
+  quarantine_bucket  = "${local.name_prefix}-quarantine"
+  scripts_bucket     = "${local.name_prefix}-scripts"
+  access_logs_bucket = "${local.name_prefix}-access-logs"
+
+  raw_events_queue = "${local.name_prefix}-raw-events"
+  raw_events_dlq   = "${local.name_prefix}-raw-events-dlq"
+  alerts_topic     = "${local.name_prefix}-alerts"
+  kms_alias        = "alias/${local.name_prefix}"
+
+  glue_database  = replace("${var.project_name}_${var.environment}", "-", "_")
+  glue_job       = "${local.name_prefix}-${var.glue_job_name}"
+  glue_log_group = "/aws-glue/jobs/${local.name_prefix}-${var.glue_job_name}"
+
+  # Short name -> function name, as in config.LAMBDA_FUNCTIONS.
+  lambda_functions = {
+    "s3-event-handler"     = "${local.name_prefix}-s3-event-handler"
+    "data-quality-monitor" = "${local.name_prefix}-data-quality-monitor"
+    "warehouse-loader"     = "${local.name_prefix}-warehouse-loader"
+  }
+  lambda_log_groups = {
+    "s3-event-handler"     = "/aws/lambda/${local.name_prefix}-s3-event-handler"
+    "data-quality-monitor" = "/aws/lambda/${local.name_prefix}-data-quality-monitor"
+    "warehouse-loader"     = "/aws/lambda/${local.name_prefix}-warehouse-loader"
+  }
+
+  # Source -> catalog table, as in config.SOURCES.
+  glue_tables = {
+    jhu_daily = "${var.glue_table_prefix}jhu_daily"
+    owid      = "${var.glue_table_prefix}owid"
+  }
+
+  alarms = {
+    "glue-job-failures" = "${local.name_prefix}-glue-job-failures"
+    "dq-score-low"      = "${local.name_prefix}-dq-score-low"
+    "dlq-not-empty"     = "${local.name_prefix}-dlq-not-empty"
+    "lambda-errors"     = "${local.name_prefix}-lambda-errors"
+    "lambda-throttles"  = "${local.name_prefix}-lambda-throttles"
+    "job-duration"      = "${local.name_prefix}-job-duration"
+  }
+
+  # Terraform-only names (no local-cloud counterpart): the async Lambda DLQ and the Glue state-change rules.
+  lambda_async_dlq       = "${local.name_prefix}-lambda-async-dlq"
+  glue_finished_rule     = "${local.name_prefix}-glue-job-finished"
+  glue_succeeded_rule    = "${local.name_prefix}-glue-job-succeeded"
+  glue_security_config   = "${local.name_prefix}-glue-security"
+  glue_crawler           = "${local.name_prefix}-processed-crawler"
+  dashboard              = "${local.name_prefix}-pipeline"
+  budget                 = "${local.name_prefix}-monthly"
+  redshift_cluster       = "${local.name_prefix}-warehouse"
+  redshift_log_group     = "/aws/redshift/cluster/${local.name_prefix}-warehouse"
+  redshift_flow_logs     = "/aws/vpc/${local.name_prefix}-warehouse"
+  metrics_namespace      = "CovidPipeline"
+  glue_metrics_namespace = "Glue"
+
+  # S3 locations, as config.raw_path/output_path/quarantine_path/state_path/reference_path/script_location.
+  sources = ["jhu_daily", "owid"]
+  raw_paths = {
+    for source in local.sources : source => "s3://${local.raw_bucket}/${var.raw_prefix}${source}/"
+  }
+  output_paths = {
+    for source in local.sources : source => "s3://${local.processed_bucket}/${source}/"
+  }
+  quarantine_paths = {
+    for source in local.sources : source => "s3://${local.quarantine_bucket}/${var.quarantine_prefix}${source}/"
+  }
+  state_paths = {
+    for source in local.sources : source => "s3://${local.processed_bucket}/${var.state_prefix}${source}/"
+  }
+  reference_key   = "reference/UID_ISO_FIPS_LookUp_Table.csv"
+  reference_path  = "s3://${local.scripts_bucket}/${local.reference_key}"
+  script_key      = "glue/covid_transform.py"
+  script_location = "s3://${local.scripts_bucket}/${local.script_key}"
+  extra_py_key    = "glue/glue_job_libs.zip"
+  extra_py_files  = "s3://${local.scripts_bucket}/${local.extra_py_key}"
+  default_source  = "jhu_daily"
+
+  # config.job_arguments("jhu_daily"): the job's DefaultArguments. A run for another source overrides the
+  # source-specific ones in StartJobRun's Arguments.
+  glue_job_arguments = {
+    "--job-language"                     = "python"
+    "--extra-py-files"                   = local.extra_py_files
+    "--enable-metrics"                   = "true"
+    "--enable-continuous-cloudwatch-log" = "true"
+    "--continuous-log-logGroup"          = local.glue_log_group
+    "--source"                           = local.default_source
+    "--input_path"                       = local.raw_paths[local.default_source]
+    "--output_path"                      = local.output_paths[local.default_source]
+    "--quarantine_path"                  = local.quarantine_paths[local.default_source]
+    "--state_path"                       = local.state_paths[local.default_source]
+    "--reference_path"                   = local.reference_path
+    "--catalog_database"                 = local.glue_database
+    "--catalog_table"                    = local.glue_tables[local.default_source]
+    "--metrics_namespace"                = local.metrics_namespace
+    "--full_refresh"                     = "false"
+  }
+
+  # Build artifacts scripts/deploy.sh writes before plan (it passes an absolute artifacts_dir).
+  build_dir            = var.artifacts_dir
+  glue_script_artifact = "${local.build_dir}/glue/covid_transform.py"
+  glue_libs_artifact   = "${local.build_dir}/glue/glue_job_libs.zip"
+  reference_artifact   = "${local.build_dir}/reference/UID_ISO_FIPS_LookUp_Table.csv"
+  lambda_bundle_dir    = "${local.build_dir}/lambda/bundle"
+  lambda_layer_dir     = "${local.build_dir}/lambda/pyarrow_layer"
+
+  common_tags = merge(var.tags, {
+    Project     = var.project_name
+    Environment = var.environment
+    ManagedBy   = "terraform"
+    Stack       = local.name_prefix
+  })
+
+  account_id = data.aws_caller_identity.current.account_id
+  partition  = data.aws_partition.current.partition
+  region     = var.aws_region
+}

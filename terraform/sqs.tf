@@ -1,0 +1,154 @@
+# Raw-object events: S3 -> SQS (encrypted, with a dead-letter queue) -> the s3-event-handler Lambda.
+# A queue between S3 and Lambda lets a batch of uploads start one job run, and a busy job (ConcurrentRunsExceeded)
+# simply means the message comes back later instead of being lost.
+resource "aws_sqs_queue" "raw_events_dlq" {
+  name                      = local.raw_events_dlq
+  kms_master_key_id         = aws_kms_key.pipeline.arn
+  message_retention_seconds = 1209600 # 14 days, the SQS maximum: time to investigate and replay.
+}
+
+resource "aws_sqs_queue" "raw_events" {
+  name                       = local.raw_events_queue
+  kms_master_key_id          = aws_kms_key.pipeline.arn
+  visibility_timeout_seconds = var.sqs_visibility_timeout_seconds
+  message_retention_seconds  = 345600 # 4 days
+  receive_wait_time_seconds  = 20     # long polling
+
+  redrive_policy = jsonencode({
+    deadLetterTargetArn = aws_sqs_queue.raw_events_dlq.arn
+    maxReceiveCount     = var.sqs_max_receive_count
+  })
+}
+
+resource "aws_sqs_queue_policy" "raw_events_dlq" {
+  queue_url = aws_sqs_queue.raw_events_dlq.id
+  policy    = data.aws_iam_policy_document.raw_events_dlq.json
+}
+
+data "aws_iam_policy_document" "raw_events_dlq" {
+  statement {
+    sid       = "DenyInsecureTransport"
+    effect    = "Deny"
+    actions   = ["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage"]
+    resources = [aws_sqs_queue.raw_events_dlq.arn]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+}
+
+# Only this queue may dead-letter into the DLQ.
+resource "aws_sqs_queue_redrive_allow_policy" "raw_events_dlq" {
+  queue_url = aws_sqs_queue.raw_events_dlq.id
+  redrive_allow_policy = jsonencode({
+    redrivePermission = "byQueue"
+    sourceQueueArns   = [aws_sqs_queue.raw_events.arn]
+  })
+}
+
+resource "aws_sqs_queue_policy" "raw_events" {
+  queue_url = aws_sqs_queue.raw_events.id
+  policy    = data.aws_iam_policy_document.raw_events_queue.json
+}
+
+data "aws_iam_policy_document" "raw_events_queue" {
+  statement {
+    sid       = "OnlyTheRawBucketSendsEvents"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.raw_events.arn]
+    principals {
+      type        = "Service"
+      identifiers = ["s3.amazonaws.com"]
+    }
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = [module.raw_bucket.arn]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+
+  statement {
+    sid       = "DenyInsecureTransport"
+    effect    = "Deny"
+    actions   = ["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage"]
+    resources = [aws_sqs_queue.raw_events.arn]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+}
+
+# New objects below the raw prefix, whatever their suffix: the handler decides what it supports and logs the rest.
+resource "aws_s3_bucket_notification" "raw_events" {
+  bucket = module.raw_bucket.id
+
+  queue {
+    queue_arn     = aws_sqs_queue.raw_events.arn
+    events        = ["s3:ObjectCreated:*"]
+    filter_prefix = var.raw_prefix
+  }
+
+  depends_on = [aws_sqs_queue_policy.raw_events]
+}
+
+# Failed asynchronous invocations of the two EventBridge-triggered functions (and undeliverable events).
+resource "aws_sqs_queue" "lambda_async_dlq" {
+  name                      = local.lambda_async_dlq
+  kms_master_key_id         = aws_kms_key.pipeline.arn
+  message_retention_seconds = 1209600
+}
+
+resource "aws_sqs_queue_policy" "lambda_async_dlq" {
+  queue_url = aws_sqs_queue.lambda_async_dlq.id
+  policy    = data.aws_iam_policy_document.lambda_async_dlq.json
+}
+
+data "aws_iam_policy_document" "lambda_async_dlq" {
+  statement {
+    sid       = "EventBridgeDeadLettersGlueStateChanges"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.lambda_async_dlq.arn]
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = [aws_cloudwatch_event_rule.glue_job_finished.arn, aws_cloudwatch_event_rule.glue_job_succeeded.arn]
+    }
+  }
+
+  statement {
+    sid       = "DenyInsecureTransport"
+    effect    = "Deny"
+    actions   = ["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage"]
+    resources = [aws_sqs_queue.lambda_async_dlq.arn]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+}

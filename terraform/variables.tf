@@ -1,0 +1,449 @@
+# Inputs. config/<env>.tfvars sets them; src/covid_pipeline/config.py reads the same files, so names derived here
+# (locals.tf) and by the local cloud are equal (tests/infra/test_parity.py).
+#
+# Validation conditions use only regex/contains/comparisons on the variable itself, so the offline tests can
+# evaluate them against every tfvars file without a Terraform binary.
+
+# --- identity -----------------------------------------------------------------------------------------------------
+
+variable "project_name" {
+  description = "Project name; the first part of every resource name. Lowercase letters, digits and hyphens (S3 bucket rules)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,30}[a-z0-9]$", var.project_name))
+    error_message = "project_name must be 3-32 characters of lowercase letters, digits and hyphens, starting with a letter."
+  }
+}
+
+variable "environment" {
+  description = "Deployment environment; the second part of every resource name."
+  type        = string
+
+  validation {
+    condition     = contains(["dev", "staging", "prod", "test"], var.environment)
+    error_message = "environment must be one of dev, staging, prod, test."
+  }
+}
+
+variable "aws_region" {
+  description = "AWS region everything is deployed to."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z]{2}(-gov)?-[a-z]+-[0-9]$", var.aws_region))
+    error_message = "aws_region must look like us-east-1."
+  }
+}
+
+variable "artifacts_dir" {
+  description = "Folder holding the build artifacts scripts/deploy.sh writes (Glue script and libraries, Lambda bundle and layer)."
+  type        = string
+  default     = "../build"
+
+  validation {
+    condition     = length(var.artifacts_dir) > 0
+    error_message = "artifacts_dir must not be empty."
+  }
+}
+
+variable "tags" {
+  description = "Extra tags applied to every resource (on top of Project, Environment and ManagedBy)."
+  type        = map(string)
+  default     = {}
+}
+
+# --- S3 layout ----------------------------------------------------------------------------------------------------
+
+variable "raw_prefix" {
+  description = "Key prefix under which raw files land in the raw bucket; only objects below it start a job run."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z0-9_-]+/$", var.raw_prefix))
+    error_message = "raw_prefix must be a single path segment ending in '/', e.g. raw/."
+  }
+}
+
+variable "quarantine_prefix" {
+  description = "Key prefix in the quarantine bucket for rejected rows and files."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z0-9_-]+/$", var.quarantine_prefix))
+    error_message = "quarantine_prefix must be a single path segment ending in '/', e.g. quarantine/."
+  }
+}
+
+variable "state_prefix" {
+  description = "Key prefix in the processed bucket for the job's ledger and run manifests."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z0-9_-]+/$", var.state_prefix))
+    error_message = "state_prefix must be a single path segment ending in '/', e.g. _state/."
+  }
+}
+
+variable "raw_transition_to_ia_days" {
+  description = "Days after which raw objects move to S3 Standard-IA (they are re-read only for a full refresh)."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.raw_transition_to_ia_days >= 30
+    error_message = "S3 requires at least 30 days before a transition to STANDARD_IA."
+  }
+}
+
+variable "raw_transition_to_glacier_days" {
+  description = "Days after which raw objects move to S3 Glacier Flexible Retrieval."
+  type        = number
+  default     = 180
+
+  validation {
+    condition     = var.raw_transition_to_glacier_days >= 60
+    error_message = "raw_transition_to_glacier_days must be at least 60 (30 days in Standard-IA after the first transition)."
+  }
+}
+
+variable "noncurrent_version_expiration_days" {
+  description = "Days an overwritten or deleted object version is kept before it expires (recovery window)."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.noncurrent_version_expiration_days >= 1 && var.noncurrent_version_expiration_days <= 3650
+    error_message = "noncurrent_version_expiration_days must be between 1 and 3650."
+  }
+}
+
+variable "quarantine_expiration_days" {
+  description = "Days quarantined rows and files are kept for investigation before they expire."
+  type        = number
+  default     = 90
+
+  validation {
+    condition     = var.quarantine_expiration_days >= 7 && var.quarantine_expiration_days <= 3650
+    error_message = "quarantine_expiration_days must be between 7 and 3650."
+  }
+}
+
+variable "access_log_expiration_days" {
+  description = "Days S3 server access logs are kept."
+  type        = number
+  default     = 365
+
+  validation {
+    condition     = var.access_log_expiration_days >= 30 && var.access_log_expiration_days <= 3650
+    error_message = "access_log_expiration_days must be between 30 and 3650."
+  }
+}
+
+variable "kms_deletion_window_days" {
+  description = "Waiting period before a scheduled deletion of the customer managed KMS key takes effect."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.kms_deletion_window_days >= 7 && var.kms_deletion_window_days <= 30
+    error_message = "kms_deletion_window_days must be between 7 and 30 (AWS limits)."
+  }
+}
+
+# --- Glue -----------------------------------------------------------------------------------------------------------
+
+variable "glue_job_name" {
+  description = "Short name of the Glue job; the full name is <project>-<env>-<glue_job_name>."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,62}$", var.glue_job_name))
+    error_message = "glue_job_name must be lowercase letters, digits and hyphens, starting with a letter."
+  }
+}
+
+variable "glue_table_prefix" {
+  description = "Prefix of the Glue Data Catalog table names (<prefix><source>, e.g. covid_jhu_daily)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9_]*$", var.glue_table_prefix))
+    error_message = "glue_table_prefix must be lowercase letters, digits and underscores (catalog naming rules)."
+  }
+}
+
+variable "glue_version" {
+  description = "AWS Glue version of the job. 5.0 = Spark 3.5 / Python 3.11, what the repository pins and tests."
+  type        = string
+
+  validation {
+    condition     = contains(["5.0"], var.glue_version)
+    error_message = "glue_version must be 5.0 (the Spark/Python versions the job is tested with)."
+  }
+}
+
+variable "glue_worker_type" {
+  description = "Glue worker type (G.1X = 4 vCPU/16 GB, G.2X = 8 vCPU/32 GB, ...)."
+  type        = string
+
+  validation {
+    condition     = contains(["G.1X", "G.2X", "G.4X", "G.8X"], var.glue_worker_type)
+    error_message = "glue_worker_type must be one of G.1X, G.2X, G.4X, G.8X."
+  }
+}
+
+variable "glue_number_of_workers" {
+  description = "Number of Glue workers (including the driver); cost scales linearly with it."
+  type        = number
+
+  validation {
+    condition     = var.glue_number_of_workers >= 2 && var.glue_number_of_workers <= 100
+    error_message = "glue_number_of_workers must be between 2 and 100."
+  }
+}
+
+variable "glue_timeout_minutes" {
+  description = "Minutes after which a job run is stopped with state TIMEOUT."
+  type        = number
+
+  validation {
+    condition     = var.glue_timeout_minutes >= 1 && var.glue_timeout_minutes <= 2880
+    error_message = "glue_timeout_minutes must be between 1 and 2880."
+  }
+}
+
+variable "glue_max_concurrent_runs" {
+  description = "Maximum concurrent runs of the job; 1 keeps the incremental ledger consistent."
+  type        = number
+
+  validation {
+    condition     = var.glue_max_concurrent_runs >= 1 && var.glue_max_concurrent_runs <= 10
+    error_message = "glue_max_concurrent_runs must be between 1 and 10."
+  }
+}
+
+variable "glue_max_retries" {
+  description = "Times Glue retries a failed run by itself (runs are idempotent, so a retry is safe)."
+  type        = number
+
+  validation {
+    condition     = var.glue_max_retries >= 0 && var.glue_max_retries <= 10
+    error_message = "glue_max_retries must be between 0 and 10."
+  }
+}
+
+variable "enable_glue_crawler" {
+  description = "Create a Glue crawler over the processed bucket (the job updates the catalog itself; this is a fallback)."
+  type        = bool
+}
+
+# --- Lambda and SQS -------------------------------------------------------------------------------------------------
+
+variable "lambda_runtime" {
+  description = "Python runtime of the Lambda functions (same minor version as Glue 5.0)."
+  type        = string
+  default     = "python3.11"
+
+  validation {
+    condition     = can(regex("^python3\\.(11|12|13)$", var.lambda_runtime))
+    error_message = "lambda_runtime must be python3.11, python3.12 or python3.13."
+  }
+}
+
+variable "lambda_timeout_seconds" {
+  description = "Timeout of each Lambda function."
+  type        = number
+
+  validation {
+    condition     = var.lambda_timeout_seconds >= 1 && var.lambda_timeout_seconds <= 900
+    error_message = "lambda_timeout_seconds must be between 1 and 900."
+  }
+}
+
+variable "lambda_memory_mb" {
+  description = "Memory of each Lambda function (CPU scales with it)."
+  type        = number
+
+  validation {
+    condition     = var.lambda_memory_mb >= 128 && var.lambda_memory_mb <= 10240
+    error_message = "lambda_memory_mb must be between 128 and 10240."
+  }
+}
+
+variable "lambda_reserved_concurrency" {
+  description = "Reserved concurrency of each function: caps parallel Glue starts and protects the account's pool."
+  type        = number
+
+  validation {
+    condition     = var.lambda_reserved_concurrency >= 2 && var.lambda_reserved_concurrency <= 100
+    error_message = "lambda_reserved_concurrency must be between 2 (the SQS event source minimum) and 100."
+  }
+}
+
+variable "sqs_visibility_timeout_seconds" {
+  description = "Visibility timeout of the raw-events queue; must be at least the Lambda timeout (AWS recommends 6x)."
+  type        = number
+
+  validation {
+    condition     = var.sqs_visibility_timeout_seconds >= 1 && var.sqs_visibility_timeout_seconds <= 43200
+    error_message = "sqs_visibility_timeout_seconds must be between 1 and 43200."
+  }
+}
+
+variable "sqs_max_receive_count" {
+  description = "Deliveries of a raw event before it moves to the dead-letter queue."
+  type        = number
+
+  validation {
+    condition     = var.sqs_max_receive_count >= 1 && var.sqs_max_receive_count <= 1000
+    error_message = "sqs_max_receive_count must be between 1 and 1000."
+  }
+}
+
+variable "sqs_batch_size" {
+  description = "Messages per Lambda invocation from the raw-events queue (one batch may start one job run)."
+  type        = number
+
+  validation {
+    condition     = var.sqs_batch_size >= 1 && var.sqs_batch_size <= 10
+    error_message = "sqs_batch_size must be between 1 and 10 (no batching window is configured)."
+  }
+}
+
+variable "supported_suffixes" {
+  description = "Object key suffixes the S3 event handler accepts (what the Glue job can read); others are logged and skipped."
+  type        = list(string)
+  default     = [".csv", ".csv.gz", ".json", ".jsonl", ".parquet"]
+
+  validation {
+    condition     = length(var.supported_suffixes) > 0
+    error_message = "supported_suffixes must not be empty."
+  }
+}
+
+# --- monitoring ---------------------------------------------------------------------------------------------------
+
+variable "log_retention_days" {
+  description = "Retention of the Lambda, Glue and Redshift log groups."
+  type        = number
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be a value CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, ..., 3653)."
+  }
+}
+
+variable "dq_score_threshold" {
+  description = "Data quality score (0-1) below which a run alerts."
+  type        = number
+
+  validation {
+    condition     = var.dq_score_threshold >= 0 && var.dq_score_threshold <= 1
+    error_message = "dq_score_threshold must be between 0 and 1."
+  }
+}
+
+variable "quarantine_ratio_threshold" {
+  description = "Share of quarantined input rows (0-1) above which a run alerts."
+  type        = number
+
+  validation {
+    condition     = var.quarantine_ratio_threshold >= 0 && var.quarantine_ratio_threshold <= 1
+    error_message = "quarantine_ratio_threshold must be between 0 and 1."
+  }
+}
+
+variable "job_duration_alarm_seconds" {
+  description = "A job run longer than this raises the job-duration alarm (well before the timeout)."
+  type        = number
+
+  validation {
+    condition     = var.job_duration_alarm_seconds >= 60
+    error_message = "job_duration_alarm_seconds must be at least 60."
+  }
+}
+
+variable "notification_email" {
+  description = "Address subscribed to the alerts topic (AWS sends a confirmation mail first)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[^@\\s]+@[^@\\s]+\\.[a-z]{2,}$", var.notification_email))
+    error_message = "notification_email must be an email address."
+  }
+}
+
+variable "monthly_budget_usd" {
+  description = "Monthly AWS budget for this environment; alerts at 80% actual and 100% forecast spend."
+  type        = number
+
+  validation {
+    condition     = var.monthly_budget_usd > 0
+    error_message = "monthly_budget_usd must be positive."
+  }
+}
+
+variable "deletion_protection" {
+  description = "Protect stateful resources: keep a final Redshift snapshot and refuse to empty buckets on destroy."
+  type        = bool
+}
+
+# --- Redshift -------------------------------------------------------------------------------------------------------
+
+variable "enable_redshift" {
+  description = "Create the Redshift warehouse (VPC, cluster, COPY role). Off: the loader targets another warehouse."
+  type        = bool
+}
+
+variable "redshift_node_type" {
+  description = "Redshift node type."
+  type        = string
+
+  validation {
+    condition     = contains(["ra3.large", "ra3.xlplus", "ra3.4xlarge", "ra3.16xlarge"], var.redshift_node_type)
+    error_message = "redshift_node_type must be an RA3 node type (managed storage; ra3.large, ra3.xlplus, ra3.4xlarge, ra3.16xlarge)."
+  }
+}
+
+variable "redshift_number_of_nodes" {
+  description = "Number of Redshift nodes (1 = single-node cluster)."
+  type        = number
+
+  validation {
+    condition     = var.redshift_number_of_nodes >= 1 && var.redshift_number_of_nodes <= 32
+    error_message = "redshift_number_of_nodes must be between 1 and 32."
+  }
+}
+
+variable "redshift_database_name" {
+  description = "Name of the database created in the Redshift cluster."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z_][a-z0-9_]{0,63}$", var.redshift_database_name))
+    error_message = "redshift_database_name must be lowercase letters, digits and underscores."
+  }
+}
+
+variable "redshift_vpc_cidr" {
+  description = "CIDR of the private VPC that holds the Redshift cluster (no internet gateway; S3 via a gateway endpoint)."
+  type        = string
+  default     = "10.40.0.0/16"
+
+  validation {
+    condition     = can(regex("^10\\.[0-9]{1,3}\\.0\\.0/16$", var.redshift_vpc_cidr))
+    error_message = "redshift_vpc_cidr must be a private 10.x.0.0/16 range."
+  }
+}
+
+variable "redshift_snapshot_retention_days" {
+  description = "Days automated Redshift snapshots are kept."
+  type        = number
+  default     = 7
+
+  validation {
+    condition     = var.redshift_snapshot_retention_days >= 1 && var.redshift_snapshot_retention_days <= 35
+    error_message = "redshift_snapshot_retention_days must be between 1 and 35."
+  }
+}
