@@ -1,0 +1,488 @@
+"""AWS Glue 5.0 job: raw COVID-19 files -> deduplicated, enriched, partitioned Parquet, gated by data quality.
+
+Runs unchanged on AWS Glue, under the local Glue executor and as
+`python glue_job/covid_transform.py --JOB_NAME n --source jhu_daily|owid --input_path ... --output_path ...
+--quarantine_path ... --state_path ... --reference_path ... [--full_refresh true]`.
+Spark/S3 settings come from outside (Glue itself, or PYSPARK_SUBMIT_ARGS and AWS_ENDPOINT_URL locally).
+This file only wires extract -> transform -> load; the transforms live in the modules it imports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import threading
+import time
+import uuid
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+# Glue ships --extra-py-files on sys.path; from a checkout the modules sit beside this file.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import data_quality_checks
+import incremental
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from utils import readers, storage, validators
+from utils import transformations as tx
+
+LOG = logging.getLogger("covid_transform")
+
+REQUIRED_ARGS = ["JOB_NAME", "source", "input_path", "output_path", "quarantine_path", "state_path", "reference_path"]
+OPTIONAL_ARGS = ["full_refresh", "catalog_database", "catalog_table", "metrics_namespace"]
+SOURCES = ("jhu_daily", "owid")
+
+
+class ReconciliationError(RuntimeError):
+    """rows_in != rows_out + rows_quarantined + rows_duplicate: something was lost or invented."""
+
+
+@dataclass(frozen=True)
+class JobOptions:
+    job_name: str
+    source: str
+    input_path: str
+    output_path: str
+    quarantine_path: str
+    state_path: str
+    reference_path: str
+    full_refresh: bool = False
+    catalog_database: str | None = None
+    catalog_table: str | None = None
+    metrics_namespace: str | None = None
+    run_id: str | None = None
+
+
+def _local_resolved_options(argv: list[str], options: list[str]) -> dict[str, Any]:
+    """awsglue.utils.getResolvedOptions where awsglue is not installed: same contract, unknown args tolerated."""
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    for reserved in ("JOB_ID", "JOB_RUN_ID", "SECURITY_CONFIGURATION", "TempDir", "RedshiftTempDir"):
+        if reserved not in options:
+            parser.add_argument(f"--{reserved}", required=False)
+    for option in options:
+        parser.add_argument(f"--{option}", required=True)
+    parsed, _unknown = parser.parse_known_args(argv[1:])
+    return vars(parsed)
+
+
+def resolve_options(argv: list[str]) -> dict[str, Any]:
+    """Parse the Glue way: required args, plus optional ones only when present (the usual Glue idiom)."""
+    wanted = REQUIRED_ARGS + [name for name in OPTIONAL_ARGS if f"--{name}" in argv]
+    try:
+        from awsglue.utils import getResolvedOptions
+    except ImportError:
+        return _local_resolved_options(argv, wanted)
+    return dict(getResolvedOptions(argv, wanted))
+
+
+def parse_options(argv: list[str]) -> JobOptions:
+    args = resolve_options(argv)
+    if args["source"] not in SOURCES:
+        raise SystemExit(f"--source must be one of {', '.join(SOURCES)}, got {args['source']!r}")
+    return JobOptions(
+        job_name=args["JOB_NAME"],
+        source=args["source"],
+        input_path=args["input_path"],
+        output_path=args["output_path"],
+        quarantine_path=args["quarantine_path"],
+        state_path=args["state_path"],
+        reference_path=args["reference_path"],
+        full_refresh=str(args.get("full_refresh") or "false").strip().lower() in ("true", "1", "yes"),
+        catalog_database=args.get("catalog_database") or None,
+        catalog_table=args.get("catalog_table") or None,
+        metrics_namespace=args.get("metrics_namespace") or None,
+        run_id=args.get("JOB_RUN_ID") or None,
+    )
+
+
+def configure_session(spark: SparkSession) -> None:
+    """Job semantics, not environment: UTC, dynamic partition overwrite, the strict (Spark 3) date parser."""
+    spark.conf.set("spark.sql.session.timeZone", "UTC")
+    spark.conf.set("spark.sql.sources.partitionOverwriteMode", "dynamic")
+    spark.conf.set("spark.sql.legacy.timeParserPolicy", "CORRECTED")
+    spark.conf.set("spark.sql.parquet.compression.codec", "snappy")
+
+
+def _file_rank(item: validators.FileVerdict) -> int:
+    return int(item.name_date.strftime("%Y%m%d")) if item.name_date else 0
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def run_job(spark: SparkSession, options: JobOptions) -> dict[str, Any]:
+    """One job run. Returns the manifest; raises DataQualityError / ReconciliationError without publishing."""
+    started = time.monotonic()
+    run_id = options.run_id or f"jr_local_{datetime.now(UTC):%Y%m%dT%H%M%S}_{uuid.uuid4().hex[:8]}"
+    configure_session(spark)
+    manifest: dict[str, Any] = {
+        "run_id": run_id,
+        "job_name": options.job_name,
+        "source": options.source,
+        "started_at": _now(),
+        "full_refresh": options.full_refresh,
+        "status": "running",
+        "rows_in": 0,
+        "rows_out": 0,
+        "rows_quarantined": 0,
+        "rows_duplicate": 0,
+        "rows_context": 0,
+        "files_processed": 0,
+        "files_skipped": 0,
+        "files_quarantined": 0,
+        "partitions_written": [],
+        "partitions_removed": [],
+        "data_quality": {"score": None, "results": []},
+        "new_columns": [],
+        "quarantine_reasons": {},
+        "skipped_reasons": {},
+        "quarantined_files": {},
+    }
+    ledger_uri = storage.join(options.state_path, "ledger.json")
+    ledger = storage.read_json(ledger_uri) or incremental.empty_ledger()
+    ledger_files: dict[str, Any] = ledger.setdefault("files", {})
+
+    # 1. What is there, and what changed since the ledger.
+    listed = storage.list_objects(options.input_path)
+    verdict_skips = {
+        o.relative_path: "not_a_data_file" for o in listed if validators.file_format(o.relative_path) == "other"
+    }
+    data_objects = [o for o in listed if o.relative_path not in verdict_skips]
+    states = {o.relative_path: incremental.FileState(o.relative_path, o.size, o.fingerprint) for o in data_objects}
+    changes = incremental.find_changes(list(states.values()), ledger, options.full_refresh)
+    skipped = Counter(verdict_skips.values())
+    skipped["unchanged"] += len(changes.unchanged)
+    manifest["files_skipped"] = sum(skipped.values())
+    manifest["skipped_reasons"] = dict(skipped)
+    # Files the ledger knows but the input no longer has: their rows must go, as a full refresh would drop them.
+    removed = sorted(p for p in ledger_files if p not in states)
+    manifest["files_removed"] = removed
+    if not changes.changed and not removed:
+        return _finish(manifest, options, started, status="no_new_input")
+
+    # 2. Sniff the changed files; quarantine the unreadable ones as files.
+    by_path = {o.relative_path: o for o in data_objects}
+    heads = storage.read_heads([by_path[p].uri for p in changes.changed], validators.HEAD_BYTES)
+    verdicts = [
+        validators.check_file(path, head, by_path[path].size, options.source)
+        for path, head in zip(changes.changed, heads, strict=True)
+    ]
+    good = [v for v in verdicts if v.quarantine_reason is None]
+    bad = [v for v in verdicts if v.quarantine_reason is not None]
+    quarantine_root = storage.join(options.quarantine_path, f"run_id={run_id}")
+    for verdict in bad:
+        storage.copy_object(
+            by_path[verdict.relative_path].uri, storage.join(quarantine_root, "files", verdict.relative_path)
+        )
+    if bad:
+        storage.write_text(
+            storage.join(quarantine_root, "files.jsonl"),
+            "".join(
+                json.dumps({"source_file": v.relative_path, "quarantine_reason": v.quarantine_reason}) + "\n"
+                for v in bad
+            ),
+        )
+    manifest["files_quarantined"] = len(bad)
+    manifest["quarantined_files"] = {v.relative_path: v.quarantine_reason for v in bad}
+
+    # The partitions the previous versions contributed to are rewritten too (a full refresh: all of them).
+    old_entries: dict[str, dict[str, Any] | None] = (
+        dict(ledger_files)
+        if options.full_refresh
+        else {path: ledger_files.get(path) for path in [*changes.changed, *removed]}
+    )
+    unchanged_entries = {
+        path: ledger_files[path] for path in changes.unchanged if ledger_files[path].get("status") == "processed"
+    }
+
+    def to_input(verdict: validators.FileVerdict) -> readers.InputFile:
+        return readers.InputFile(
+            uri=by_path[verdict.relative_path].uri,
+            relative_path=verdict.relative_path,
+            file_format=verdict.file_format,
+            mapping=verdict.mapping,
+            raw_header=verdict.raw_header,
+            file_date=verdict.name_date if options.source == "jhu_daily" else None,
+            file_rank=_file_rank(verdict),
+        )
+
+    new_ranges: dict[str, dict[incremental.Partition, tuple[date, date]]] = {}
+    file_rows: Counter[str] = Counter()
+    persisted: list[DataFrame] = []
+    summary: list[dict[str, Any]] = []
+    try:
+        classified = None
+        if good:
+            # 3. Read the changed files once (one read per header layout) and classify every row.
+            changed_raw, new_columns = readers.read_inputs(spark, [to_input(v) for v in good], options.source)
+            manifest["new_columns"] = new_columns
+            classified = tx.classify_rows(changed_raw).persist(StorageLevel.MEMORY_AND_DISK)
+            persisted.append(classified)
+            summary = _file_summary(classified)
+            for row in summary:
+                file_rows[row["source_file"]] += row["rows"]
+                if row["report_date_min"] is not None:
+                    ranges = new_ranges.setdefault(row["source_file"], {})
+                    key = (row["year"], row["month"])
+                    lo, hi = ranges.get(key, (row["report_date_min"], row["report_date_max"]))
+                    ranges[key] = (min(lo, row["report_date_min"]), max(hi, row["report_date_max"]))
+
+        # 4. Which partitions to rewrite, and which unchanged files they need re-read.
+        existing = incremental.existing_partitions(unchanged_entries)
+        affected = incremental.affected_partitions(new_ranges, old_entries, existing)
+        context_paths = incremental.context_files(unchanged_entries, affected)
+        if context_paths:
+            context_heads = storage.read_heads([by_path[p].uri for p in context_paths], validators.HEAD_BYTES)
+            context_verdicts = [
+                validators.check_file(p, h, by_path[p].size, options.source)
+                for p, h in zip(context_paths, context_heads, strict=True)
+            ]
+            context_raw, _ = readers.read_inputs(spark, [to_input(v) for v in context_verdicts], options.source)
+            context_classified = tx.classify_rows(context_raw)
+            classified = context_classified if classified is None else classified.unionByName(context_classified)
+            classified = classified.persist(StorageLevel.MEMORY_AND_DISK)
+            persisted.append(classified)
+
+        changed_good = {v.relative_path for v in good}
+        affected_keys = sorted(affected)
+        if classified is not None:
+            in_scope = _in_scope(affected_keys, changed_good)
+            scoped = classified.withColumn("in_scope", in_scope)
+            # Without re-read context every row read is in scope: the file summary already has the counts.
+            counts = _scope_counts(scoped) if context_paths else _counts_from_summary(summary)
+            manifest["rows_in"] = counts["rows_in"]
+            manifest["rows_context"] = counts["rows_context"]
+            manifest["rows_quarantined"] = sum(counts["reasons"].values())
+            manifest["quarantine_reasons"] = counts["reasons"]
+            if manifest["rows_quarantined"]:
+                (
+                    scoped.where(F.col("in_scope") & F.col("quarantine_reason").isNotNull())
+                    .select(*tx.raw_columns(scoped))
+                    .write.mode("overwrite")
+                    .parquet(storage.spark_path(storage.join(quarantine_root, "rows")))
+                )
+
+            # 5. Transform: type, deduplicate, enrich, derive; only affected partitions are kept.
+            lookup_exact, lookup_country = tx.prepare_lookup(readers.read_lookup(spark, options.reference_path))
+            good_rows = tx.type_rows(scoped.where(F.col("quarantine_reason").isNull()))
+            output = _transform(good_rows, lookup_exact, lookup_country, affected_keys)
+            output = output.persist(StorageLevel.MEMORY_AND_DISK)
+            persisted.append(output)
+            partition_rows, duplicates = _output_counts(output)
+            manifest["rows_out"] = sum(partition_rows.values())
+            manifest["rows_duplicate"] = duplicates
+            _reconcile(manifest)
+
+            # 6. Quality gate, before anything is published.
+            expected_latest = max((v.name_date for v in good if v.name_date), default=None)
+            checks = data_quality_checks.build_checks(
+                options.source, expected_latest if options.source == "jhu_daily" else None
+            )
+            report = data_quality_checks.run_checks(tx.to_output(output), checks)
+            manifest["data_quality"] = report.as_dict()
+            if report.failed:
+                _finish(manifest, options, started, status="failed_data_quality", publish=False)
+                raise data_quality_checks.DataQualityError(report)
+
+            # 7. Publish: dynamic partition overwrite touches only the partitions present in the frame.
+            if partition_rows:
+                (
+                    tx.to_output(output)
+                    .write.mode("overwrite")
+                    .option("partitionOverwriteMode", "dynamic")
+                    .partitionBy("year", "month")
+                    .parquet(storage.spark_path(options.output_path))
+                )
+            manifest["partitions_written"] = [tx.partition_name(*p) for p in sorted(partition_rows)]
+        emptied = sorted(set(affected) - set(_written_partitions(manifest)))
+        for partition in emptied:
+            storage.delete_prefix(storage.join(options.output_path, tx.partition_name(*partition)))
+        manifest["partitions_removed"] = [tx.partition_name(*p) for p in emptied]
+    finally:
+        for frame in persisted:
+            frame.unpersist()
+
+    # 8. Ledger: only after a successful publish, so a failed run is retried in full.
+    new_files = {} if options.full_refresh else {p: e for p, e in ledger_files.items() if p in states}
+    for verdict in verdicts:
+        path = verdict.relative_path
+        if verdict.quarantine_reason:
+            new_files[path] = incremental.ledger_entry(
+                states[path], "quarantined", {}, 0, run_id, verdict.quarantine_reason
+            )
+        else:
+            new_files[path] = incremental.ledger_entry(
+                states[path], "processed", new_ranges.get(path, {}), file_rows[path], run_id
+            )
+    storage.write_json(ledger_uri, {"version": incremental.LEDGER_VERSION, "files": dict(sorted(new_files.items()))})
+    manifest["files_processed"] = len(good)
+    _sync_catalog(options, manifest)
+    return _finish(manifest, options, started, status="succeeded")
+
+
+def _written_partitions(manifest: dict[str, Any]) -> list[incremental.Partition]:
+    return [incremental.parse_partition_key(key) for key in manifest["partitions_written"]]
+
+
+def _in_scope(affected: list[incremental.Partition], changed_files: set[str]) -> Any:
+    """A row counts in this run when its month is rewritten, or (no date) when its file is new."""
+    month_key = tx.month_key("report_date").isin([y * 100 + m for y, m in affected]) if affected else F.lit(False)
+    dateless_new = F.col("report_date").isNull() & F.col("source_file").isin(sorted(changed_files))
+    return F.coalesce(month_key, F.lit(False)) | dateless_new
+
+
+def _file_summary(classified: DataFrame) -> list[dict[str, Any]]:
+    """Per file, month and quarantine reason: rows and date range (one pass; it also fills the cache)."""
+    rows = (
+        classified.groupBy(
+            "source_file",
+            F.year("report_date").alias("year"),
+            F.month("report_date").alias("month"),
+            "quarantine_reason",
+        )
+        .agg(
+            F.count(F.lit(1)).alias("rows"),
+            F.min("report_date").alias("report_date_min"),
+            F.max("report_date").alias("report_date_max"),
+        )
+        .collect()
+    )
+    summary = [r.asDict() for r in rows]
+    if any(r["source_file"] is None for r in summary):
+        raise RuntimeError("rows could not be attributed to their input file (input_file_name did not match)")
+    return summary
+
+
+def _scope_counts(scoped: DataFrame) -> dict[str, Any]:
+    rows = scoped.groupBy("in_scope", "quarantine_reason").count().collect()
+    reasons: dict[str, int] = defaultdict(int)
+    rows_in = rows_context = 0
+    for row in rows:
+        if row["in_scope"]:
+            rows_in += row["count"]
+            if row["quarantine_reason"] is not None:
+                reasons[row["quarantine_reason"]] += row["count"]
+        else:
+            rows_context += row["count"]
+    return {"rows_in": rows_in, "rows_context": rows_context, "reasons": dict(sorted(reasons.items()))}
+
+
+def _counts_from_summary(summary: list[dict[str, Any]]) -> dict[str, Any]:
+    reasons: dict[str, int] = defaultdict(int)
+    for row in summary:
+        if row["quarantine_reason"] is not None:
+            reasons[row["quarantine_reason"]] += row["rows"]
+    return {"rows_in": sum(r["rows"] for r in summary), "rows_context": 0, "reasons": dict(sorted(reasons.items()))}
+
+
+def _transform(
+    good_rows: DataFrame, lookup_exact: DataFrame, lookup_country: DataFrame, affected: list[incremental.Partition]
+) -> DataFrame:
+    marked = tx.mark_duplicates(tx.location_partitioned(good_rows))
+    winners = marked.where(~F.col("is_duplicate")).drop("is_duplicate")
+    derived = tx.add_partition_columns(
+        tx.add_rates(tx.add_daily_deltas(tx.enrich(winners, lookup_exact, lookup_country)))
+    )
+    keep = (F.col("year") * 100 + F.col("month")).isin([y * 100 + m for y, m in affected])
+    return derived.where(F.col("in_scope") & keep) if affected else derived.where(F.lit(False))
+
+
+def _output_counts(output: DataFrame) -> tuple[dict[incremental.Partition, int], int]:
+    rows = output.groupBy("year", "month").agg(F.count(F.lit(1)).alias("rows"), F.sum("duplicates").alias("dups"))
+    partition_rows: dict[incremental.Partition, int] = {}
+    duplicates = 0
+    for row in rows.collect():
+        partition_rows[(row["year"], row["month"])] = row["rows"]
+        duplicates += int(row["dups"] or 0)
+    return partition_rows, duplicates
+
+
+def _reconcile(manifest: dict[str, Any]) -> None:
+    total = manifest["rows_out"] + manifest["rows_quarantined"] + manifest["rows_duplicate"]
+    if manifest["rows_in"] != total:
+        raise ReconciliationError(
+            f"rows_in={manifest['rows_in']} but rows_out+rows_quarantined+rows_duplicate={total}: refusing to publish"
+        )
+
+
+def _sync_catalog(options: JobOptions, manifest: dict[str, Any]) -> None:
+    if not (options.catalog_database and options.catalog_table):
+        return
+    import boto3
+    from utils import catalog
+
+    manifest["catalog"] = catalog.sync_table(
+        boto3.client("glue"),
+        options.catalog_database,
+        options.catalog_table,
+        options.output_path,
+        _written_partitions(manifest),
+    )
+
+
+def _finish(
+    manifest: dict[str, Any], options: JobOptions, started: float, status: str, publish: bool = True
+) -> dict[str, Any]:
+    manifest["status"] = status
+    manifest["finished_at"] = _now()
+    manifest["duration_seconds"] = round(time.monotonic() - started, 3)
+    storage.write_json(storage.join(options.state_path, "runs", f"{manifest['run_id']}.json"), manifest)
+    storage.write_json(storage.join(options.state_path, "latest.json"), manifest)
+    if options.metrics_namespace:
+        import boto3
+        from utils import metrics
+
+        metrics.publish(boto3.client("cloudwatch"), options.metrics_namespace, manifest, options.job_name)
+    LOG.info("run %s %s: %s", manifest["run_id"], status, {k: manifest[k] for k in ("rows_in", "rows_out")})
+    return manifest
+
+
+def create_session(job_name: str, args: dict[str, Any]) -> tuple[SparkSession, Any]:
+    """GlueContext + Job where Glue's JVM classes exist; otherwise a plain SparkSession (settings from outside)."""
+    try:
+        from awsglue.context import GlueContext
+        from awsglue.job import Job
+        from pyspark.context import SparkContext
+
+        glue_context = GlueContext(SparkContext.getOrCreate())
+        job = Job(glue_context)
+        job.init(job_name, args)
+        return glue_context.spark_session, job
+    except Exception as error:
+        LOG.info("GlueContext unavailable (%s): using a plain SparkSession", error)
+        return SparkSession.builder.appName(job_name).getOrCreate(), None
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    LOG.setLevel(logging.INFO)
+    argv = list(sys.argv if argv is None else argv)
+    # Great Expectations takes seconds to import: overlap it with Spark start-up and the read.
+    threading.Thread(target=data_quality_checks.preload, daemon=True).start()
+    options = parse_options(argv)
+    spark, job = create_session(options.job_name, resolve_options(argv))
+    try:
+        manifest = run_job(spark, options)
+    except (data_quality_checks.DataQualityError, ReconciliationError) as error:
+        LOG.error("%s", error)
+        return 1
+    if job is not None:
+        job.commit()
+    print(
+        f"{manifest['status']}: rows_in={manifest['rows_in']} rows_out={manifest['rows_out']} "
+        f"quarantined={manifest['rows_quarantined']} duplicates={manifest['rows_duplicate']} "
+        f"partitions={len(manifest['partitions_written'])} run_id={manifest['run_id']}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

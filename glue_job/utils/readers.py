@@ -1,0 +1,126 @@
+"""Spark read edge: many input files -> one canonical raw DataFrame, with one read per header layout.
+
+Files sharing an exact header are read by a single multi-file CSV read with an
+explicit all-text schema (no inference, no per-file jobs); JSON Lines and
+Parquet files are read per format and mapped by column names. Each row learns
+its file from input_file_name(), joined to the file table (relative path, name
+date, rank) by a broadcast join.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+from functools import reduce
+
+import schema_evolution
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from utils import storage
+
+CORRUPT = "_corrupt_record"
+OVERFLOW = "_overflow"
+PATH_KEY = "_path_key"
+CANONICAL_COLUMNS = (*schema_evolution.RAW_FIELDS, "extra_fields", "schema_era", PATH_KEY, CORRUPT)
+
+
+@dataclass(frozen=True)
+class InputFile:
+    uri: str
+    relative_path: str
+    file_format: str
+    mapping: schema_evolution.HeaderMapping | None
+    raw_header: tuple[str, ...]  # the CSV header as written (files with the same one share a read)
+    file_date: date | None  # report date from the name (JHU); None when rows carry their own date
+    file_rank: int  # dedup priority: newer name date wins
+
+
+def spark_path_key() -> Column:
+    """input_file_name() decoded and without scheme, comparable with storage.path_key()."""
+    decoded = F.expr("url_decode(replace(input_file_name(), '+', '%2B'))")
+    return F.regexp_replace(decoded, r"^[a-zA-Z0-9]+:/*", "")
+
+
+def _is_header_line(columns: list[str], raw_header: tuple[str, ...]) -> Column:
+    """A row equal to the header (a BOM may precede its first cell)."""
+    first = F.col(f"`{columns[0]}`").isin(raw_header[0], "\ufeff" + raw_header[0])
+    rest = [F.col(f"`{c}`") == value for c, value in zip(columns[1:], raw_header[1:], strict=True)]
+    return F.coalesce(reduce(lambda a, b: a & b, [first, *rest]), F.lit(False))
+
+
+def _finish(df: DataFrame) -> DataFrame:
+    if CORRUPT not in df.columns:
+        df = df.withColumn(CORRUPT, F.lit(None).cast(T.StringType()))
+    return df.select(*CANONICAL_COLUMNS)
+
+
+def read_inputs(spark: SparkSession, files: list[InputFile], source: str) -> tuple[DataFrame, list[str]]:
+    """The canonical raw frame of all files (+ source_file, file_date, file_rank) and the new columns seen."""
+    if not files:
+        raise ValueError("read_inputs needs at least one file")
+    frames: list[DataFrame] = []
+    new_columns: set[str] = set()
+    csv_groups: dict[tuple[str, ...], list[InputFile]] = defaultdict(list)
+    others: dict[str, list[InputFile]] = defaultdict(list)
+    for item in files:
+        if item.file_format == "csv" and item.mapping is not None:
+            csv_groups[item.raw_header].append(item)
+        else:
+            others[item.file_format].append(item)
+    for raw_header, group in csv_groups.items():
+        mapping = group[0].mapping
+        assert mapping is not None
+        new_columns.update(mapping.new_columns)
+        # header=false: each file's header line comes back as a row and is dropped by value below. That avoids
+        # Spark's per-file header check, and lets an extra trailing field land in OVERFLOW instead of being
+        # silently dropped (Spark drops tokens beyond the schema): such a row is malformed.
+        schema = schema_evolution.raw_read_schema(raw_header).add(OVERFLOW, T.StringType())
+        raw = (
+            spark.read.option("header", "false")
+            .option("mode", "PERMISSIVE")
+            .option("multiLine", "false")
+            .schema(schema)
+            .csv([storage.spark_path(f.uri) for f in group])
+        )
+        raw = raw.where(~_is_header_line(raw.columns[: len(raw_header)], raw_header)).withColumn(
+            PATH_KEY, spark_path_key()
+        )
+        raw = raw.withColumn(CORRUPT, F.when(F.col(OVERFLOW).isNotNull(), F.lit("too many fields"))).drop(OVERFLOW)
+        column_names = schema_evolution.read_column_names(raw_header)
+        frames.append(_finish(schema_evolution.to_canonical(raw, mapping, column_names=column_names)))
+    for fmt, group in others.items():
+        paths = [storage.spark_path(f.uri) for f in group]
+        if fmt == "json":
+            raw = spark.read.option("mode", "PERMISSIVE").option("columnNameOfCorruptRecord", CORRUPT).json(paths)
+        elif fmt == "parquet":
+            raw = spark.read.option("mergeSchema", "true").parquet(paths)
+        else:
+            raise ValueError(f"cannot read format {fmt}")
+        data_columns = [c for c in raw.columns if c != CORRUPT]
+        mapping = schema_evolution.map_header(data_columns, source)
+        new_columns.update(mapping.new_columns)
+        raw = raw.withColumn(PATH_KEY, spark_path_key())
+        frames.append(_finish(schema_evolution.to_canonical(raw, mapping, column_names=data_columns)))
+    combined = frames[0]
+    for frame in frames[1:]:
+        combined = combined.unionByName(frame)
+    file_table = spark.createDataFrame(
+        [(storage.path_key(f.uri), f.relative_path, f.file_date, f.file_rank) for f in files],
+        T.StructType(
+            [
+                T.StructField(PATH_KEY, T.StringType(), False),
+                T.StructField("source_file", T.StringType(), False),
+                T.StructField("file_date", T.DateType(), True),
+                T.StructField("file_rank", T.IntegerType(), False),
+            ]
+        ),
+    )
+    joined = combined.join(F.broadcast(file_table), PATH_KEY, "left").drop(PATH_KEY)
+    return joined, sorted(new_columns)
+
+
+def read_lookup(spark: SparkSession, reference_path: str) -> DataFrame:
+    return spark.read.option("header", "true").option("inferSchema", "false").csv(storage.spark_path(reference_path))

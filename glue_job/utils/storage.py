@@ -1,0 +1,212 @@
+"""The job's object-store edge: the same calls for s3:// URIs (boto3) and local folders.
+
+boto3 honours AWS_ENDPOINT_URL, so on AWS Glue this talks to S3 and under the
+local cloud to the emulator, with no branch on where it runs. Spark reads and
+writes the data itself; this module only lists objects, reads file heads and
+small JSON state, copies quarantined files and removes emptied partitions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+S3_SCHEMES = ("s3", "s3a", "s3n")
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """One input object: where it is, and what identifies its content (size + ETag or md5)."""
+
+    uri: str
+    relative_path: str
+    size: int
+    fingerprint: str
+
+
+def is_s3(uri: str) -> bool:
+    return urlparse(uri).scheme in S3_SCHEMES
+
+
+def split_s3(uri: str) -> tuple[str, str]:
+    parsed = urlparse(uri)
+    return parsed.netloc, parsed.path.lstrip("/")
+
+
+def join(base: str, *parts: str) -> str:
+    """Join URI/path segments with single slashes (works for s3:// and local paths)."""
+    out = base.rstrip("/")
+    for part in parts:
+        out = f"{out}/{part.strip('/')}"
+    return out
+
+
+def spark_path(uri: str) -> str:
+    """The path Spark is given: s3 URIs unchanged (fs.s3.impl decides the filesystem), local paths absolute."""
+    return uri if is_s3(uri) else str(Path(uri).resolve())
+
+
+def path_key(uri: str) -> str:
+    """Scheme-free key that matches Spark's decoded input_file_name() after the same stripping."""
+    if is_s3(uri):
+        bucket, key = split_s3(uri)
+        return f"{bucket}/{key}"
+    return str(Path(uri).resolve()).lstrip("/")
+
+
+@cache
+def _s3_client() -> Any:
+    import boto3  # imported lazily: local-only runs of the pure modules never need it
+
+    return boto3.client("s3")
+
+
+def list_objects(root: str) -> list[ObjectInfo]:
+    """Every object under root (recursively), sorted by relative path."""
+    if is_s3(root):
+        bucket, prefix = split_s3(root)
+        prefix = prefix.rstrip("/") + "/" if prefix else ""
+        found: list[ObjectInfo] = []
+        paginator = _s3_client().get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                key = item["Key"]
+                if key.endswith("/"):
+                    continue
+                found.append(
+                    ObjectInfo(
+                        uri=f"s3://{bucket}/{key}",
+                        relative_path=key[len(prefix) :],
+                        size=int(item["Size"]),
+                        fingerprint=str(item.get("ETag", "")).strip('"'),
+                    )
+                )
+        return sorted(found, key=lambda o: o.relative_path)
+    base = Path(root)
+    if not base.is_dir():
+        raise FileNotFoundError(f"input path {root} is not a folder")
+    files = sorted(p for p in base.rglob("*") if p.is_file())
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        digests = list(pool.map(_md5, files))
+    return [
+        ObjectInfo(
+            uri=str(p.resolve()), relative_path=p.relative_to(base).as_posix(), size=p.stat().st_size, fingerprint=d
+        )
+        for p, d in zip(files, digests, strict=True)
+    ]
+
+
+def _md5(path: Path) -> str:
+    # Same value S3 gives as ETag for a single-part upload: a local file and its uploaded copy agree.
+    digest = hashlib.md5(usedforsecurity=False)
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_head(uri: str, length: int) -> bytes:
+    """The first `length` bytes of an object (a ranged GET on S3)."""
+    if is_s3(uri):
+        bucket, key = split_s3(uri)
+        response = _s3_client().get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{length - 1}")
+        return bytes(response["Body"].read())
+    with open(uri, "rb") as handle:
+        return handle.read(length)
+
+
+def read_heads(uris: list[str], length: int) -> list[bytes]:
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return list(pool.map(lambda u: read_head(u, length), uris))
+
+
+def read_text(uri: str) -> str | None:
+    """A small text object, or None when it does not exist."""
+    if is_s3(uri):
+        bucket, key = split_s3(uri)
+        client = _s3_client()
+        try:
+            return str(client.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8"))
+        except client.exceptions.NoSuchKey:
+            return None
+    path = Path(uri)
+    return path.read_text(encoding="utf-8") if path.is_file() else None
+
+
+def write_text(uri: str, text: str) -> None:
+    if is_s3(uri):
+        bucket, key = split_s3(uri)
+        _s3_client().put_object(Bucket=bucket, Key=key, Body=text.encode("utf-8"))
+        return
+    path = Path(uri)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)  # atomic on one filesystem: a crash never leaves half a ledger
+
+
+def read_json(uri: str) -> Any | None:
+    text = read_text(uri)
+    return None if text is None else json.loads(text)
+
+
+def write_json(uri: str, value: Any) -> None:
+    write_text(uri, json.dumps(value, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def copy_object(source: str, destination: str) -> None:
+    if is_s3(source) and is_s3(destination):
+        src_bucket, src_key = split_s3(source)
+        dst_bucket, dst_key = split_s3(destination)
+        _s3_client().copy_object(Bucket=dst_bucket, Key=dst_key, CopySource={"Bucket": src_bucket, "Key": src_key})
+        return
+    if is_s3(source) or is_s3(destination):
+        data = read_bytes(source)
+        write_bytes(destination, data)
+        return
+    Path(destination).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, destination)
+
+
+def read_bytes(uri: str) -> bytes:
+    if is_s3(uri):
+        bucket, key = split_s3(uri)
+        return bytes(_s3_client().get_object(Bucket=bucket, Key=key)["Body"].read())
+    return Path(uri).read_bytes()
+
+
+def write_bytes(uri: str, data: bytes) -> None:
+    if is_s3(uri):
+        bucket, key = split_s3(uri)
+        _s3_client().put_object(Bucket=bucket, Key=key, Body=data)
+        return
+    Path(uri).parent.mkdir(parents=True, exist_ok=True)
+    Path(uri).write_bytes(data)
+
+
+def delete_prefix(uri: str) -> int:
+    """Remove every object under a prefix (an emptied partition). Returns how many were removed."""
+    if is_s3(uri):
+        bucket, prefix = split_s3(uri)
+        prefix = prefix.rstrip("/") + "/"
+        client = _s3_client()
+        removed = 0
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+            if keys:
+                client.delete_objects(Bucket=bucket, Delete={"Objects": keys})
+                removed += len(keys)
+        return removed
+    path = Path(uri)
+    if not path.exists():
+        return 0
+    count = sum(1 for p in path.rglob("*") if p.is_file())
+    shutil.rmtree(path)
+    return count

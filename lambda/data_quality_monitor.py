@@ -1,0 +1,43 @@
+"""Glue job run finished -> CloudWatch metrics, and an SNS alert when the run needs a human.
+
+Triggered by an EventBridge rule on `{"source": ["aws.glue"], "detail-type": ["Glue Job State Change"]}`. Alerts when
+the run FAILED / TIMEOUT / ERROR (the message carries Glue's error), when a SUCCEEDED run's data quality score is
+below DQ_SCORE_THRESHOLD, when its quarantined share of input rows is above QUARANTINE_RATIO_THRESHOLD, or when a
+SUCCEEDED run wrote no manifest. Every final state puts the run's metrics (namespace CovidPipeline, dimension JobName).
+
+Environment:
+- ALERTS_TOPIC_ARN (required): the SNS topic alerts go to
+- DQ_SCORE_THRESHOLD (default 0.9), QUARANTINE_RATIO_THRESHOLD (default 0.05): config/<env>.tfvars values
+- where the run manifest `<state_path>runs/<jobRunId>.json` is: the run's own `--state_path` argument (read with
+  glue:GetJobRun / glue:GetJob) wins; else STATE_PATH (s3://bucket/_state/jhu_daily/); else
+  s3://PROCESSED_BUCKET/STATE_PREFIX<SOURCE>/ (STATE_PREFIX default `_state/`, SOURCE default `jhu_daily`)
+- METRICS_NAMESPACE (default CovidPipeline), ENVIRONMENT (shown in alert subjects), LOG_LEVEL (default INFO)
+
+Permissions: s3:GetObject on the state prefix, sns:Publish, cloudwatch:PutMetricData, glue:GetJob, glue:GetJobRun.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import boto3
+
+from covid_pipeline.monitoring import GlueJobStateChange, MonitorSettings, configure_json_logging, monitor_job_run
+
+configure_json_logging("data-quality-monitor", loggers=("data_quality_monitor", "covid_pipeline.monitoring"))
+logger = logging.getLogger("data_quality_monitor")
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    change = GlueJobStateChange.from_event(event)
+    logger.info("glue run state change", extra={"job_run_id": change.job_run_id, "state": change.state})
+    outcome = monitor_job_run(
+        change,
+        MonitorSettings.from_env(),
+        s3=boto3.client("s3"),
+        sns=boto3.client("sns"),
+        cloudwatch=boto3.client("cloudwatch"),
+        glue=boto3.client("glue"),
+    )
+    return outcome.as_dict()

@@ -1,0 +1,42 @@
+"""Glue job run SUCCEEDED -> load the partitions it wrote into the warehouse (one transaction per partition).
+
+Triggered by the same EventBridge rule as the data quality monitor; other final states are acknowledged and
+skipped. A re-delivered event changes nothing: partitions whose content is already loaded are skipped.
+
+Environment:
+- WAREHOUSE_URL (required): `redshift://<cluster>/<db>?secret_arn=...&iam_role=...` on AWS,
+  `duckdb:///tmp/covid.duckdb` or `postgresql://user@host:port/db` locally
+- where the run's manifest and output are: the run's `--state_path` / `--output_path` arguments (glue:GetJobRun,
+  glue:GetJob) win; else STATE_PATH and OUTPUT_PATH; else s3://PROCESSED_BUCKET/STATE_PREFIX<SOURCE>/ and
+  s3://PROCESSED_BUCKET/<SOURCE>/ (STATE_PREFIX default `_state/`, SOURCE default `jhu_daily`)
+- METRICS_NAMESPACE (default CovidPipeline), LOG_LEVEL (default INFO)
+
+Permissions: s3:ListBucket + s3:GetObject on the processed bucket, glue:GetJob, glue:GetJobRun,
+cloudwatch:PutMetricData; for Redshift also redshift-data:BatchExecuteStatement / ExecuteStatement /
+DescribeStatement / GetStatementResult and secretsmanager:GetSecretValue on the secret.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import boto3
+
+from covid_pipeline.monitoring import GlueJobStateChange, configure_json_logging
+from covid_pipeline.warehouse.run_loader import LoaderSettings, load_job_run
+
+configure_json_logging("warehouse-loader", loggers=("warehouse_loader", "covid_pipeline.warehouse"))
+logger = logging.getLogger("warehouse_loader")
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    change = GlueJobStateChange.from_event(event)
+    logger.info("glue run state change", extra={"job_run_id": change.job_run_id, "state": change.state})
+    return load_job_run(
+        change,
+        LoaderSettings.from_env(),
+        s3=boto3.client("s3"),
+        glue=boto3.client("glue"),
+        cloudwatch=boto3.client("cloudwatch"),
+    )

@@ -1,0 +1,48 @@
+"""Build the Glue job's --extra-py-files zip: every module under glue_job/ except the entry script.
+
+Glue puts the zip on sys.path, so the entry's `import schema_evolution` and
+`from utils.transformations import ...` resolve from the zip's root exactly as
+they do from the glue_job/ folder in a checkout and in tests.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+from covid_pipeline.config import REPO_ROOT
+
+GLUE_JOB_DIR = REPO_ROOT / "glue_job"
+ENTRY_SCRIPT = "covid_transform.py"
+_EXCLUDED_PARTS = {"__pycache__", ".pytest_cache"}
+
+# Fixed timestamp: the same sources always give the same bytes (no spurious re-uploads).
+_ZIP_DATE = (2020, 1, 1, 0, 0, 0)
+
+
+def package_members(source_dir: Path = GLUE_JOB_DIR) -> list[Path]:
+    """Files that go into the zip, relative to source_dir, sorted."""
+    members = []
+    for path in sorted(source_dir.rglob("*")):
+        relative = path.relative_to(source_dir)
+        if not path.is_file() or relative.as_posix() == ENTRY_SCRIPT:
+            continue
+        if _EXCLUDED_PARTS & set(relative.parts) or path.suffix in {".pyc", ".pyo"}:
+            continue
+        members.append(relative)
+    return members
+
+
+def build_extra_py_files_zip(dest: Path, source_dir: Path = GLUE_JOB_DIR) -> Path:
+    """Write the zip to dest (a file path, or a folder to hold glue_job_libs.zip) and return its path."""
+    dest = Path(dest)
+    if dest.is_dir() or not dest.suffix:
+        dest = dest / "glue_job_libs.zip"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(dest, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for relative in package_members(source_dir):
+            info = zipfile.ZipInfo(relative.as_posix(), date_time=_ZIP_DATE)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, (source_dir / relative).read_bytes())
+    return dest

@@ -1,0 +1,140 @@
+"""Where the CLI's AWS calls go: the one place that decides between AWS and the local cloud.
+
+Commands never branch on "local". They ask `aws_session_for(config, local=...)` for a boto3
+session and use it the same way everywhere. The decision, in order:
+
+1. `AWS_ENDPOINT_URL` already set (a running emulator, a test fixture, LocalStack...): use it.
+2. Local asked for (`--local` or `COVID_PIPELINE_LOCAL=1`): attach to a running local cloud
+   (its endpoint file `.local/<env>/endpoint.json`) or bring one up for the command.
+3. AWS credentials configured: real AWS.
+4. A running local cloud's endpoint file exists: use it.
+5. Otherwise a one-line error that says how to choose.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import urllib.request
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from covid_pipeline.config import REPO_ROOT, PipelineConfig
+from covid_pipeline.errors import UserError
+
+log = logging.getLogger(__name__)
+
+LOCAL_ENV_FLAG = "COVID_PIPELINE_LOCAL"
+
+
+def local_state_dir(config: PipelineConfig) -> Path:
+    return Path(os.environ.get("COVID_PIPELINE_LOCAL_DIR", REPO_ROOT / ".local")) / config.environment
+
+
+def _endpoint_env_from_file(config: PipelineConfig) -> dict[str, str] | None:
+    """The env vars of a local cloud that is running now, or None (no file, or nobody answers)."""
+    path = local_state_dir(config) / "endpoint.json"
+    if not path.is_file():
+        return None
+    try:
+        info: dict[str, Any] = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    env = info.get("env") if isinstance(info.get("env"), dict) else None
+    endpoint = info.get("endpoint_url") or (env or {}).get("AWS_ENDPOINT_URL")
+    if not endpoint:
+        return None
+    try:  # a stale file from a cloud that has stopped must not send calls into the void
+        urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=2).close()
+    except OSError:
+        log.debug("endpoint file %s points at %s, which does not answer", path, endpoint)
+        return None
+    result = {"AWS_ENDPOINT_URL": str(endpoint)}
+    if env:
+        result.update({str(k): str(v) for k, v in env.items() if str(k).startswith("AWS_")})
+    if info.get("glue_endpoint_url"):
+        result["AWS_ENDPOINT_URL_GLUE"] = str(info["glue_endpoint_url"])
+    result.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    result.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    return result
+
+
+@contextmanager
+def _patched_environ(values: dict[str, str]) -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+
+
+def _has_aws_credentials() -> bool:
+    return boto3.Session().get_credentials() is not None
+
+
+def describe_target() -> str:
+    """Human label of where calls go right now (for progress lines)."""
+    endpoint = os.environ.get("AWS_ENDPOINT_URL")
+    return f"endpoint {endpoint}" if endpoint else "AWS"
+
+
+@contextmanager
+def aws_session_for(config: PipelineConfig, local: bool = False) -> Iterator[boto3.Session]:
+    """A boto3 session for `config`'s region, with the endpoint chosen as the module docstring says.
+
+    While the context is open the chosen endpoint is in os.environ (AWS_ENDPOINT_URL and, when a local
+    Glue front exists, AWS_ENDPOINT_URL_GLUE), so anything else that honours the standard variables
+    (pyarrow, DuckDB's httpfs via our loader, child processes) reaches the same place.
+    """
+    want_local = local or os.environ.get(LOCAL_ENV_FLAG, "") in {"1", "true", "yes"}
+    with ExitStack() as stack:
+        if os.environ.get("AWS_ENDPOINT_URL"):
+            pass
+        elif want_local or not _has_aws_credentials():
+            running = _endpoint_env_from_file(config)
+            if running is not None:
+                stack.enter_context(_patched_environ(running))
+            elif want_local:
+                from covid_pipeline.local.cloud import LocalCloud
+
+                cloud = stack.enter_context(LocalCloud(config))
+                # LocalCloud exports its endpoint itself; re-export in case it only offers .env.
+                stack.enter_context(_patched_environ(dict(cloud.env)))
+            else:
+                raise UserError(
+                    "no AWS credentials and no local cloud running: pass --local (or set COVID_PIPELINE_LOCAL=1), "
+                    "start one with `covid-pipeline local up`, or configure AWS credentials"
+                )
+        yield boto3.Session(region_name=config.region)
+
+
+def _is_emulator(endpoint: str) -> bool:
+    try:
+        urllib.request.urlopen(f"{endpoint.rstrip('/')}/moto-api/", timeout=2).close()
+    except OSError:
+        return False
+    return True
+
+
+def refresh_emulated_alarms(session: boto3.Session) -> int:
+    """Evaluate alarms when the endpoint is our emulator (moto never does); on AWS CloudWatch does it: no-op.
+
+    Returns how many alarms changed state.
+    """
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_MONITORING") or os.environ.get("AWS_ENDPOINT_URL")
+    if not endpoint or not _is_emulator(endpoint):
+        return 0
+    from covid_pipeline.local.alarm_evaluator import evaluate_alarms
+
+    results = evaluate_alarms(session.client("cloudwatch"), session.client("sns"))
+    return sum(1 for result in results if result.changed)

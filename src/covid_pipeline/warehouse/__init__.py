@@ -1,0 +1,40 @@
+"""The warehouse loader: the job's Parquet output -> a star schema in DuckDB, PostgreSQL or Redshift.
+
+    from covid_pipeline.warehouse import load_partitions
+    result = load_partitions("s3://covid-pipeline-dev-processed/jhu_daily/", "duckdb:///tmp/covid.duckdb")
+    result.partitions_loaded, result.partitions_skipped, result.rows_loaded, result.seconds
+
+Targets, chosen by URL:
+- `duckdb:///abs/path.duckdb` (or `duckdb://relative.duckdb`): embedded; Arrow tables are scanned in place.
+- `postgresql://user[:password]@host:port/db`: psycopg 3, rows by COPY FROM STDIN (CSV written by pyarrow).
+- `redshift://<cluster>/<db>?secret_arn=<arn>&iam_role=<arn>` (or `redshift:///<db>?workgroup=<name>&...`):
+  Redshift Data API; Redshift COPYs the Parquet files itself.
+
+Guarantees, whatever the target:
+- Star schema: dim_location (deterministic location_key = 60-bit MD5 prefix of country/province/admin2),
+  dim_date, fact_covid_daily; views v_country_daily, v_latest_by_country, v_7day_avg; and warehouse_load_state
+  (partition -> content fingerprint of its files: ETags/MD5s and sizes).
+- Incremental and idempotent per partition: an unchanged partition is skipped; a new or changed one is replaced in
+  ONE transaction (dimensions upserted, that year/month's facts deleted, new facts inserted, fingerprint recorded).
+  Re-running changes nothing; a failure rolls back the partition in progress and raises WarehouseError.
+- No value read from the data is ever part of SQL text; identifiers come from covid_pipeline.warehouse.schema.
+
+Sources: `s3://bucket/prefix/` (boto3: AWS, or the local emulator through AWS_ENDPOINT_URL) or a local directory,
+laid out year=YYYY/month=M/part-*.parquet as the Glue job writes it. `partitions=None` syncs every partition
+(loaded partitions the source no longer has are removed: the job deletes a partition whose rows all went away);
+a list syncs only those (`year=2020/month=3` or any path containing it); `removed=` names partitions the job
+emptied (its manifest's partitions_removed).
+"""
+
+from covid_pipeline.warehouse.base import LoadResult, Partition, WarehouseError, WarehouseTarget
+from covid_pipeline.warehouse.loader import load_partitions, redact_url, target_for_url
+
+__all__ = [
+    "LoadResult",
+    "Partition",
+    "WarehouseError",
+    "WarehouseTarget",
+    "load_partitions",
+    "redact_url",
+    "target_for_url",
+]

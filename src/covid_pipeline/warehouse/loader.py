@@ -1,0 +1,135 @@
+"""load_partitions: bring the warehouse in step with the job's output, one partition per transaction."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from covid_pipeline.warehouse.base import LoadResult, Partition, PartitionSnapshot, WarehouseError, WarehouseTarget
+from covid_pipeline.warehouse.source import PartitionSource
+from covid_pipeline.warehouse.transform import StarRows, build_star_rows, normalize_job_output
+
+logger = logging.getLogger(__name__)
+
+SCHEMES = ("duckdb", "postgresql", "postgres", "redshift")
+
+
+def target_for_url(warehouse_url: str, **options: Any) -> WarehouseTarget:
+    """The target a URL names: duckdb:///file.duckdb, postgresql://user@host:port/db or redshift://cluster/db?..."""
+    scheme = warehouse_url.split("://", 1)[0].lower() if "://" in warehouse_url else ""
+    if scheme == "duckdb":
+        from covid_pipeline.warehouse.duckdb_target import DuckDBTarget
+
+        return DuckDBTarget(warehouse_url)
+    if scheme in ("postgresql", "postgres"):
+        from covid_pipeline.warehouse.postgresql_target import PostgreSQLTarget
+
+        return PostgreSQLTarget(warehouse_url)
+    if scheme == "redshift":
+        from covid_pipeline.warehouse.redshift_target import RedshiftTarget
+
+        return RedshiftTarget(warehouse_url, **options)
+    raise WarehouseError(
+        f"unsupported warehouse URL {redact_url(warehouse_url)!r}: expected one of "
+        "duckdb:///path.duckdb, postgresql://user@host:port/db, redshift://cluster/db?secret_arn=...&iam_role=..."
+    )
+
+
+def redact_url(url: str) -> str:
+    """The URL without a password, for messages and logs."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable URL>"
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def load_partitions(
+    source_uri: str,
+    warehouse_url: str,
+    partitions: list[str] | None = None,
+    *,
+    removed: list[str] | None = None,
+    s3_client: Any | None = None,
+    target: WarehouseTarget | None = None,
+) -> LoadResult:
+    """Bring the warehouse in step with the job's output, partition by partition.
+
+    partitions=None: every partition of the source, and partitions loaded earlier that the source no longer has
+    are removed. A list (`year=2020/month=3`, or paths containing that): only those; one the source does not
+    have is removed from the warehouse, or is an error when the warehouse does not have it either (a typo).
+    removed: partitions the job emptied (its manifest's partitions_removed); removed when loaded, else ignored.
+
+    A partition whose content fingerprint matches the one recorded at its last load is skipped; a new or changed
+    one replaces its facts in one transaction (several partitions may share it, see max_batch_rows). A failure
+    raises WarehouseError after rolling back the transaction in progress; partitions committed before it stay
+    loaded (each is complete on its own) and are skipped next time, since their fingerprints match.
+    """
+    started = time.perf_counter()
+    source = PartitionSource(source_uri, s3_client=s3_client)
+    snapshots = source.snapshots()
+    named = None if partitions is None else {Partition.parse(text) for text in partitions}
+    emptied = {Partition.parse(text) for text in removed or []}
+    result = LoadResult()
+    warehouse = target or target_for_url(warehouse_url, s3_client=s3_client)
+    warehouse.source = source
+    with warehouse:
+        warehouse.ensure_schema()
+        loaded = warehouse.loaded_fingerprints()
+        in_warehouse = {Partition.parse(key) for key in loaded}
+        if named is None:
+            if not snapshots and in_warehouse:
+                # An empty or mistyped source must not wipe the warehouse.
+                raise WarehouseError(
+                    f"no partitions under {source_uri}: refusing to remove all {len(in_warehouse)} loaded partitions"
+                )
+            wanted = sorted(snapshots)
+            gone = in_warehouse - set(snapshots)
+        else:
+            unknown = sorted(p.key for p in named if p not in snapshots and p not in in_warehouse)
+            if unknown:
+                raise WarehouseError(
+                    f"partition(s) not found under {source_uri} nor in the warehouse: {', '.join(unknown)}"
+                )
+            wanted = sorted(p for p in named | emptied if p in snapshots)
+            gone = {p for p in named if p not in snapshots}
+        gone |= {p for p in emptied if p not in snapshots and p in in_warehouse}
+        if gone:
+            keys = sorted(p.key for p in gone)
+            warehouse.remove_partitions(keys)
+            result.partitions_removed.extend(keys)
+            logger.info("removed partitions %s (no longer in the job output)", ", ".join(keys))
+
+        batch: list[tuple[PartitionSnapshot, StarRows | None]] = []
+
+        def write_batch() -> None:
+            if batch:
+                result.rows_loaded += warehouse.replace_partitions(batch)
+                result.partitions_loaded.extend(snapshot.partition.key for snapshot, _ in batch)
+                logger.info("loaded partitions %s", ", ".join(snapshot.partition.key for snapshot, _ in batch))
+                batch.clear()
+
+        for partition in wanted:
+            snapshot = snapshots[partition]
+            if loaded.get(partition.key) == snapshot.fingerprint:
+                result.partitions_skipped.append(partition.key)
+                continue
+            rows = None
+            if not warehouse.reads_source_itself:
+                try:
+                    rows = build_star_rows(normalize_job_output(source.read(snapshot), partition))
+                except WarehouseError:
+                    write_batch()  # the good partitions read before this bad one still get loaded
+                    raise
+            batch.append((snapshot, rows))
+            if sum(r.facts.num_rows for _, r in batch if r is not None) >= warehouse.max_batch_rows:
+                write_batch()
+        write_batch()
+    result.seconds = time.perf_counter() - started
+    return result

@@ -1,0 +1,319 @@
+"""Amazon Redshift through the Redshift Data API (boto3 `redshift-data`): no database driver in the Lambda, and
+credentials come from a Secrets Manager secret the API reads itself.
+
+Redshift reads the Parquet files directly (`COPY ... FORMAT AS PARQUET`), so rows never pass through Python. Each
+partition is one BatchExecuteStatement, which the Data API runs as ONE transaction: stage (COPY into a temporary
+table), derive keys, upsert the dimensions, delete the partition's facts, insert the new ones, record the
+fingerprint. Any failing statement rolls the whole batch back.
+
+URL: `redshift://<cluster-id>/<database>?secret_arn=<arn>&iam_role=<arn>` (provisioned cluster) or
+`redshift:///<database>?workgroup=<name>&secret_arn=<arn>&iam_role=<arn>` (Redshift Serverless); optional
+`region=`. `iam_role` is the role Redshift assumes to read the processed bucket.
+
+The Data API's BatchExecuteStatement takes no bind parameters, and COPY's source cannot be a parameter anyway, so
+the few literals in this SQL (the S3 prefix, the role ARN, the partition key and fingerprint) are our own
+configuration or computed values, checked against strict patterns by `literal()`; nothing read from the data files
+ever appears in SQL text.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pyarrow as pa
+
+from covid_pipeline.warehouse import sql
+from covid_pipeline.warehouse.base import Partition, PartitionSnapshot, WarehouseError, WarehouseTarget
+from covid_pipeline.warehouse.schema import (
+    DIM_DATE,
+    DIM_LOCATION,
+    FACT_COVID_DAILY,
+    KEY_SEPARATOR,
+    LOAD_STATE,
+    NULL_MARKER,
+    ROWS_FRAME,
+    TABLES,
+    Table,
+    view_statements,
+)
+from covid_pipeline.warehouse.transform import StarRows
+
+REDSHIFT_TYPES = {
+    "bigint": "BIGINT",
+    "integer": "INTEGER",
+    "smallint": "SMALLINT",
+    "double": "DOUBLE PRECISION",
+    "text": "VARCHAR(1024)",
+    "date": "DATE",
+    "timestamptz": "TIMESTAMPTZ",
+    "boolean": "BOOLEAN",
+}
+# Facts are joined to locations and filtered by date: distribute on the join key, sort on the date. The small
+# dimensions and the load state are copied to every node.
+TABLE_LAYOUT = {
+    FACT_COVID_DAILY.name: " DISTSTYLE KEY DISTKEY (location_key) COMPOUND SORTKEY (date_key, location_key)",
+    DIM_LOCATION.name: " DISTSTYLE ALL SORTKEY (location_key)",
+    DIM_DATE.name: " DISTSTYLE ALL SORTKEY (date_key)",
+    LOAD_STATE.name: " DISTSTYLE ALL",
+}
+STAGE = "stage_partition"
+STAGE_KEYED = "stage_keyed"
+STAGE_LOCATIONS = "stage_locations"
+POLL_SECONDS = 0.5
+
+_SAFE_LITERALS = {
+    "s3_prefix": re.compile(r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]/[A-Za-z0-9_./=\-]*/$"),
+    "iam_role": re.compile(r"^arn:aws[a-z\-]*:iam::\d{12}:role/[A-Za-z0-9_+=,.@/\-]{1,512}$"),
+    "partition_key": re.compile(r"^year=\d{4}/month=\d{1,2}$"),
+    "fingerprint": re.compile(r"^[0-9a-f]{64}$"),
+}
+
+
+def literal(kind: str, value: str) -> str:
+    """A single-quoted SQL literal for one of our own configuration/computed values, after checking its shape."""
+    if not _SAFE_LITERALS[kind].match(value):
+        raise WarehouseError(f"refusing to put {kind} {value!r} into Redshift SQL: unexpected characters")
+    return f"'{value}'"
+
+
+def arrow_to_redshift(data_type: pa.DataType) -> str:
+    """The staging column type COPY needs for a Parquet column (nested types land in SUPER via SERIALIZETOJSON)."""
+    if pa.types.is_dictionary(data_type):
+        data_type = data_type.value_type
+    if pa.types.is_date(data_type):
+        return "DATE"
+    if pa.types.is_timestamp(data_type):
+        return "TIMESTAMP"
+    if pa.types.is_string(data_type) or pa.types.is_large_string(data_type):
+        return "VARCHAR(65535)"
+    if pa.types.is_floating(data_type):
+        return "DOUBLE PRECISION"
+    if pa.types.is_int64(data_type):
+        return "BIGINT"
+    if pa.types.is_integer(data_type):
+        return "INTEGER"
+    if pa.types.is_boolean(data_type):
+        return "BOOLEAN"
+    if pa.types.is_map(data_type) or pa.types.is_struct(data_type) or pa.types.is_list(data_type):
+        return "SUPER"
+    raise WarehouseError(f"no Redshift staging type for Parquet type {data_type}")
+
+
+def schema_statements() -> list[str]:
+    statements = [sql.create_table(table, REDSHIFT_TYPES, suffix=TABLE_LAYOUT[table.name]) for table in TABLES]
+    statements += [f"{statement} CASCADE" for statement in sql.drop_views()]
+    statements += view_statements(ROWS_FRAME)
+    return statements
+
+
+def location_key_text_sql() -> str:
+    """The same text location_key_text() builds, so STRTOL(LEFT(MD5(...), 15), 16) equals schema.location_key()."""
+    separator, null_marker = f"CHR({ord(KEY_SEPARATOR)})", f"CHR({ord(NULL_MARKER)})"
+    parts = [f"COALESCE({name}, {null_marker})" for name in ("country", "province", "admin2")]
+    return f" || {separator} || ".join(parts)
+
+
+def partition_statements(
+    partition: Partition, prefix_uri: str, fingerprint: str, object_count: int, file_schema: pa.Schema, iam_role: str
+) -> list[str]:
+    """The statements of one partition's transaction, in order."""
+    year, month = int(partition.year), int(partition.month)
+    file_columns = [sql.ident(name) for name in file_schema.names]
+    nested = any(arrow_to_redshift(field.type) == "SUPER" for field in file_schema)
+    missing = [name for name in ("report_date", "country") if name not in file_columns]
+    if missing:
+        raise WarehouseError(f"partition {partition.key} lacks required column(s) {', '.join(missing)}")
+
+    def source(name: str, cast: str) -> str:
+        # A column the files do not carry (older output) reads as null, as in the DuckDB/PostgreSQL path.
+        return name if name in file_columns else f"CAST(NULL AS {cast})"
+
+    stage_columns = ",\n    ".join(
+        f"{name} {arrow_to_redshift(field.type)}" for name, field in zip(file_columns, file_schema, strict=True)
+    )
+    keyed_columns = [
+        "report_date",
+        *[
+            f"{source(name, REDSHIFT_TYPES[kind])} AS {name}"
+            for name, kind in (*DIM_LOCATION.columns[1:-1], *FACT_COVID_DAILY.columns[2:-2])
+        ],
+    ]
+    fact_columns = sql.column_list(FACT_COVID_DAILY.column_names)
+    location_columns = sql.column_list(DIM_LOCATION.column_names)
+    date_columns = sql.column_list(DIM_DATE.column_names)
+    fact_values = ", ".join(
+        [*FACT_COVID_DAILY.column_names[:-2], f"CAST({year} AS SMALLINT)", f"CAST({month} AS SMALLINT)"]
+    )
+    return [
+        f"CREATE TEMPORARY TABLE {STAGE} (\n    {stage_columns}\n)",
+        f"COPY {STAGE} FROM {literal('s3_prefix', prefix_uri)} IAM_ROLE {literal('iam_role', iam_role)} "
+        f"FORMAT AS PARQUET{' SERIALIZETOJSON' if nested else ''}",
+        f"CREATE TEMPORARY TABLE {STAGE_KEYED} AS SELECT {', '.join(keyed_columns)},\n"
+        f"    STRTOL(LEFT(MD5({location_key_text_sql()}), 15), 16) AS location_key,\n"
+        "    CAST(EXTRACT(YEAR FROM report_date) * 10000 + EXTRACT(MONTH FROM report_date) * 100"
+        " + EXTRACT(DAY FROM report_date) AS INTEGER) AS date_key\n"
+        f"FROM {STAGE}",
+        # dim_date: new days only
+        f"INSERT INTO dim_date ({date_columns})\n"
+        "SELECT DISTINCT date_key, report_date,\n"
+        "    CAST(EXTRACT(YEAR FROM report_date) AS SMALLINT), CAST(EXTRACT(QUARTER FROM report_date) AS SMALLINT),\n"
+        "    CAST(EXTRACT(MONTH FROM report_date) AS SMALLINT), CAST(EXTRACT(DAY FROM report_date) AS SMALLINT),\n"
+        "    CAST(DATE_PART(week, report_date) AS SMALLINT),\n"
+        "    CAST(CASE WHEN DATE_PART(dow, report_date) = 0 THEN 7 ELSE DATE_PART(dow, report_date) END AS SMALLINT),\n"
+        "    TRIM(TO_CHAR(report_date, 'Day')), TRIM(TO_CHAR(report_date, 'Month')),\n"
+        "    DATE_PART(dow, report_date) IN (0, 6)\n"
+        f"FROM {STAGE_KEYED} WHERE date_key NOT IN (SELECT date_key FROM dim_date)",
+        # dim_location: attributes from the newest report date win, whatever order partitions load in
+        f"CREATE TEMPORARY TABLE {STAGE_LOCATIONS} AS SELECT {location_columns} FROM (\n"
+        f"    SELECT location_key, country, iso3, province, admin2, fips, latitude, longitude, population,\n"
+        "        report_date AS attributes_as_of,\n"
+        "        ROW_NUMBER() OVER (PARTITION BY location_key ORDER BY report_date DESC) AS newest\n"
+        f"    FROM {STAGE_KEYED}) ranked WHERE newest = 1",
+        f"DELETE FROM dim_location USING {STAGE_LOCATIONS} s\n"
+        "WHERE dim_location.location_key = s.location_key AND dim_location.attributes_as_of <= s.attributes_as_of",
+        f"INSERT INTO dim_location ({location_columns}) SELECT {location_columns} FROM {STAGE_LOCATIONS} s\n"
+        "WHERE NOT EXISTS (SELECT 1 FROM dim_location d WHERE d.location_key = s.location_key)",
+        # facts: replace the partition
+        f"DELETE FROM fact_covid_daily WHERE year = {year} AND month = {month}",
+        f"INSERT INTO fact_covid_daily ({fact_columns}) SELECT {fact_values} FROM {STAGE_KEYED}",
+        f"DELETE FROM warehouse_load_state WHERE partition_key = {literal('partition_key', partition.key)}",
+        f"INSERT INTO warehouse_load_state ({sql.column_list(LOAD_STATE.column_names)})\n"
+        f"SELECT {literal('partition_key', partition.key)}, {literal('fingerprint', fingerprint)}, "
+        f"{literal('s3_prefix', prefix_uri)}, {int(object_count)}, COUNT(*), GETDATE() FROM {STAGE_KEYED}",
+    ]
+
+
+def removal_statements(partition_keys: Sequence[str]) -> list[str]:
+    statements = []
+    for key in partition_keys:
+        partition = Partition.parse(key)
+        statements.append(
+            f"DELETE FROM fact_covid_daily WHERE year = {int(partition.year)} AND month = {int(partition.month)}"
+        )
+        statements.append(
+            f"DELETE FROM warehouse_load_state WHERE partition_key = {literal('partition_key', partition.key)}"
+        )
+    return statements
+
+
+class RedshiftTarget(WarehouseTarget):
+    reads_source_itself = True
+    max_batch_rows = 0  # one Data API batch (= one transaction) per partition
+
+    def __init__(self, url: str, s3_client: Any | None = None, data_api_client: Any | None = None) -> None:
+        parts = urlsplit(url)
+        query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
+        self.cluster_identifier = parts.hostname or None
+        self.workgroup = query.get("workgroup")
+        self.database = parts.path.lstrip("/")
+        self.secret_arn = query.get("secret_arn", "")
+        self.iam_role = query.get("iam_role", "")
+        self.region = query.get("region")
+        problems = []
+        if not (self.cluster_identifier or self.workgroup):
+            problems.append("a cluster id (redshift://<cluster>/<db>) or workgroup=")
+        if not self.database:
+            problems.append("a database (the URL path)")
+        if not self.secret_arn and not self.workgroup:
+            problems.append("secret_arn=")
+        if not self.iam_role:
+            problems.append("iam_role= (the role Redshift uses to read S3)")
+        if problems:
+            raise WarehouseError(f"redshift:// URL needs {', '.join(problems)}")
+        self._client: Any = data_api_client
+        self._s3_client = s3_client
+
+    # --- Data API plumbing ---------------------------------------------------------------------------------------
+    def _target_arguments(self) -> dict[str, str]:
+        arguments = {"Database": self.database}
+        if self.workgroup:
+            arguments["WorkgroupName"] = self.workgroup
+        else:
+            arguments["ClusterIdentifier"] = str(self.cluster_identifier)
+        if self.secret_arn:
+            arguments["SecretArn"] = self.secret_arn
+        return arguments
+
+    def connect(self) -> None:
+        if self.source is not None and not self.source.is_s3:
+            raise WarehouseError(f"Redshift COPY reads from S3: the source must be an s3:// URI, not {self.source.uri}")
+        if self._client is None:
+            import boto3
+
+            self._client = (
+                boto3.client("redshift-data", region_name=self.region) if self.region else boto3.client("redshift-data")
+            )
+
+    def close(self) -> None:
+        pass
+
+    def _wait(self, statement_id: str, what: str) -> dict[str, Any]:
+        while True:
+            description: dict[str, Any] = self._client.describe_statement(Id=statement_id)
+            status = description["Status"]
+            if status == "FINISHED":
+                return description
+            if status in ("FAILED", "ABORTED"):
+                raise WarehouseError(
+                    f"Redshift {what} {status.lower()} and was rolled back: {description.get('Error', 'no error text')}"
+                )
+            time.sleep(POLL_SECONDS)
+
+    def _run_batch(self, statements: list[str], what: str) -> dict[str, Any]:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            response = self._client.batch_execute_statement(Sqls=statements, **self._target_arguments())
+            return self._wait(response["Id"], what)
+        except (BotoCoreError, ClientError) as exc:
+            raise WarehouseError(f"Redshift Data API call for {what} failed: {exc}") from exc
+
+    # --- WarehouseTarget ------------------------------------------------------------------------------------------
+    def ensure_schema(self) -> None:
+        self._run_batch(schema_statements(), "schema set-up")
+
+    def loaded_fingerprints(self) -> dict[str, str]:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            response = self._client.execute_statement(Sql=sql.SELECT_LOAD_STATE, **self._target_arguments())
+            self._wait(response["Id"], "load-state query")
+            fingerprints: dict[str, str] = {}
+            for page in self._client.get_paginator("get_statement_result").paginate(Id=response["Id"]):
+                for record in page.get("Records", []):
+                    fingerprints[record[0]["stringValue"]] = record[1]["stringValue"]
+            return fingerprints
+        except (BotoCoreError, ClientError) as exc:
+            raise WarehouseError(f"Redshift Data API call for the load-state query failed: {exc}") from exc
+
+    def replace_partitions(self, batch: Sequence[tuple[PartitionSnapshot, StarRows | None]]) -> int:
+        return sum(self._replace_one(snapshot) for snapshot, _ in batch)
+
+    def remove_partitions(self, partition_keys: Sequence[str]) -> None:
+        self._run_batch(removal_statements(partition_keys), f"removal of partition(s) {', '.join(partition_keys)}")
+
+    def _replace_one(self, snapshot: PartitionSnapshot) -> int:
+        if self.source is None:
+            raise WarehouseError("Redshift target needs the partition source (set by load_partitions)")
+        statements = partition_statements(
+            snapshot.partition,
+            snapshot.prefix_uri,
+            snapshot.fingerprint,
+            len(snapshot.objects),
+            self.source.read_schema(snapshot),
+            self.iam_role,
+        )
+        description = self._run_batch(statements, f"load of partition {snapshot.partition.key}")
+        # The fact INSERT's ResultRows is the number of rows loaded.
+        fact_insert = next(i for i, text in enumerate(statements) if text.startswith("INSERT INTO fact_covid_daily"))
+        sub_statements = description.get("SubStatements") or []
+        return int(sub_statements[fact_insert].get("ResultRows", 0)) if len(sub_statements) > fact_insert else 0
+
+
+def table_ddl(table: Table) -> str:
+    """One table's Redshift DDL (documentation and tests)."""
+    return sql.create_table(table, REDSHIFT_TYPES, suffix=TABLE_LAYOUT[table.name])

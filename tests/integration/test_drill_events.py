@@ -1,0 +1,345 @@
+"""Failure drills at the event edge: real S3 notifications -> SQS -> the Lambda runtime -> lambda/s3_event_handler.py.
+
+- the same S3 event delivered twice, and a redelivery after a visibility timeout (the function started the run
+  but its messages were never deleted): exactly one job run per object version;
+- hostile object keys (``../``, spaces, ``+``, unicode, ``%20`` in the key itself, control characters, very
+  long keys, other sources): legal keys reach the run decoded exactly, the others are ignored with a reason;
+- a message the handler can never handle: it lands in the DLQ after maxReceiveCount and an alert goes out.
+
+Runs started here are stopped at once (BatchStopJobRun): these drills count runs, they do not need their output
+(the job-level drills are in test_drill_job_runs.py). The module's cloud uses the test environment with a
+2-second visibility timeout, so redeliveries take seconds, not minutes; names are unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from covid_pipeline.config import PipelineConfig, load_config
+from covid_pipeline.local import bootstrap
+from covid_pipeline.local.alarm_evaluator import evaluate_alarms
+from covid_pipeline.local.cloud import HANDLER_FILES, HANDLER_NAME, LocalCloud
+from covid_pipeline.local.lambda_runtime import invoke, sqs_event_record
+
+VISIBILITY_SECONDS = 2
+GOOD_CSV = (
+    b"Province/State,Country/Region,Last Update,Confirmed,Deaths,Recovered\n"
+    b"Hubei,Mainland China,1/22/2020 17:00,444,17,28\n"
+)
+
+
+@pytest.fixture(scope="module")
+def config() -> PipelineConfig:
+    base = load_config("test")
+    return PipelineConfig(base.environment, {**base.values, "sqs_visibility_timeout_seconds": VISIBILITY_SECONDS})
+
+
+@pytest.fixture(scope="module")
+def cloud(config: PipelineConfig, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
+    running = LocalCloud(
+        config,
+        state_dir=tmp_path_factory.mktemp("drill-events"),
+        run_lambdas=True,
+        snapshot_after_runs=False,
+        snapshot_interval_seconds=None,
+    ).start()
+    try:
+        assert running.event_source_mapping is not None, "the Lambda runtime did not start"
+        assert running.event_source_mapping.wait_idle(30)  # the s3:TestEvent of provisioning is handled
+        yield running
+    finally:
+        running.stop()
+
+
+# --- helpers -------------------------------------------------------------------------------------------------------
+
+
+def raw_queue_url(cloud: LocalCloud) -> str:
+    assert cloud.provision_report is not None
+    return cloud.provision_report.raw_events_queue_url
+
+
+def dlq_url(cloud: LocalCloud) -> str:
+    assert cloud.provision_report is not None
+    return cloud.provision_report.raw_events_dlq_url
+
+
+def job_runs(cloud: LocalCloud, config: PipelineConfig) -> dict[str, dict[str, Any]]:
+    runs = cloud.client("glue").get_job_runs(JobName=config.names.glue_job, MaxResults=200)["JobRuns"]
+    return {run["Id"]: run for run in runs}
+
+
+def stop_active_runs(cloud: LocalCloud, config: PipelineConfig) -> None:
+    """These drills only count runs: stop what the handler started, and wait until it is really over."""
+    active = [i for i, r in job_runs(cloud, config).items() if r["JobRunState"] in ("STARTING", "RUNNING", "STOPPING")]
+    if active:
+        cloud.client("glue").batch_stop_job_run(JobName=config.names.glue_job, JobRunIds=active)
+    assert cloud.wait_for_runs(120)
+
+
+def drain(cloud: LocalCloud, config: PipelineConfig, timeout: float = 60) -> None:
+    mapping = cloud.event_source_mapping
+    assert mapping is not None
+    assert mapping.wait_idle(timeout), "the raw-events queue did not drain"
+    stop_active_runs(cloud, config)
+
+
+def receive_event_for(cloud: LocalCloud, key: str, timeout: float = 20) -> dict[str, Any]:
+    """Receive (as the poller would) the S3 event message of `key` from the raw-events queue."""
+    sqs = cloud.client("sqs")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        response = sqs.receive_message(
+            QueueUrl=raw_queue_url(cloud),
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=1,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        )
+        for message in response.get("Messages", []):
+            if key.split("/")[-1] in message["Body"]:
+                return dict(message)
+            # Not ours (a provisioning test event): let it come back for the poller.
+            sqs.change_message_visibility(
+                QueueUrl=raw_queue_url(cloud), ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+            )
+    raise AssertionError(f"no S3 event for {key} reached the raw-events queue")
+
+
+def handler_logs(cloud: LocalCloud, config: PipelineConfig) -> list[dict[str, Any]]:
+    """The handler's structured log lines, as written to its CloudWatch log group."""
+    logs = cloud.client("logs")
+    group = f"/aws/lambda/{config.names.lambda_functions['s3-event-handler']}"
+    entries = []
+    for page in logs.get_paginator("describe_log_streams").paginate(logGroupName=group):
+        for stream in page["logStreams"]:
+            events = logs.get_log_events(logGroupName=group, logStreamName=stream["logStreamName"], startFromHead=True)
+            entries += [json.loads(e["message"]) for e in events["events"] if e["message"].startswith("{")]
+    return entries
+
+
+def queue_depth(cloud: LocalCloud, url: str) -> int:
+    attributes = cloud.client("sqs").get_queue_attributes(
+        QueueUrl=url,
+        AttributeNames=[
+            "ApproximateNumberOfMessages",
+            "ApproximateNumberOfMessagesNotVisible",
+            "ApproximateNumberOfMessagesDelayed",
+        ],
+    )["Attributes"]
+    return sum(int(value) for value in attributes.values())
+
+
+# --- duplicate delivery and redelivery -----------------------------------------------------------------------------
+
+
+def test_duplicate_event_and_redelivery_after_visibility_timeout_start_one_run_per_version(
+    cloud: LocalCloud, config: PipelineConfig
+) -> None:
+    names = config.names
+    mapping = cloud.event_source_mapping
+    assert mapping is not None
+    key = f"{config['raw_prefix']}jhu_daily/01-22-2020.csv"
+    sqs, s3 = cloud.client("sqs"), cloud.client("s3")
+    before = set(job_runs(cloud, config))
+
+    mapping.stop()  # the event source mapping disabled: the drill plays the first delivery itself
+    try:
+        s3.put_object(Bucket=names.raw_bucket, Key=key, Body=GOOD_CSV)
+        message = receive_event_for(cloud, key)
+        # S3 delivers at least once: the same notification a second time, as a separate message.
+        sqs.send_message(QueueUrl=raw_queue_url(cloud), MessageBody=message["Body"])
+        # The function handles the first delivery and starts the run, then dies before the poller deletes the
+        # message: it comes back once its visibility timeout expires.
+        queue_arn = mapping.queue_arn
+        event = {"Records": [sqs_event_record(message, queue_arn, config.region)]}
+        response = invoke(
+            HANDLER_FILES["s3-event-handler"], HANDLER_NAME, event, cloud.function_env["s3-event-handler"]
+        )
+        assert response == {"batchItemFailures": []}
+        new_runs = set(job_runs(cloud, config)) - before
+        assert len(new_runs) == 1
+        (first_run,) = new_runs
+        stop_active_runs(cloud, config)
+        time.sleep(VISIBILITY_SECONDS + 0.5)
+    finally:
+        mapping.start()
+    drain(cloud, config)
+
+    runs = job_runs(cloud, config)
+    assert set(runs) - before == {first_run}, "a duplicate or redelivered event started another run"
+    assert runs[first_run]["Arguments"]["--trigger_objects"] == f"1 object(s): {key}"
+    duplicates = [e for e in handler_logs(cloud, config) if e["message"].startswith("duplicate delivery")]
+    assert [e["object"] for e in duplicates] == [f"s3://{names.raw_bucket}/{key}"] * 2
+    assert queue_depth(cloud, dlq_url(cloud)) == 0  # handled as duplicates, not failed
+
+    # A new version of the same key is new input: exactly one more run, and a repeat of its event starts none.
+    s3.put_object(Bucket=names.raw_bucket, Key=key, Body=GOOD_CSV + b"Beijing,Mainland China,1/22/2020 17:00,14,,\n")
+    drain(cloud, config)
+    second_runs = set(job_runs(cloud, config)) - before - {first_run}
+    assert len(second_runs) == 1
+
+
+# --- hostile object keys -------------------------------------------------------------------------------------------
+
+RAW = "raw/"
+# Keys S3 accepts that are legal raw input: the run must see them exactly (S3 URL-encodes keys in events).
+LEGAL_KEYS = [
+    RAW + "jhu_daily/with space & plus+01-23-2020.csv",
+    RAW + "jhu_daily/ünïcødé-数据-01-24-2020.csv",
+    RAW + "jhu_daily/percent%20encoded%2F01-25-2020.csv",
+    RAW + "jhu_daily/nested/folder/01-26-2020.csv",
+]
+LONG_KEY = RAW + "jhu_daily/" + "k" * 600 + "-01-27-2020.csv"  # S3 allows 1024 bytes, the handler 512 characters
+# Keys under the raw prefix that the handler must ignore, with the reason it logs.
+IGNORED_KEYS = {
+    RAW + "jhu_daily/../01-27-2020.csv": "key has an empty, '.' or '..' path segment",
+    RAW + "../jhu_daily/01-27-2020.csv": "key has an empty, '.' or '..' path segment",
+    RAW + "jhu_daily//01-27-2020.csv": "key has an empty, '.' or '..' path segment",
+    RAW + "jhu_daily/tab\there-01-27-2020.csv": "key contains control characters",
+    LONG_KEY: f"key is {len(LONG_KEY)} characters long, over the limit of 512",
+    RAW + "other_source/01-27-2020.csv": "unknown source 'other_source' (known: jhu_daily, owid)",
+    RAW + "01-27-2020.csv": "key is not inside a source folder (<raw prefix><source>/<file>)",
+    RAW + "jhu_daily/_01-27-2020.csv": "hidden or marker file (Spark skips names starting with '.' or '_')",
+    RAW + "jhu_daily/01-27-2020.exe": "unsupported suffix (supported: .csv, .csv.gz, .json, .jsonl, .parquet)",
+}
+# Keys outside the raw prefix: the bucket notification never sends them; nothing may happen.
+OUTSIDE_KEYS = ["../raw/jhu_daily/01-28-2020.csv", "rawish/jhu_daily/01-28-2020.csv", "jhu_daily/01-28-2020.csv"]
+
+
+def test_hostile_keys_reach_the_run_decoded_or_are_ignored_with_a_reason(
+    cloud: LocalCloud, config: PipelineConfig
+) -> None:
+    assert config["raw_prefix"] == RAW
+    names = config.names
+    mapping = cloud.event_source_mapping
+    assert mapping is not None
+    s3 = cloud.client("s3")
+    before = set(job_runs(cloud, config))
+
+    mapping.stop()  # one batch for all of them: at most one run
+    try:
+        for key in [*LEGAL_KEYS, *IGNORED_KEYS, *OUTSIDE_KEYS]:
+            s3.put_object(Bucket=names.raw_bucket, Key=key, Body=GOOD_CSV)
+            assert s3.head_object(Bucket=names.raw_bucket, Key=key)["ContentLength"] == len(GOOD_CSV)
+    finally:
+        mapping.start()
+    drain(cloud, config)
+
+    new_runs = [run for run_id, run in job_runs(cloud, config).items() if run_id not in before]
+    assert len(new_runs) == 1, [run["Arguments"].get("--trigger_objects") for run in new_runs]
+    expected = f"{len(LEGAL_KEYS)} object(s): " + ", ".join(sorted(LEGAL_KEYS))
+    assert new_runs[0]["Arguments"]["--trigger_objects"] == expected
+
+    entries = handler_logs(cloud, config)
+    ignored = {
+        e["object"]: e["reason"]
+        for e in entries
+        if e["message"] == "object ignored, no job run" and "01-27-2020" in e["object"]
+    }
+    assert ignored == {f"s3://{names.raw_bucket}/{key}": reason for key, reason in IGNORED_KEYS.items()}
+    assert "01-28-2020" not in json.dumps(entries)  # the OUTSIDE_KEYS never reached the handler
+    assert queue_depth(cloud, dlq_url(cloud)) == 0
+
+
+# --- a message that always fails -----------------------------------------------------------------------------------
+
+POISON_BODIES = ["this is not JSON", json.dumps({"Records": [{"eventSource": "aws:s3", "s3": {}}]})]
+
+
+def wait_for_dlq(cloud: LocalCloud, count: int, timeout: float = 90) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if queue_depth(cloud, dlq_url(cloud)) >= count and queue_depth(cloud, raw_queue_url(cloud)) == 0:
+            break
+        time.sleep(0.5)
+    response = cloud.client("sqs").receive_message(
+        QueueUrl=dlq_url(cloud), MaxNumberOfMessages=10, AttributeNames=["All"], VisibilityTimeout=0
+    )
+    return list(response.get("Messages", []))
+
+
+def inbox_alarm_messages(cloud: LocalCloud, config: PipelineConfig, alarm_name: str) -> list[dict[str, Any]]:
+    sqs = cloud.client("sqs")
+    url = sqs.get_queue_url(QueueName=bootstrap.alerts_inbox_queue(config))["QueueUrl"]
+    found = []
+    for _ in range(5):
+        for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", []):
+            payload = json.loads(message["Body"])
+            try:
+                alarm = json.loads(payload["Message"])
+            except (TypeError, ValueError):
+                continue
+            if isinstance(alarm, dict) and alarm.get("AlarmName") == alarm_name:
+                found.append(alarm)
+        if found:
+            break
+    return found
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="gap: nothing publishes the AWS/SQS queue metrics locally, so the dlq-not-empty alarm never fires "
+    "(moto does not emit service metrics; the local alarm evaluation finds no datapoint -> notBreaching -> OK)",
+)
+def test_dlq_alarm_fires_from_the_local_cloud_alone(cloud: LocalCloud, config: PipelineConfig) -> None:
+    cloud.client("sqs").send_message(QueueUrl=raw_queue_url(cloud), MessageBody="poison for the alarm gap")
+    assert len(wait_for_dlq(cloud, 1)) >= 1
+    results = {r.name: r.decision.state for r in evaluate_alarms(cloud.client("cloudwatch"), cloud.client("sns"))}
+    assert results[config.names.alarms["dlq-not-empty"]] == "ALARM"
+
+
+def test_a_message_that_always_fails_lands_in_the_dlq_and_the_alarm_alerts(
+    cloud: LocalCloud, config: PipelineConfig
+) -> None:
+    names = config.names
+    sqs = cloud.client("sqs")
+    already = queue_depth(cloud, dlq_url(cloud))
+    before = set(job_runs(cloud, config))
+    for body in POISON_BODIES:
+        sqs.send_message(QueueUrl=raw_queue_url(cloud), MessageBody=body)
+
+    dead = wait_for_dlq(cloud, already + len(POISON_BODIES))
+    bodies = [m["Body"] for m in dead]
+    assert all(body in bodies for body in POISON_BODIES)
+    max_receive = int(config["sqs_max_receive_count"])
+    for message in dead:
+        if message["Body"] in POISON_BODIES:  # tried exactly maxReceiveCount times, then moved
+            assert int(message["Attributes"]["ApproximateReceiveCount"]) >= max_receive
+    assert queue_depth(cloud, raw_queue_url(cloud)) == 0
+    assert set(job_runs(cloud, config)) == before
+    failures = [e for e in handler_logs(cloud, config) if e["message"].startswith("malformed message")]
+    assert len([e for e in failures if "is not JSON" in e["error"]]) >= max_receive
+
+    # CloudWatch's own AWS/SQS metric for the DLQ, which AWS publishes every minute and the local cloud does not
+    # (see the xfail above): the drill publishes the depth it read through the SQS API, then evaluates the alarm
+    # definition exactly as provisioned.
+    depth = int(
+        sqs.get_queue_attributes(QueueUrl=dlq_url(cloud), AttributeNames=["ApproximateNumberOfMessages"])["Attributes"][
+            "ApproximateNumberOfMessages"
+        ]
+    )
+    assert depth >= len(POISON_BODIES)
+    cloudwatch = cloud.client("cloudwatch")
+    cloudwatch.put_metric_data(
+        Namespace="AWS/SQS",
+        MetricData=[
+            {
+                "MetricName": "ApproximateNumberOfMessagesVisible",
+                "Dimensions": [{"Name": "QueueName", "Value": names.raw_events_dlq}],
+                "Value": float(depth),
+            }
+        ],
+    )
+    alarm_name = names.alarms["dlq-not-empty"]
+    results = {r.name: r for r in evaluate_alarms(cloudwatch, cloud.client("sns"), alarm_names=[alarm_name])}
+    assert results[alarm_name].decision.state == "ALARM", results[alarm_name].decision.reason
+    state = cloudwatch.describe_alarms(AlarmNames=[alarm_name])["MetricAlarms"][0]["StateValue"]
+    assert state == "ALARM"
+    alerts = inbox_alarm_messages(cloud, config, alarm_name)
+    assert [a["NewStateValue"] for a in alerts] == ["ALARM"]

@@ -1,0 +1,106 @@
+"""The job's AWS edges (S3 storage, Glue catalog, CloudWatch metrics) against moto over HTTP on a free port."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import boto3
+import pytest
+import schema_evolution
+from moto.server import ThreadedMotoServer
+from utils import catalog, metrics, storage, validators
+
+
+@pytest.fixture(scope="module")
+def endpoint() -> Iterator[str]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def aws(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    storage._s3_client.cache_clear()
+    yield endpoint
+    storage._s3_client.cache_clear()
+
+
+def test_storage_lists_reads_writes_copies_and_deletes_on_s3(aws: str) -> None:
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="raw")
+    body = b"Province/State,Country/Region,Last Update,Confirmed,Deaths,Recovered\n,Japan,1/22/2020 17:00,2,,\n"
+    s3.put_object(Bucket="raw", Key="jhu/daily/01-22-2020.csv", Body=body)
+    s3.put_object(Bucket="raw", Key="jhu/daily/sub/README.md", Body=b"x")
+    s3.put_object(Bucket="raw", Key="jhu/other.csv", Body=b"x")
+
+    listed = storage.list_objects("s3://raw/jhu/daily/")
+    assert [(o.relative_path, o.size) for o in listed] == [("01-22-2020.csv", len(body)), ("sub/README.md", 1)]
+    assert listed[0].uri == "s3://raw/jhu/daily/01-22-2020.csv" and listed[0].fingerprint
+    head = storage.read_head(listed[0].uri, 20)
+    assert head == body[:20]
+    verdict = validators.check_file("01-22-2020.csv", storage.read_head(listed[0].uri, 1 << 16), len(body), "jhu_daily")
+    assert verdict.quarantine_reason is None and verdict.mapping is not None
+    assert storage.path_key(listed[0].uri) == "raw/jhu/daily/01-22-2020.csv"
+
+    storage.write_json("s3://raw/state/ledger.json", {"files": {"a": 1}})
+    assert storage.read_json("s3://raw/state/ledger.json") == {"files": {"a": 1}}
+    assert storage.read_json("s3://raw/state/missing.json") is None
+    storage.copy_object(listed[0].uri, "s3://raw/quarantine/run_id=1/files/01-22-2020.csv")
+    assert storage.read_bytes("s3://raw/quarantine/run_id=1/files/01-22-2020.csv") == body
+    assert storage.delete_prefix("s3://raw/quarantine/run_id=1") == 1
+    assert storage.list_objects("s3://raw/quarantine/") == []
+
+
+def test_catalog_table_is_created_extended_additively_and_partitions_registered(aws: str) -> None:
+    glue = boto3.client("glue")
+    first = catalog.sync_table(glue, "covid_db", "covid_jhu_daily", "s3://processed/jhu_daily", [(2020, 1), (2020, 2)])
+    assert first == {"table_created": True, "columns_added": [], "partitions_added": 2}
+    table = glue.get_table(DatabaseName="covid_db", Name="covid_jhu_daily")["Table"]
+    columns = [(c["Name"], c["Type"]) for c in table["StorageDescriptor"]["Columns"]]
+    assert columns[:3] == [("report_date", "date"), ("country", "string"), ("iso3", "string")]
+    assert ("extra_fields", "map<string,string>") in columns and ("confirmed", "bigint") in columns
+    assert [k["Name"] for k in table["PartitionKeys"]] == ["year", "month"]
+    assert table["StorageDescriptor"]["Location"] == "s3://processed/jhu_daily/"
+    assert table["Parameters"]["schema_version"] == schema_evolution.SCHEMA_VERSION
+
+    # An older table version without two columns, plus a column of its own: columns are only ever added.
+    old = [c for c in table["StorageDescriptor"]["Columns"] if c["Name"] not in ("extra_fields", "schema_era")]
+    old.append({"Name": "legacy_col", "Type": "string"})
+    glue.update_table(
+        DatabaseName="covid_db",
+        TableInput={
+            "Name": "covid_jhu_daily",
+            "StorageDescriptor": {**table["StorageDescriptor"], "Columns": old},
+            "PartitionKeys": table["PartitionKeys"],
+            "Parameters": {**table["Parameters"], "schema_version": "0.9.0"},
+        },
+    )
+    second = catalog.sync_table(
+        glue, "covid_db", "covid_jhu_daily", "s3://processed/jhu_daily/", [(2020, 2), (2020, 3)]
+    )
+    assert second == {"table_created": False, "columns_added": ["schema_era", "extra_fields"], "partitions_added": 1}
+    names = [c["Name"] for c in glue.get_table(DatabaseName="covid_db", Name="covid_jhu_daily")["Table"][
+        "StorageDescriptor"]["Columns"]]  # fmt: skip
+    assert "legacy_col" in names and names[-2:] == ["schema_era", "extra_fields"]
+    partitions = glue.get_partitions(DatabaseName="covid_db", TableName="covid_jhu_daily")["Partitions"]
+    assert sorted(tuple(p["Values"]) for p in partitions) == [("2020", "1"), ("2020", "2"), ("2020", "3")]
+
+
+def test_metrics_carry_the_manifest_numbers_with_the_job_name(aws: str) -> None:
+    manifest = {"rows_in": 10, "rows_out": 8, "rows_quarantined": 1, "rows_duplicate": 1, "files_processed": 2,
+                "files_skipped": 0, "files_quarantined": 0, "duration_seconds": 3.5,
+                "data_quality": {"score": 0.9, "results": []}}  # fmt: skip
+    cloudwatch = boto3.client("cloudwatch")
+    assert metrics.publish(cloudwatch, "CovidPipeline", manifest, "covid-job") == 9
+    listed = cloudwatch.list_metrics(Namespace="CovidPipeline", Dimensions=[{"Name": "JobName", "Value": "covid-job"}])
+    assert {m["MetricName"] for m in listed["Metrics"]} == set(metrics.METRIC_UNITS)
+    data = {d["MetricName"]: d["Value"] for d in metrics.metric_data(manifest, "covid-job")}
+    assert (data["rows_out"], data["dq_score"]) == (8.0, 0.9)
+    assert json.dumps(metrics.metric_data({"rows_in": None}, "j")) == "[]"

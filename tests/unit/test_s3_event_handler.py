@@ -1,0 +1,471 @@
+"""lambda/s3_event_handler.py: parsing and validation (pure), and the handler against moto over HTTP.
+
+The Glue job definition is created in moto from config/test.tfvars; plain moto's StartJobRun records
+a run (and enforces MaxConcurrentRuns), which is what counting runs per object version needs.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import boto3
+import pytest
+import s3_event_handler as h
+from moto.server import ThreadedMotoServer
+
+from covid_pipeline.config import SOURCES, PipelineConfig, load_config
+
+EVENTS = Path(__file__).resolve().parents[1] / "events"
+CONFIG = load_config("test")
+NAMES = CONFIG.names
+
+
+def load_event(name: str) -> dict[str, Any]:
+    return json.loads((EVENTS / name).read_text())
+
+
+def uploaded_now(event: dict[str, Any]) -> dict[str, Any]:
+    """The event with every object's eventTime set to now (the sample files carry a fixed time)."""
+    event = copy.deepcopy(event)
+    now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    for record in event["Records"]:
+        body = json.loads(record["body"])
+        for s3_record in body.get("Records", []):
+            s3_record["eventTime"] = now
+        record["body"] = json.dumps(body)
+    return event
+
+
+def handler_env(config: PipelineConfig) -> dict[str, str]:
+    """The function environment Terraform and the local bootstrap give the handler, from the same config."""
+    names = config.names
+    return {
+        "GLUE_JOB_NAME": names.glue_job,
+        "RAW_BUCKET": names.raw_bucket,
+        "RAW_PREFIX": config["raw_prefix"],
+        "STATE_BUCKET": names.processed_bucket,
+        "STATE_PREFIX": config["state_prefix"],
+        "OUTPUT_BUCKET": names.processed_bucket,
+        "TABLE_PREFIX": config["glue_table_prefix"],
+        "QUARANTINE_BUCKET": names.quarantine_bucket,
+        "QUARANTINE_PREFIX": config["quarantine_prefix"],
+        "KNOWN_SOURCES": ",".join(SOURCES),
+    }
+
+
+def fake_context() -> SimpleNamespace:
+    return SimpleNamespace(
+        function_name=NAMES.lambda_functions["s3-event-handler"],
+        aws_request_id="c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
+        get_remaining_time_in_millis=lambda: 30_000,
+    )
+
+
+def s3_object(key: str, **overrides: Any) -> h.S3ObjectCreated:
+    values: dict[str, Any] = {
+        "bucket": NAMES.raw_bucket,
+        "key": key,
+        "size": 100,
+        "etag": "abc",
+        "version_id": "v1",
+        "sequencer": "01",
+        "event_name": "ObjectCreated:Put",
+        "event_time": "2026-11-26T19:00:00.000Z",
+    }
+    values.update(overrides)
+    return h.S3ObjectCreated(**values)
+
+
+SETTINGS = h.Settings.from_env(handler_env(CONFIG))
+
+
+# --- pure: parsing and classification -----------------------------------------------------------------
+
+
+def test_sample_event_parses_into_typed_objects() -> None:
+    message = h.parse_sqs_record(load_event("s3_object_created.json")["Records"][0], 0)
+    assert message.message_id == "059f36b4-87a3-44ab-83d2-661975830a7d"
+    assert message.receive_count == 1
+    assert message.event_source_arn == "arn:aws:sqs:us-east-1:123456789012:covid-pipeline-test-raw-events"
+    assert message.objects == (
+        h.S3ObjectCreated(
+            bucket="covid-pipeline-test-raw",
+            key="raw/jhu_daily/01-22-2020.csv",
+            size=1234,
+            etag="0123456789abcdef0123456789abcdef",
+            version_id="3HL4kqtJlcpXroDTDmjVBH40Nrjfkd",
+            sequencer="0055AED6DCD90281E5",
+            event_name="ObjectCreated:Put",
+            event_time="2026-11-26T19:00:00.000Z",
+        ),
+    )
+
+
+def test_url_encoded_key_is_decoded_with_plus_as_space() -> None:
+    message = h.parse_sqs_record(load_event("s3_key_url_encoded.json")["Records"][0], 0)
+    assert message.objects[0].key == "raw/jhu_daily/daily report (01-23-2020).csv.gz"
+
+
+def test_sns_wrapped_s3_event_is_unwrapped() -> None:
+    message = h.parse_sqs_record(load_event("sqs_sns_wrapped_s3_event.json")["Records"][0], 0)
+    assert [obj.key for obj in message.objects] == ["raw/jhu_daily/05-01-2020.csv"]
+
+
+def test_s3_test_event_is_recognised() -> None:
+    message = h.parse_sqs_record(load_event("s3_test_event.json")["Records"][0], 0)
+    assert message.is_test_event and message.objects == ()
+
+
+@pytest.mark.parametrize(
+    ("body", "expected_error"),
+    [
+        ("this is not json", "Records[0].body is not JSON"),
+        ("[]", "Records[0].body is list, expected an object"),
+        ('{"Records": []}', "Records[0].body.Records must be a non-empty list"),
+        ('{"Records": [{"eventSource": "aws:sns"}]}', "eventSource is 'aws:sns', expected 'aws:s3'"),
+        (
+            '{"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": "b"},'
+            ' "object": {"size": 1}}}]}',
+            "Records[0].body.Records[0].s3.object has no 'key'",
+        ),
+        (
+            '{"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": "b"},'
+            ' "object": {"key": "k", "size": -5}}}]}',
+            "size is -5, expected a non-negative integer",
+        ),
+    ],
+)
+def test_malformed_bodies_raise_a_clear_value_error(body: str, expected_error: str) -> None:
+    record = copy.deepcopy(load_event("s3_object_created.json")["Records"][0])
+    record["body"] = body
+    with pytest.raises(ValueError, match=expected_error.replace("[", r"\[").replace("]", r"\]").replace("(", r"\(")):
+        h.parse_sqs_record(record, 0)
+
+
+@pytest.mark.parametrize(
+    ("obj", "reason"),
+    [
+        (s3_object("incoming/jhu_daily/01-22-2020.csv"), "key is outside the raw prefix 'raw/'"),
+        (s3_object("raw/unknown/01-22-2020.csv"), "unknown source 'unknown' (known: jhu_daily, owid)"),
+        (
+            s3_object("raw/jhu_daily/readme.txt"),
+            "unsupported suffix (supported: .csv, .csv.gz, .json, .jsonl, .parquet)",
+        ),
+        (s3_object("raw/jhu_daily/../owid/x.csv"), "key has an empty, '.' or '..' path segment"),
+        (s3_object("raw/jhu_daily//x.csv"), "key has an empty, '.' or '..' path segment"),
+        (s3_object("raw/x.csv"), "key is not inside a source folder (<raw prefix><source>/<file>)"),
+        (s3_object("raw/jhu_daily/" + "a" * 600 + ".csv"), "key is 618 characters long, over the limit of 512"),
+        (s3_object("raw/jhu_daily/bad\nname.csv"), "key contains control characters"),
+        (s3_object("raw/jhu_daily/_SUCCESS.csv"), "hidden or marker file (Spark skips names starting with '.' or '_')"),
+        (s3_object("raw/jhu_daily/01-22-2020.csv", size=0), "empty object (0 bytes)"),
+        (
+            s3_object("raw/jhu_daily/01-22-2020.csv", bucket="someone-elses-bucket"),
+            "bucket someone-elses-bucket is not the raw bucket covid-pipeline-test-raw",
+        ),
+        (
+            s3_object("raw/jhu_daily/01-22-2020.csv", event_name="ObjectRemoved:Delete"),
+            "event ObjectRemoved:Delete is not an object creation",
+        ),
+    ],
+)
+def test_hostile_or_foreign_keys_are_ignored_with_a_reason(obj: h.S3ObjectCreated, reason: str) -> None:
+    assert h.classify(obj, SETTINGS) == h.Ignored(obj, reason)
+
+
+@pytest.mark.parametrize(
+    ("key", "source"),
+    [
+        ("raw/jhu_daily/01-22-2020.csv", "jhu_daily"),
+        ("raw/jhu_daily/01-22-2020.CSV.GZ", "jhu_daily"),
+        ("raw/owid/owid-covid-data.jsonl", "owid"),
+        ("raw/jhu_daily/2021/part-0.parquet", "jhu_daily"),
+    ],
+)
+def test_raw_inputs_are_accepted_for_their_source(key: str, source: str) -> None:
+    obj = s3_object(key)
+    assert h.classify(obj, SETTINGS) == h.Accepted(obj, source)
+
+
+def test_handler_constants_and_arguments_mirror_the_config() -> None:
+    # The handler is deployed without the package: its defaults must equal config's, its arguments the job's.
+    assert h.DEFAULT_KNOWN_SOURCES == SOURCES
+    assert CONFIG["raw_prefix"] == h.DEFAULT_RAW_PREFIX
+    assert CONFIG["state_prefix"] == h.DEFAULT_STATE_PREFIX
+    for source in SOURCES:
+        job_arguments = CONFIG.job_arguments(source)
+        assert SETTINGS.run_arguments(source) == {key: job_arguments[key] for key in SETTINGS.run_arguments(source)}
+
+
+def test_trigger_summary_is_bounded() -> None:
+    objects = [s3_object(f"raw/jhu_daily/{i:05d}-" + "x" * 80 + ".csv") for i in range(40)]
+    summary = h.trigger_summary(objects)
+    assert summary.startswith("40 object(s): raw/jhu_daily/00000-")
+    assert len(summary) <= h.TRIGGER_SUMMARY_MAX_CHARS + 40
+    assert summary.endswith(" more)")
+
+
+# --- the handler against moto over HTTP ---------------------------------------------------------------
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[SimpleNamespace]:
+    """moto on a free loopback port with the test environment's buckets, queue and Glue job."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{server.get_host_and_port()[1]}"
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    for key, value in handler_env(CONFIG).items():
+        monkeypatch.setenv(key, value)
+    s3 = boto3.client("s3", region_name=CONFIG.region)
+    glue = boto3.client("glue", region_name=CONFIG.region)
+    sqs = boto3.client("sqs", region_name=CONFIG.region)
+    for bucket in (NAMES.raw_bucket, NAMES.processed_bucket, NAMES.quarantine_bucket):
+        s3.create_bucket(Bucket=bucket)
+    queue_url = sqs.create_queue(QueueName=NAMES.raw_events_queue, Attributes={"VisibilityTimeout": "1"})["QueueUrl"]
+    try:
+        yield SimpleNamespace(endpoint=endpoint, s3=s3, glue=glue, sqs=sqs, queue_url=queue_url)
+    finally:
+        # moto keeps state in module globals: leave nothing behind for the next test.
+        urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")).close()
+        server.stop()
+
+
+def create_job(glue: Any, max_concurrent_runs: int) -> None:
+    glue.create_job(
+        Name=NAMES.glue_job,
+        Role="arn:aws:iam::123456789012:role/glue",
+        Command={"Name": "glueetl", "ScriptLocation": CONFIG.script_location, "PythonVersion": "3"},
+        DefaultArguments=CONFIG.job_arguments(),
+        ExecutionProperty={"MaxConcurrentRuns": max_concurrent_runs},
+        GlueVersion="5.0",
+    )
+
+
+def job_runs(glue: Any) -> list[dict[str, Any]]:
+    return glue.get_job_runs(JobName=NAMES.glue_job)["JobRuns"]
+
+
+def claims(s3: Any) -> dict[str, dict[str, Any]]:
+    prefix = CONFIG["state_prefix"] + "events/"
+    listed = s3.list_objects_v2(Bucket=NAMES.processed_bucket, Prefix=prefix).get("Contents", [])
+    return {
+        item["Key"]: json.loads(s3.get_object(Bucket=NAMES.processed_bucket, Key=item["Key"])["Body"].read())
+        for item in listed
+    }
+
+
+def test_one_upload_starts_one_run_with_the_sources_arguments(aws: SimpleNamespace) -> None:
+    create_job(aws.glue, max_concurrent_runs=10)
+    response = h.handler(load_event("s3_object_created.json"), fake_context())
+    assert response == {"batchItemFailures": []}
+    (run,) = job_runs(aws.glue)
+    expected = {**CONFIG.job_arguments("jhu_daily"), "--trigger_objects": "1 object(s): raw/jhu_daily/01-22-2020.csv"}
+    assert run["Arguments"] == expected
+    (claim,) = claims(aws.s3).values()
+    assert (claim["key"], claim["version_id"], claim["status"], claim["run_id"]) == (
+        "raw/jhu_daily/01-22-2020.csv",
+        "3HL4kqtJlcpXroDTDmjVBH40Nrjfkd",
+        "started",
+        run["Id"],
+    )
+
+
+def test_duplicate_delivery_of_one_object_version_starts_one_run(aws: SimpleNamespace) -> None:
+    create_job(aws.glue, max_concurrent_runs=10)
+    event = load_event("s3_object_created.json")
+    twice_in_one_batch = {"Records": [event["Records"][0], {**event["Records"][0], "messageId": "other-id"}]}
+    assert h.handler(event, fake_context()) == {"batchItemFailures": []}
+    assert h.handler(event, fake_context()) == {"batchItemFailures": []}
+    assert h.handler(twice_in_one_batch, fake_context()) == {"batchItemFailures": []}
+    assert len(job_runs(aws.glue)) == 1
+
+
+def test_a_new_version_of_the_same_key_starts_a_new_run(aws: SimpleNamespace) -> None:
+    create_job(aws.glue, max_concurrent_runs=10)
+    event = load_event("s3_object_created.json")
+    h.handler(event, fake_context())
+    body = json.loads(event["Records"][0]["body"])
+    body["Records"][0]["s3"]["object"]["versionId"] = "a-newer-version"
+    event["Records"][0]["body"] = json.dumps(body)
+    time.sleep(h.COVERAGE_MARGIN_SECONDS)  # the first run started well before this new upload
+    h.handler(uploaded_now(event), fake_context())
+    assert len(job_runs(aws.glue)) == 2
+    assert len(claims(aws.s3)) == 2
+
+
+def test_an_object_a_later_successful_run_processed_needs_no_new_run(aws: SimpleNamespace) -> None:
+    # The upload happened at 19:00 (eventTime); a run started afterwards and SUCCEEDED, so it listed the object.
+    create_job(aws.glue, max_concurrent_runs=10)
+    aws.glue.start_job_run(JobName=NAMES.glue_job, Arguments={"--source": "jhu_daily"})
+    assert h.handler(load_event("s3_object_created.json"), fake_context()) == {"batchItemFailures": []}
+    assert len(job_runs(aws.glue)) == 1
+    assert claims(aws.s3) == {}
+    # A run of another source covers nothing of this one.
+    owid_event = load_event("sqs_batch_mixed.json")
+    owid_event["Records"] = owid_event["Records"][1:2]
+    assert h.handler(owid_event, fake_context()) == {"batchItemFailures": []}
+    assert sorted(run["Arguments"]["--source"] for run in job_runs(aws.glue)) == ["jhu_daily", "owid"]
+
+
+def test_a_batch_of_one_source_starts_one_run(aws: SimpleNamespace) -> None:
+    create_job(aws.glue, max_concurrent_runs=10)
+    assert h.handler(load_event("sqs_batch_one_source.json"), fake_context()) == {"batchItemFailures": []}
+    (run,) = job_runs(aws.glue)
+    assert run["Arguments"]["--trigger_objects"] == (
+        "3 object(s): raw/jhu_daily/01-01-2020.csv, raw/jhu_daily/02-01-2020.csv, raw/jhu_daily/03-01-2020.csv"
+    )
+    assert len(claims(aws.s3)) == 3
+
+
+def test_mixed_batch_runs_per_source_and_ignores_the_rest(aws: SimpleNamespace, capsys: Any) -> None:
+    create_job(aws.glue, max_concurrent_runs=10)
+    assert h.handler(load_event("sqs_batch_mixed.json"), fake_context()) == {"batchItemFailures": []}
+    runs = job_runs(aws.glue)
+    assert sorted(run["Arguments"]["--source"] for run in runs) == ["jhu_daily", "owid"]
+    owid_run = next(run for run in runs if run["Arguments"]["--source"] == "owid")
+    assert owid_run["Arguments"]["--input_path"] == CONFIG.raw_path("owid")
+    assert owid_run["Arguments"]["--catalog_table"] == NAMES.glue_tables["owid"]
+    logs = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    ignored = {entry["object"]: entry["reason"] for entry in logs if entry["message"] == "object ignored, no job run"}
+    raw = f"s3://{NAMES.raw_bucket}/"
+    assert ignored == {
+        raw + "incoming/jhu_daily/03-23-2020.csv": "key is outside the raw prefix 'raw/'",
+        raw + "raw/unknown_source/03-23-2020.csv": "unknown source 'unknown_source' (known: jhu_daily, owid)",
+        raw + "raw/jhu_daily/notes.txt": "unsupported suffix (supported: .csv, .csv.gz, .json, .jsonl, .parquet)",
+        raw + "raw/jhu_daily/../../etc/passwd.csv": "key has an empty, '.' or '..' path segment",
+        raw + "raw/jhu_daily/03-24-2020.csv": "event ObjectRemoved:Delete is not an object creation",
+    }
+    assert all(entry["service"] == "s3-event-handler" and entry["level"] in ("INFO", "ERROR") for entry in logs)
+
+
+def test_test_event_starts_nothing(aws: SimpleNamespace) -> None:
+    create_job(aws.glue, max_concurrent_runs=10)
+    assert h.handler(load_event("s3_test_event.json"), fake_context()) == {"batchItemFailures": []}
+    assert job_runs(aws.glue) == []
+
+
+def test_malformed_records_fail_alone_and_the_rest_runs(aws: SimpleNamespace, capsys: Any) -> None:
+    create_job(aws.glue, max_concurrent_runs=10)
+    response = h.handler(load_event("sqs_malformed.json"), fake_context())
+    assert response == {
+        "batchItemFailures": [
+            {"itemIdentifier": "b2000000-0000-4000-8000-000000000001"},
+            {"itemIdentifier": "b2000000-0000-4000-8000-000000000002"},
+        ]
+    }
+    (run,) = job_runs(aws.glue)
+    assert run["Arguments"]["--trigger_objects"] == "1 object(s): raw/jhu_daily/04-01-2020.csv"
+    errors = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"ERROR"' in line]
+    assert [entry["error"] for entry in errors] == [
+        "Records[0].body is not JSON: Expecting value: line 1 column 1 (char 0)",
+        "Records[1].body.Records[0].s3.object has no 'key'",
+    ]
+
+
+@pytest.mark.parametrize("event", [{}, {"Records": "nope"}, {"Records": [{"body": "{}"}]}])
+def test_an_event_that_is_not_an_sqs_batch_raises(aws: SimpleNamespace, event: dict[str, Any]) -> None:
+    create_job(aws.glue, max_concurrent_runs=10)
+    with pytest.raises(ValueError):
+        h.handler(event, fake_context())
+    assert job_runs(aws.glue) == []
+
+
+def moto_api(endpoint: str, path: str, payload: dict[str, Any]) -> None:
+    request = urllib.request.Request(f"{endpoint}/moto-api/{path}", data=json.dumps(payload).encode(), method="POST")
+    urllib.request.urlopen(request).close()
+
+
+@pytest.fixture
+def runs_stay_busy(aws: SimpleNamespace) -> Iterator[None]:
+    """Plain moto finishes a run at once; here a run advances one state per GetJobRun, so the job stays busy."""
+    moto_api(
+        aws.endpoint,
+        "state-manager/set-transition",
+        {"model_name": "glue::job_run", "transition": {"progression": "manual", "times": 1}},
+    )
+    yield
+    moto_api(aws.endpoint, "state-manager/unset-transition", {"model_name": "glue::job_run"})
+
+
+@pytest.mark.usefixtures("runs_stay_busy")
+def test_busy_job_releases_claims_and_resends_the_message_with_a_delay(
+    aws: SimpleNamespace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RETRY_DELAY_SECONDS", "1")
+    create_job(aws.glue, max_concurrent_runs=1)
+    busy_run = aws.glue.start_job_run(JobName=NAMES.glue_job)["JobRunId"]
+    event = uploaded_now(load_event("s3_object_created.json"))
+
+    # The original is done with (a fresh delayed copy replaces it, so waiting never counts towards the DLQ).
+    assert h.handler(event, fake_context()) == {"batchItemFailures": []}
+    assert claims(aws.s3) == {}
+    assert len(job_runs(aws.glue)) == 1
+    attributes = aws.sqs.get_queue_attributes(QueueUrl=aws.queue_url, AttributeNames=["All"])["Attributes"]
+    assert (attributes["ApproximateNumberOfMessages"], attributes["ApproximateNumberOfMessagesDelayed"]) == ("0", "1")
+    time.sleep(1.2)
+    (copy_,) = aws.sqs.receive_message(QueueUrl=aws.queue_url, MessageAttributeNames=["All"])["Messages"]
+    assert copy_["Body"] == event["Records"][0]["body"]
+    assert copy_["MessageAttributes"]["busy_retries"]["StringValue"] == "1"
+
+    for _ in range(2):  # STARTING -> RUNNING -> SUCCEEDED
+        aws.glue.get_job_run(JobName=NAMES.glue_job, RunId=busy_run)
+    assert aws.glue.get_job_run(JobName=NAMES.glue_job, RunId=busy_run)["JobRun"]["JobRunState"] == "SUCCEEDED"
+    assert h.handler(event, fake_context()) == {"batchItemFailures": []}
+    assert len(job_runs(aws.glue)) == 2
+    assert [claim["status"] for claim in claims(aws.s3).values()] == ["started"]
+
+
+@pytest.mark.usefixtures("runs_stay_busy")
+def test_a_job_busy_for_too_long_leaves_the_message_to_sqs_retries(
+    aws: SimpleNamespace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAX_BUSY_RETRIES", "3")
+    create_job(aws.glue, max_concurrent_runs=1)
+    aws.glue.start_job_run(JobName=NAMES.glue_job)
+    event = load_event("s3_object_created.json")
+    event["Records"][0]["messageAttributes"] = {
+        "busy_retries": {"stringValue": "3", "stringListValues": [], "binaryListValues": [], "dataType": "Number"}
+    }
+    message_id = event["Records"][0]["messageId"]
+    assert h.handler(event, fake_context()) == {"batchItemFailures": [{"itemIdentifier": message_id}]}
+    attributes = aws.sqs.get_queue_attributes(QueueUrl=aws.queue_url, AttributeNames=["All"])["Attributes"]
+    assert attributes["ApproximateNumberOfMessagesDelayed"] == "0"
+
+
+def test_failed_start_for_a_missing_job_is_retried_not_lost(aws: SimpleNamespace) -> None:
+    # No job defined: StartJobRun fails (EntityNotFoundException); the message must come back, claim released.
+    event = load_event("s3_object_created.json")
+    assert h.handler(event, fake_context()) == {
+        "batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]
+    }
+    assert claims(aws.s3) == {}
+
+
+def test_a_stale_claim_left_by_a_crashed_invocation_is_taken_over(aws: SimpleNamespace, monkeypatch: Any) -> None:
+    create_job(aws.glue, max_concurrent_runs=10)
+    event = load_event("s3_object_created.json")
+    obj = h.parse_sqs_record(event["Records"][0], 0).objects[0]
+    trigger = h.JobTrigger(SETTINGS, aws.s3, aws.glue, aws.sqs)
+    assert trigger.claim(obj) == "claimed"  # ... and then the invocation died before StartJobRun
+    # A fresh claim may belong to an invocation still at work: try later (a delayed copy), start nothing.
+    assert h.handler(event, fake_context()) == {"batchItemFailures": []}
+    assert job_runs(aws.glue) == []
+    attributes = aws.sqs.get_queue_attributes(QueueUrl=aws.queue_url, AttributeNames=["All"])["Attributes"]
+    assert attributes["ApproximateNumberOfMessagesDelayed"] == "1"
+    monkeypatch.setenv("CLAIM_STALE_SECONDS", "0")
+    assert h.handler(event, fake_context()) == {"batchItemFailures": []}
+    assert len(job_runs(aws.glue)) == 1
+
+
+def test_missing_configuration_fails_the_whole_batch(aws: SimpleNamespace, monkeypatch: Any) -> None:
+    monkeypatch.delenv("GLUE_JOB_NAME")
+    with pytest.raises(RuntimeError, match="missing environment variable\\(s\\): GLUE_JOB_NAME"):
+        h.handler(load_event("s3_object_created.json"), fake_context())
