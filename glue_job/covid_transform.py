@@ -76,10 +76,13 @@ def resolve_options(argv: list[str]) -> dict[str, Any]:
     """Parse the Glue way: required args, plus optional ones only when present (the usual Glue idiom)."""
     wanted = REQUIRED_ARGS + [name for name in OPTIONAL_ARGS if f"--{name}" in argv]
     try:
-        from awsglue.utils import getResolvedOptions
+        from awsglue.utils import GlueArgumentError, getResolvedOptions
     except ImportError:
         return _local_resolved_options(argv, wanted)
-    return dict(getResolvedOptions(argv, wanted))
+    try:
+        return dict(getResolvedOptions(argv, wanted))
+    except GlueArgumentError as error:
+        raise SystemExit(f"error: {error}") from None  # one clear line, as argparse gives without awsglue
 
 
 def parse_options(argv: list[str]) -> JobOptions:

@@ -259,9 +259,14 @@ def mark_duplicates(df: DataFrame) -> DataFrame:
         content.desc(),
     )
     key_window = Window.partitionBy(*LOCATION_KEY, "report_date")
-    rank = F.row_number().over(window)
-    return df.withColumn("is_duplicate", rank > 1).withColumn(
-        "duplicates", F.when(rank == 1, F.count(F.lit(1)).over(key_window) - 1)
+    # The rank is materialised once: used twice as an expression, Spark would sort and rank twice.
+    ranked = df.withColumn("_rank", F.row_number().over(window)).withColumn(
+        "_key_rows", F.count(F.lit(1)).over(key_window)
+    )
+    return ranked.select(
+        *df.columns,
+        (F.col("_rank") > 1).alias("is_duplicate"),
+        F.when(F.col("_rank") == 1, F.col("_key_rows") - 1).alias("duplicates"),
     )
 
 

@@ -133,6 +133,21 @@ def wait_for_new_run(scenario: Scenario, known: set[str], timeout: float = 120) 
     raise AssertionError("the upload started no run")
 
 
+def wait_until_writing(scenario: Scenario, run_id: str) -> None:
+    """Poll the output prefix until a task has written Parquet into Spark's staging area: the run is mid-write
+    (and long past listing its input)."""
+    s3 = scenario.cloud.client("s3")
+    deadline = time.monotonic() + RUN_TIMEOUT
+    while time.monotonic() < deadline:
+        listed = s3.list_objects_v2(Bucket=scenario.config.names.processed_bucket, Prefix="jhu_daily/")
+        if any(is_litter(item["Key"]) and item["Key"].endswith(".parquet") for item in listed.get("Contents", [])):
+            return
+        state = runs(scenario)[run_id]
+        assert state["JobRunState"] in ("STARTING", "RUNNING"), f"the run ended before writing: {state}"
+        time.sleep(0.05)
+    raise AssertionError("the run never started writing")
+
+
 def assert_reconciles(document: dict[str, Any]) -> None:
     total = document["rows_out"] + document["rows_quarantined"] + document["rows_duplicate"]
     assert document["rows_in"] == total, document
@@ -171,17 +186,7 @@ def test_2_job_killed_mid_write_leaves_published_state_intact_and_the_next_run_c
 
     upload_day(scenario, KILLED_DAY)  # the handler starts the run
     run_id = wait_for_new_run(scenario, known)
-    s3 = cloud.client("s3")
-    deadline = time.monotonic() + RUN_TIMEOUT
-    seen_writing = False
-    while time.monotonic() < deadline and not seen_writing:
-        listed = s3.list_objects_v2(Bucket=names.processed_bucket, Prefix="jhu_daily/").get("Contents", [])
-        # A task has written Parquet into Spark's staging area: the job is mid-write.
-        seen_writing = any(is_litter(item["Key"]) and item["Key"].endswith(".parquet") for item in listed)
-        if not seen_writing:
-            assert runs(scenario)[run_id]["JobRunState"] in ("STARTING", "RUNNING"), "the run ended before writing"
-            time.sleep(0.05)
-    assert seen_writing, "the run never started writing"
+    wait_until_writing(scenario, run_id)
     assert cloud.executor is not None
     pid = cloud.executor.run_process_id(run_id)
     assert pid is not None
@@ -212,12 +217,9 @@ def test_3_upload_during_a_run_is_picked_up_by_the_next_run(scenario: Scenario) 
     known = set(runs(scenario))
     upload_day(scenario, BUSY_DAY)
     busy_run = wait_for_new_run(scenario, known)
-    deadline = time.monotonic() + RUN_TIMEOUT
-    while runs(scenario)[busy_run]["JobRunState"] != "RUNNING":
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    wait_until_writing(scenario, busy_run)  # it listed its input long ago: the late upload is not in it
     upload_day(scenario, LATE_DAY)  # MaxConcurrentRuns is 1: this event cannot start a run now
-    assert runs(scenario)[busy_run]["JobRunState"] == "RUNNING"
+    assert runs(scenario)[busy_run]["JobRunState"] == "RUNNING", "the drill was too late: the run had ended"
     assert cloud.wait_idle(RUN_TIMEOUT)
 
     new_runs = {i: r for i, r in runs(scenario).items() if i not in known}
@@ -225,11 +227,13 @@ def test_3_upload_during_a_run_is_picked_up_by_the_next_run(scenario: Scenario) 
     files = ledger(scenario)["files"]
     for day in scenario.uploaded:  # nothing skipped: every upload processed, by one of the new runs or before
         assert files[sample_data.report_file_name(day)]["status"] == "processed", day
-    assert files[sample_data.report_file_name(LATE_DAY)]["run_id"] in new_runs
+    late_runs = [i for i in new_runs if i != busy_run]
+    assert len(late_runs) == 1, "the late upload needs exactly one more run"
+    assert files[sample_data.report_file_name(BUSY_DAY)]["run_id"] == busy_run
+    assert files[sample_data.report_file_name(LATE_DAY)]["run_id"] == late_runs[0]
+    assert manifest(scenario, late_runs[0])["files_processed"] == 1
     for run_id in new_runs:
         assert_reconciles(manifest(scenario, run_id))
-    late_runs = [i for i in new_runs if i != busy_run]
-    assert len(late_runs) <= 1, "more than one run for the late upload"
 
 
 def test_4_restart_recovers_from_its_own_state_and_a_rerun_processes_nothing_new(scenario: Scenario) -> None:

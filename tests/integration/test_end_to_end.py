@@ -97,7 +97,11 @@ def test_demo_writes_a_reconciled_summary(tmp_path: Path, monkeypatch: pytest.Mo
         "upload_to_queryable_seconds",
     }
     assert required <= set(summary)
-    assert summary["rows_in"] == summary["rows_generated"] == sample_data.generate(tmp_path / "again").rows
+    assert summary["rows_generated"] == sample_data.generate(tmp_path / "again").rows
+    # Runs re-read the rows of partitions they rewrite, so the sums over runs may exceed what was generated,
+    # but each run balances, and the warehouse holds exactly the job's Parquet output.
+    assert summary["rows_in"] >= summary["rows_generated"]
     assert summary["rows_in"] == summary["rows_out"] + summary["rows_quarantined"] + summary["rows_duplicate"]
-    assert summary["warehouse_rows"] == summary["rows_out"]
+    assert summary["warehouse_rows"] == summary["output_rows"] > 0
+    assert summary["reconciled"] is True
     assert summary["partitions"] > 0 and summary["upload_to_queryable_seconds"] > 0

@@ -210,6 +210,18 @@ def test_a_queued_run_waits_for_a_free_slot(cloud: LocalCloud, marker_job: str) 
     assert queued_run["CompletedOn"] > first_run["CompletedOn"]
 
 
+def test_the_main_endpoint_serves_the_same_runs_as_the_glue_endpoint(cloud: LocalCloud, marker_job: str) -> None:
+    """A client that only knows AWS_ENDPOINT_URL (the AWS CLI's --endpoint-url) sees executed runs too."""
+    import boto3
+
+    plain = boto3.client("glue", endpoint_url=cloud.endpoint_url, region_name=cloud.config.region)
+    run_id = plain.start_job_run(JobName=marker_job)["JobRunId"]
+    run, _ = wait_final(cloud, marker_job, run_id)  # polled through the Glue endpoint
+    assert run["JobRunState"] == "SUCCEEDED"
+    assert plain.get_job_run(JobName=marker_job, RunId=run_id)["JobRun"] == run
+    assert plain.get_job(JobName=marker_job)["Job"]["Name"] == marker_job  # the rest is still moto
+
+
 def test_unknown_job_or_run_is_entity_not_found(cloud: LocalCloud, marker_job: str) -> None:
     glue = cloud.client("glue")
     for call in (

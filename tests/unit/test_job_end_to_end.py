@@ -190,7 +190,7 @@ def test_script_runs_as_glue_runs_it(tmp_path: Path, repo_root: Path) -> None:
     ]  # fmt: skip
     env = {**__import__("os").environ, "PYSPARK_SUBMIT_ARGS": "--master local[1] --conf spark.ui.enabled=false "
            "--conf spark.ui.showConsoleProgress=false --conf spark.sql.shuffle.partitions=2 pyspark-shell"}  # fmt: skip
-    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300, check=False)
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=540, check=False)
     assert result.returncode == 0, result.stderr[-3000:]
     manifest = json.loads((tmp_path / "state" / "runs" / "jr_0123.json").read_text())
     assert (manifest["status"], manifest["rows_out"], manifest["job_name"]) == ("succeeded", 7, "glue-style")

@@ -49,16 +49,18 @@ DLQ_RETENTION_SECONDS = 14 * 24 * 3600
 # S3 sends a notification for every object created under the raw prefix.
 RAW_EVENT_TYPES = ["s3:ObjectCreated:*"]
 
-# What each alarm watches. The job and the Lambda functions publish the METRICS_NAMESPACE metrics with the
-# dimension {"JobName": <glue job name>}: JobRunsFailed (1 per failed run), DataQualityScore (0..1 per run),
-# JobDurationSeconds (per run). The others are the services' own metrics.
+# What each alarm watches, as terraform/monitoring.tf (where Terraform combines metrics with metric math, the
+# local definition watches the main one: the local alarm evaluator handles single-metric alarms). The job's
+# monitor publishes the METRICS_NAMESPACE metrics with the dimension {"JobName": <glue job name>}:
+# JobRunsFailed (1 per failed run), DataQualityScore (0..1), JobDurationSeconds. The others are AWS's own
+# service metrics (AWS/SQS is published locally by LocalCloud.publish_service_metrics).
 ALARM_METRICS = {
     "glue-job-failures": ("JobRunsFailed", "Sum", "GreaterThanOrEqualToThreshold"),
     "dq-score-low": ("DataQualityScore", "Minimum", "LessThanThreshold"),
     "job-duration": ("JobDurationSeconds", "Maximum", "GreaterThanThreshold"),
     "dlq-not-empty": ("ApproximateNumberOfMessagesVisible", "Maximum", "GreaterThanThreshold"),
-    "lambda-errors": ("Errors", "Sum", "GreaterThanOrEqualToThreshold"),
-    "lambda-throttles": ("Throttles", "Sum", "GreaterThanOrEqualToThreshold"),
+    "lambda-errors": ("Errors", "Sum", "GreaterThanThreshold"),
+    "lambda-throttles": ("Throttles", "Sum", "GreaterThanThreshold"),
 }
 
 
@@ -69,7 +71,7 @@ def alerts_inbox_queue(config: PipelineConfig) -> str:
 
 def glue_role_arn(config: PipelineConfig) -> str:
     # moto does not check the role; the name follows the project's prefix like every other resource.
-    return f"arn:aws:iam::{ACCOUNT_ID}:role/{config.names.prefix}-glue"
+    return f"arn:aws:iam::{ACCOUNT_ID}:role/{config.names.glue_job}-role"  # terraform/iam.tf's name
 
 
 def queue_arn(config: PipelineConfig, name: str) -> str:
@@ -519,8 +521,8 @@ def alarm_definitions(config: PipelineConfig) -> list[dict[str, Any]]:
             0,
             "Raw-object events could not be handled and are waiting in the dead-letter queue",
         ),
-        "lambda-errors": ("AWS/Lambda", handler_dimension, 1, "The S3 event handler raised errors"),
-        "lambda-throttles": ("AWS/Lambda", handler_dimension, 1, "The S3 event handler was throttled"),
+        "lambda-errors": ("AWS/Lambda", handler_dimension, 0, "The S3 event handler raised errors"),
+        "lambda-throttles": ("AWS/Lambda", handler_dimension, 0, "The S3 event handler hit its reserved concurrency"),
     }
     alarms = []
     for kind, alarm_name in names.alarms.items():
@@ -541,6 +543,8 @@ def alarm_definitions(config: PipelineConfig) -> list[dict[str, Any]]:
                 "TreatMissingData": "notBreaching",
                 "ActionsEnabled": True,
                 "AlarmActions": [topic_arn(config)],
+                # Like Terraform: the DLQ alarm also says when the queue is empty again.
+                "OKActions": [topic_arn(config)] if kind == "dlq-not-empty" else [],
             }
         )
     return alarms

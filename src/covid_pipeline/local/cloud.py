@@ -2,7 +2,8 @@
 
 ``start()`` brings up, in order:
 1. moto's server on a free loopback port, and the Glue front on another (job runs are executed
-   by the local Glue executor; everything else is moto);
+   by the local Glue executor; everything else is moto). The main endpoint answers the job-run
+   actions from the executor as well, so a client with only ``--endpoint-url`` sees real runs;
 2. the saved state of the environment (objects, catalog) from ``<state_dir>``;
 3. provisioning from config/<env>.tfvars (idempotent), S3 -> SQS notifications last, so restored
    objects do not look like new uploads;
@@ -261,6 +262,7 @@ class LocalCloud:
             spark_conf=self.spark_conf,
             timeout_minute_seconds=self.timeout_minute_seconds,
         )
+        self.emulator.glue_actions.actions = self.executor.actions()
         self.front = GlueFront(moto_endpoint, self.executor.actions())
         glue_endpoint = self.front.start()
         self._env = emulator_env(moto_endpoint, region, glue_endpoint)

@@ -15,9 +15,11 @@ from collections.abc import Mapping
 from typing import Any
 
 import boto3
-from moto.server import ThreadedMotoServer
+from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import BaseWSGIServer, make_server
 
-LOOPBACK = "127.0.0.1"
+from covid_pipeline.local.glue_front import LOOPBACK, GlueActionMiddleware
+
 # Credentials moto accepts; they must never be real ones (the emulator does not check them).
 DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 # Variables that would make boto3 pick real credentials or a profile instead of ours.
@@ -27,7 +29,8 @@ log = logging.getLogger(__name__)
 
 
 class Emulator:
-    """moto's ThreadedMotoServer bound to 127.0.0.1 on a port the OS picks (port 0: never a fixed one).
+    """moto's server app (as ThreadedMotoServer runs it) on 127.0.0.1, on a port the OS picks (port 0: never a
+    fixed one), in a thread of this process.
 
     moto keeps its backends in module globals, so one process can only hold one
     emulator's state: ``stop()`` resets them so the next emulator starts empty.
@@ -35,17 +38,22 @@ class Emulator:
 
     def __init__(self, region: str) -> None:
         self.region = region
-        self._server: ThreadedMotoServer | None = None
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
         self._port: int | None = None
+        # Glue job-run actions served on this endpoint too (the local cloud installs the executor's).
+        self.glue_actions = GlueActionMiddleware(DomainDispatcherApplication(create_backend_app))
 
     def start(self) -> str:
         # Port 0 lets the kernel choose a free port at bind time: no race between "find" and "bind".
         # werkzeug logs every request at INFO: thousands of lines per Spark job.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        server = ThreadedMotoServer(ip_address=LOOPBACK, port=0, verbose=False)
-        server.start()
+        # What ThreadedMotoServer does, with the Glue job-run middleware wrapped around moto's app.
+        server = make_server(LOOPBACK, 0, self.glue_actions, threaded=True, request_handler=MotoRequestHandler)
         self._server = server
-        self._port = server.get_host_and_port()[1]
+        self._port = int(server.server_address[1])
+        self._thread = threading.Thread(target=server.serve_forever, name="moto", daemon=True)
+        self._thread.start()
         # A previous emulator in this process may have left state behind in moto's globals.
         self.reset()
         log.info("moto listening on %s", self.endpoint_url)
@@ -73,12 +81,12 @@ class Emulator:
         try:
             self.reset()
         finally:
-            self._server.stop()
-            # ThreadedMotoServer.stop() leaves the listening socket open; close it (moto keeps the server private).
-            listener = getattr(self._server, "_server", None)
-            if listener is not None:
-                listener.server_close()
+            self._server.shutdown()
+            self._server.server_close()
+            if self._thread is not None:
+                self._thread.join(timeout=30)
             self._server = None
+            self._thread = None
             self._port = None
 
 

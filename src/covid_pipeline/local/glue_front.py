@@ -21,8 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from covid_pipeline.local.emulator import LOOPBACK
-
+LOOPBACK = "127.0.0.1"
 GLUE_TARGET_PREFIX = "AWSGlue."
 JSON_CONTENT_TYPE = "application/x-amz-json-1.1"
 # Hop-by-hop headers are about one connection; they must not be copied onto the next one.
@@ -41,6 +40,57 @@ class GlueApiError(Exception):
         self.code = code
         self.message = message
         self.status = status
+
+
+def serve_glue_action(action: GlueAction, target: str, body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
+    """Run one Glue JSON-protocol action; answer (status, headers, body) as the Glue API would, errors included."""
+    request_id = str(uuid.uuid4())
+    error: tuple[int, str, str] | None = None
+    try:
+        params = json.loads(body or b"{}")
+        if not isinstance(params, dict):
+            raise GlueApiError("InvalidInputException", "The request body must be a JSON object")
+        document = action(params)
+    except GlueApiError as exc:
+        error = (exc.status, exc.code, exc.message)
+    except json.JSONDecodeError as exc:
+        error = (400, "InvalidInputException", f"Malformed JSON request body: {exc}")
+    except Exception as exc:  # the API answers InternalServiceException rather than dropping the connection
+        log.exception("glue action %s failed", target)
+        error = (500, "InternalServiceException", f"{type(exc).__name__}: {exc}")
+    headers = [("Content-Type", JSON_CONTENT_TYPE), ("x-amzn-RequestId", request_id)]
+    if error is None:
+        return 200, headers, json.dumps(document).encode()
+    status, code, message = error
+    headers.append(("x-amzn-ErrorType", code))
+    return status, headers, json.dumps({"__type": code, "Message": message}).encode()
+
+
+def glue_action_for(actions: Mapping[str, GlueAction], target: str | None) -> GlueAction | None:
+    if not target or not target.startswith(GLUE_TARGET_PREFIX):
+        return None
+    return actions.get(target[len(GLUE_TARGET_PREFIX) :])
+
+
+class GlueActionMiddleware:
+    """WSGI middleware in front of moto's own app: the same job-run actions on the main endpoint, so a client
+    that only knows ``AWS_ENDPOINT_URL`` (the AWS CLI's ``--endpoint-url``) sees executed runs too."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.actions: dict[str, GlueAction] = {}
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        target = environ.get("HTTP_X_AMZ_TARGET")
+        action = glue_action_for(self.actions, target)
+        if action is None:
+            return self.app(environ, start_response)
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        status, headers, payload = serve_glue_action(action, str(target), body)
+        reason = http.client.responses.get(status, "")
+        start_response(f"{status} {reason}", [*headers, ("Content-Length", str(len(payload)))])
+        return [payload]
 
 
 class GlueFront:
@@ -84,9 +134,7 @@ class GlueFront:
         self._thread = None
 
     def action_for(self, target: str | None) -> GlueAction | None:
-        if not target or not target.startswith(GLUE_TARGET_PREFIX):
-            return None
-        return self._actions.get(target[len(GLUE_TARGET_PREFIX) :])
+        return glue_action_for(self._actions, target)
 
     def forward(self, method: str, path: str, headers: list[tuple[str, str]], body: bytes) -> tuple[int, list, bytes]:
         connection = http.client.HTTPConnection(self._moto_host, self._moto_port, timeout=300)
@@ -122,30 +170,8 @@ class _FrontHandler(BaseHTTPRequestHandler):
             status, headers, payload = self.owner.forward(self.command, self.path, list(self.headers.items()), body)
             self._reply(status, [(k, v) for k, v in headers if k.lower() not in _HOP_BY_HOP], payload)
             return
-        request_id = str(uuid.uuid4())
-        try:
-            params = json.loads(body or b"{}")
-            if not isinstance(params, dict):
-                raise GlueApiError("InvalidInputException", "The request body must be a JSON object")
-            result = action(params)
-            self._json(200, result, request_id)
-        except GlueApiError as exc:
-            self._json(exc.status, {"__type": exc.code, "Message": exc.message}, request_id, error_type=exc.code)
-        except json.JSONDecodeError as exc:
-            message = f"Malformed JSON request body: {exc}"
-            self._json(
-                400, {"__type": "InvalidInputException", "Message": message}, request_id, "InvalidInputException"
-            )
-        except Exception as exc:  # the API answers InternalServiceException rather than dropping the connection
-            log.exception("glue front: %s failed", self.headers.get("X-Amz-Target"))
-            error = "InternalServiceException"
-            self._json(500, {"__type": error, "Message": f"{type(exc).__name__}: {exc}"}, request_id, error)
-
-    def _json(self, status: int, document: dict[str, Any], request_id: str, error_type: str | None = None) -> None:
-        headers = [("Content-Type", JSON_CONTENT_TYPE), ("x-amzn-RequestId", request_id)]
-        if error_type:
-            headers.append(("x-amzn-ErrorType", error_type))
-        self._reply(status, headers, json.dumps(document).encode())
+        status, headers, payload = serve_glue_action(action, str(self.headers.get("X-Amz-Target")), body)
+        self._reply(status, headers, payload)
 
     def _reply(self, status: int, headers: list[tuple[str, str]], payload: bytes) -> None:
         self.send_response_only(status)
