@@ -19,7 +19,7 @@ import pytest
 
 from covid_pipeline import sample_data
 
-pytestmark = [pytest.mark.spark, pytest.mark.slow]
+pytestmark = [pytest.mark.spark, pytest.mark.slow, pytest.mark.timeout(1800)]
 
 OLD_HEADER = "Province/State,Country/Region,Last Update,Confirmed,Deaths,Recovered"
 GOOD_DATES = (date(2020, 2, 1), date(2020, 2, 2))

@@ -35,7 +35,8 @@ from covid_pipeline.local import bootstrap
 from covid_pipeline.local.cloud import LocalCloud
 from covid_pipeline.spark_env import quiet_local_conf, s3a_conf, submit_args
 
-pytestmark = [pytest.mark.slow, pytest.mark.spark]
+# Each step may wait for several real runs: far over the suite's default per-test timeout on a busy machine.
+pytestmark = [pytest.mark.slow, pytest.mark.spark, pytest.mark.timeout(2400)]
 
 FIRST_DAYS = (date(2020, 10, 30), date(2020, 10, 31), date(2020, 11, 1), date(2020, 11, 2))
 KILLED_DAY = date(2020, 11, 3)  # lands in an existing partition: the killed run was rewriting year=2020/month=11
@@ -133,14 +134,22 @@ def wait_for_new_run(scenario: Scenario, known: set[str], timeout: float = 120) 
     raise AssertionError("the upload started no run")
 
 
-def wait_until_writing(scenario: Scenario, run_id: str) -> None:
-    """Poll the output prefix until a task has written Parquet into Spark's staging area: the run is mid-write
-    (and long past listing its input)."""
+def staged_parquet(scenario: Scenario) -> set[str]:
     s3 = scenario.cloud.client("s3")
+    listed = s3.list_objects_v2(Bucket=scenario.config.names.processed_bucket, Prefix="jhu_daily/")
+    return {
+        item["Key"]
+        for item in listed.get("Contents", [])
+        if is_litter(item["Key"]) and item["Key"].endswith(".parquet")
+    }
+
+
+def wait_until_writing(scenario: Scenario, run_id: str, earlier_litter: set[str]) -> None:
+    """Poll the output prefix until a task of this run has written Parquet into Spark's staging area: the run is
+    mid-write (and long past listing its input). A killed run's staging objects stay behind: they do not count."""
     deadline = time.monotonic() + RUN_TIMEOUT
     while time.monotonic() < deadline:
-        listed = s3.list_objects_v2(Bucket=scenario.config.names.processed_bucket, Prefix="jhu_daily/")
-        if any(is_litter(item["Key"]) and item["Key"].endswith(".parquet") for item in listed.get("Contents", [])):
+        if staged_parquet(scenario) - earlier_litter:
             return
         state = runs(scenario)[run_id]
         assert state["JobRunState"] in ("STARTING", "RUNNING"), f"the run ended before writing: {state}"
@@ -184,9 +193,10 @@ def test_2_job_killed_mid_write_leaves_published_state_intact_and_the_next_run_c
     ledger_before = ledger(scenario)
     known = set(runs(scenario))
 
+    litter = staged_parquet(scenario)
     upload_day(scenario, KILLED_DAY)  # the handler starts the run
     run_id = wait_for_new_run(scenario, known)
-    wait_until_writing(scenario, run_id)
+    wait_until_writing(scenario, run_id, litter)
     assert cloud.executor is not None
     pid = cloud.executor.run_process_id(run_id)
     assert pid is not None
@@ -215,9 +225,10 @@ def test_2_job_killed_mid_write_leaves_published_state_intact_and_the_next_run_c
 def test_3_upload_during_a_run_is_picked_up_by_the_next_run(scenario: Scenario) -> None:
     cloud = scenario.cloud
     known = set(runs(scenario))
+    litter = staged_parquet(scenario)
     upload_day(scenario, BUSY_DAY)
     busy_run = wait_for_new_run(scenario, known)
-    wait_until_writing(scenario, busy_run)  # it listed its input long ago: the late upload is not in it
+    wait_until_writing(scenario, busy_run, litter)  # it listed its input long ago: the late upload is not in it
     upload_day(scenario, LATE_DAY)  # MaxConcurrentRuns is 1: this event cannot start a run now
     assert runs(scenario)[busy_run]["JobRunState"] == "RUNNING", "the drill was too late: the run had ended"
     assert cloud.wait_idle(RUN_TIMEOUT)

@@ -26,7 +26,7 @@ from covid_pipeline.local.cloud import LocalCloud
 from covid_pipeline.local.spark_cluster import StandaloneCluster
 from covid_pipeline.spark_env import quiet_local_conf, s3a_conf, submit_args
 
-pytestmark = [pytest.mark.slow, pytest.mark.spark]
+pytestmark = [pytest.mark.slow, pytest.mark.spark, pytest.mark.timeout(2400)]
 
 JOB_SCRIPT = REPO_ROOT / "glue_job" / "covid_transform.py"
 # One report per header era, with quirks (BOM, duplicate keys, another column order, empty counts).
