@@ -137,10 +137,11 @@ resource "aws_lambda_function" "s3_event_handler" {
 }
 
 resource "aws_lambda_event_source_mapping" "raw_events" {
-  event_source_arn        = aws_sqs_queue.raw_events.arn
-  function_name           = aws_lambda_function.s3_event_handler.arn
-  batch_size              = var.sqs_batch_size
-  function_response_types = ["ReportBatchItemFailures"]
+  event_source_arn                   = aws_sqs_queue.raw_events.arn
+  function_name                      = aws_lambda_function.s3_event_handler.arn
+  batch_size                         = var.sqs_batch_size
+  maximum_batching_window_in_seconds = var.sqs_batching_window_seconds
+  function_response_types            = ["ReportBatchItemFailures"]
 
   scaling_config {
     # Never more pollers than the function may run at once (excess invocations would only be throttled).

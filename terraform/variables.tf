@@ -307,7 +307,18 @@ variable "sqs_batch_size" {
 
   validation {
     condition     = var.sqs_batch_size >= 1 && var.sqs_batch_size <= 10
-    error_message = "sqs_batch_size must be between 1 and 10 (no batching window is configured)."
+    error_message = "sqs_batch_size must be between 1 and 10 (larger batches need a batching window)."
+  }
+}
+
+variable "sqs_batching_window_seconds" {
+  description = "How long the event source mapping gathers messages before invoking the handler: a burst of uploads then starts one job run instead of several."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.sqs_batching_window_seconds >= 0 && var.sqs_batching_window_seconds <= 300
+    error_message = "sqs_batching_window_seconds must be between 0 and 300."
   }
 }
 

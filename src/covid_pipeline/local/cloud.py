@@ -456,6 +456,7 @@ class LocalCloud:
             handler_name=HANDLER_NAME,
             function_env=self.function_env["s3-event-handler"],
             batch_size=int(self.config["sqs_batch_size"]),
+            batching_window_seconds=float(self.config["sqs_batching_window_seconds"]),
             visibility_timeout=int(self.config["sqs_visibility_timeout_seconds"]),
             max_receive_count=int(self.config["sqs_max_receive_count"]),
             timeout_seconds=int(self.config["lambda_timeout_seconds"]),
