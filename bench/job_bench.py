@@ -1,0 +1,133 @@
+"""The Glue job against the DuckDB baseline on the real JHU set: full run, one-day increment, 10x scale."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from bench import datasets
+from bench.harness import REPO_ROOT, WORK_DIR, Measurement, Result, run_command
+from bench.job_runs import JobLayout, run_job
+
+GIB = 1024**3
+RSS_TARGET_BYTES = 4 * GIB
+
+
+def duckdb_baseline(input_dir: Path, lookup: Path, output_dir: Path) -> tuple[float, int]:
+    datasets.fresh_dir(output_dir)
+    script = REPO_ROOT / "bench" / "duckdb_baseline.py"
+    return run_command([sys.executable, str(script), str(input_dir), str(lookup), str(output_dir)])
+
+
+def full_run(input_dir: Path, lookup: Path, root: Path) -> tuple[float, int, dict]:
+    layout = JobLayout(datasets.fresh_dir(root))
+    run = run_job(input_dir, layout, lookup, full_refresh=True)
+    return run.seconds, run.peak_rss_bytes, run.manifest
+
+
+def full_vs_duckdb(input_dir: Path, lookup: Path, repeats: int, label: str) -> tuple[list[Result], float]:
+    """Alternate baseline and job so that machine noise hits both alike; returns rows and the job's median."""
+    duck, job = Measurement(), Measurement()
+    manifest: dict = {}
+    for _ in range(repeats):
+        seconds, rss = duckdb_baseline(input_dir, lookup, WORK_DIR / "duckdb")
+        duck.seconds.append(seconds)
+        duck.peak_rss_bytes.append(rss)
+        seconds, rss, manifest = full_run(input_dir, lookup, WORK_DIR / "job_full")
+        job.seconds.append(seconds)
+        job.peak_rss_bytes.append(rss)
+    ratio = job.median_seconds / duck.median_seconds
+    rows = [
+        Result(
+            benchmark=f"job, full refresh ({label})",
+            metric="wall time",
+            value=job.median_seconds,
+            unit="s",
+            baseline="DuckDB equivalent",
+            baseline_value=duck.median_seconds,
+            ratio=ratio,
+            target="ratio <= 1.5",
+            met=ratio <= 1.5,
+            runs=repeats,
+            notes=f"rows in {manifest.get('rows_in', 0):,}, out {manifest.get('rows_out', 0):,}",
+        ),
+        Result(
+            benchmark=f"job, full refresh ({label})",
+            metric="peak RSS",
+            value=job.max_rss_bytes / GIB,
+            unit="GiB",
+            baseline="DuckDB equivalent",
+            baseline_value=duck.max_rss_bytes / GIB,
+            ratio=job.max_rss_bytes / max(duck.max_rss_bytes, 1),
+            target="< 4 GiB",
+            met=job.max_rss_bytes < RSS_TARGET_BYTES,
+            runs=repeats,
+            notes="driver + JVM, sampled every 0.1 s",
+        ),
+    ]
+    return rows, job.median_seconds
+
+
+def incremental(files: list[Path], lookup: Path, repeats: int, full_median: float) -> list[Result]:
+    """History of all days but the last (untimed), then the job adding the last day (timed)."""
+    increments = Measurement()
+    partitions: list[str] = []
+    for _ in range(repeats):
+        inbox = datasets.fresh_dir(WORK_DIR / "inbox")
+        datasets.link_files(files[:-1], inbox)
+        layout = JobLayout(datasets.fresh_dir(WORK_DIR / "job_incremental"))
+        run_job(inbox, layout, lookup)
+        datasets.link_files(files[-1:], inbox)
+        run = run_job(inbox, layout, lookup)
+        increments.seconds.append(run.seconds)
+        increments.peak_rss_bytes.append(run.peak_rss_bytes)
+        partitions = list(run.manifest.get("partitions_written", []))
+    fraction = increments.median_seconds / full_median
+    return [
+        Result(
+            benchmark="job, one new day on the full history",
+            metric="wall time",
+            value=increments.median_seconds,
+            unit="s",
+            baseline="full refresh",
+            baseline_value=full_median,
+            ratio=fraction,
+            target="<= 15% of full",
+            met=fraction <= 0.15,
+            runs=repeats,
+            notes=f"rewrote {', '.join(partitions) or 'nothing'}",
+        )
+    ]
+
+
+def scale(files: list[Path], lookup: Path, factor: int, one_x_seconds: float, one_x_rows: int) -> list[Result]:
+    """The JHU set `factor` times with shifted dates: time per row against 1x, and peak memory."""
+    replica = datasets.fresh_dir(WORK_DIR / f"jhu_x{factor}")
+    datasets.replicate_jhu(replica, factor)
+    seconds, rss, manifest = full_run(replica, lookup, WORK_DIR / f"job_x{factor}")
+    growth = seconds / one_x_seconds
+    rows = int(manifest.get("rows_in", 0))
+    row_growth = rows / max(one_x_rows, 1)
+    return [
+        Result(
+            benchmark=f"job, JHU x{factor} ({rows:,} rows), local disk",
+            metric="wall time",
+            value=seconds,
+            unit="s",
+            baseline="x1 full refresh",
+            baseline_value=one_x_seconds,
+            ratio=growth,
+            target="ratio <= row growth (linear)",
+            met=growth <= row_growth,
+            notes=f"rows x{row_growth:.1f}",
+        ),
+        Result(
+            benchmark=f"job, JHU x{factor}, local disk",
+            metric="peak RSS",
+            value=rss / GIB,
+            unit="GiB",
+            target="< 4 GiB",
+            met=rss < RSS_TARGET_BYTES,
+            notes="driver + JVM",
+        ),
+    ]

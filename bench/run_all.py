@@ -1,0 +1,104 @@
+"""`make bench`: every benchmark, one table, bench/results/latest.{json,md}, and the README's table.
+
+    python -m bench.run_all [--repeats 3] [--only job,incremental,scale,e2e,warehouse,queries] [--smoke]
+
+--smoke runs the harness end to end on tiny generated input (what `make test` does, so it cannot rot);
+its results go to bench/results/smoke.* and never touch the README.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+
+from bench import datasets
+from bench.harness import WORK_DIR, Result, machine, print_table, update_readme, write_results
+
+ALL = ("job", "incremental", "scale", "e2e", "warehouse", "queries")
+
+
+def run(only: set[str], repeats: int, smoke: bool, scale_factor: int) -> list[Result]:
+    from bench import job_bench, query_bench
+
+    results: list[Result] = []
+    WORK_DIR.mkdir(parents=True, exist_ok=True)
+    if smoke:
+        from covid_pipeline import sample_data
+
+        dataset = sample_data.generate(datasets.fresh_dir(WORK_DIR / "smoke_input"))
+        input_dir, lookup = dataset.lookup.parent, dataset.lookup
+        files = sorted((f.path for f in dataset.files), key=lambda p: datasets._date_key(p.name))
+        label = f"sample data, {len(files)} files"
+    else:
+        files = datasets.jhu_files()
+        input_dir, lookup = datasets.JHU_DAILY, datasets.UID_LOOKUP
+        label = f"JHU, {len(files)} files"
+
+    steps: list[tuple[str, Callable[[], list[Result]]]] = []
+    full_median = 0.0
+
+    def job() -> list[Result]:
+        nonlocal full_median
+        rows, full_median = job_bench.full_vs_duckdb(input_dir, lookup, repeats, label)
+        return rows
+
+    steps.append(("job", job))
+    steps.append(("incremental", lambda: job_bench.incremental(files, lookup, repeats, full_median)))
+    if not smoke:
+        one_x_rows = 1_669_907  # rows of the 495 JHU files (../shared/data/README.md)
+        steps.append(("scale", lambda: job_bench.scale(files, lookup, scale_factor, full_median, one_x_rows)))
+        from bench import e2e_bench
+
+        steps.append(("e2e", e2e_bench.demo_upload_to_queryable))
+
+        def warehouse() -> list[Result]:
+            from bench import warehouse_load
+
+            return warehouse_load.as_results(warehouse_load.measure())
+
+        steps.append(("warehouse", warehouse))
+    output = WORK_DIR / "job_full" / "output"
+    steps.append(("queries", lambda: query_bench.warehouse_queries(output, WORK_DIR / "queries.duckdb", repeats)))
+    steps.append(("queries", lambda: query_bench.parquet_month_pruning(output, repeats)))
+
+    for name, step in steps:
+        if name not in only or (name in ("incremental", "queries") and "job" not in only):
+            continue
+        started = time.perf_counter()
+        print(f"== {name} ...", flush=True)
+        rows = step()
+        print(f"   {time.perf_counter() - started:.1f} s", flush=True)
+        print_table(rows)
+        results.extend(rows)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--only", default=",".join(ALL), help=f"comma-separated subset of {','.join(ALL)}")
+    parser.add_argument("--smoke", action="store_true", help="tiny generated input; results to smoke.*")
+    parser.add_argument("--scale-factor", type=int, default=10)
+    args = parser.parse_args(argv)
+    only = {name.strip() for name in args.only.split(",") if name.strip()}
+    unknown = only - set(ALL)
+    if unknown:
+        parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}")
+    try:
+        results = run(only, 1 if args.smoke else args.repeats, args.smoke, args.scale_factor)
+    except datasets.MissingData as missing:
+        print(f"skipped: {missing}", file=sys.stderr)
+        return 0
+    info = machine()
+    path = write_results(results, info, smoke=args.smoke)
+    print()
+    print(path.read_text())
+    if not args.smoke and update_readme(path.read_text()):
+        print("README.md benchmark table updated")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,51 @@
+"""The benchmark harness on tiny generated input, so `make bench` cannot rot between benchmark runs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bench import harness, run_all
+from bench.query_bench import read_queries
+
+
+def test_query_file_parses_into_titled_statements() -> None:
+    queries = read_queries()
+    assert len(queries) >= 3
+    assert all(sql.upper().startswith(("SELECT", "WITH")) for _, sql in queries)
+    assert any("one month" in title.lower() for title, _ in queries)
+
+
+def test_readme_table_is_replaced_between_the_markers(tmp_path) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{harness.README_START}\nold\n{harness.README_END}\nafter\n")
+    assert harness.update_readme("| new |\n", readme)
+    assert readme.read_text() == f"intro\n{harness.README_START}\n| new |\n{harness.README_END}\nafter\n"
+    unmarked = tmp_path / "unmarked.md"
+    unmarked.write_text("no markers\n")
+    assert not harness.update_readme("| new |\n", unmarked)
+    assert unmarked.read_text() == "no markers\n"
+
+
+def test_process_tree_peak_memory_is_measured() -> None:
+    seconds, peak = harness.run_command(["python3", "-c", "x = bytearray(150_000_000); import time; time.sleep(0.4)"])
+    assert seconds > 0.3
+    assert peak > 150_000_000
+
+
+@pytest.mark.spark
+def test_smoke_run_measures_the_job_against_duckdb_and_the_queries() -> None:
+    assert run_all.main(["--smoke", "--only", "job,queries"]) == 0
+    payload = json.loads((harness.RESULTS_DIR / "smoke.json").read_text())
+    by_name = {(row["benchmark"], row["metric"]): row for row in payload["results"]}
+    job_time = next(
+        row for (name, metric), row in by_name.items() if name.startswith("job, full") and metric == "wall time"
+    )
+    assert job_time["baseline_value"] > 0 and job_time["ratio"] == pytest.approx(
+        job_time["value"] / job_time["baseline_value"]
+    )
+    assert "rows in" in job_time["notes"]
+    pruning = next(row for (name, _), row in by_name.items() if name.startswith("Parquet scan"))
+    assert pruning["met"] is True  # a one-month query reads fewer files than the whole table
+    assert payload["machine"]["cores"] >= 1
