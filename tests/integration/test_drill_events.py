@@ -4,7 +4,8 @@
   but its messages were never deleted): exactly one job run per object version;
 - hostile object keys (``../``, spaces, ``+``, unicode, ``%20`` in the key itself, control characters, very
   long keys, other sources): legal keys reach the run decoded exactly, the others are ignored with a reason;
-- a message the handler can never handle: it lands in the DLQ after maxReceiveCount and an alert goes out.
+- a message the handler can never handle: it lands in the DLQ after maxReceiveCount, the dlq-not-empty alarm
+  goes to ALARM on the next CloudWatch tick and its notification reaches the alerts topic's inbox.
 
 Runs started here are stopped at once (BatchStopJobRun): these drills count runs, they do not need their output
 (the job-level drills are in test_drill_job_runs.py). The module's cloud uses the test environment with a
@@ -22,7 +23,6 @@ import pytest
 
 from covid_pipeline.config import PipelineConfig, load_config
 from covid_pipeline.local import bootstrap
-from covid_pipeline.local.alarm_evaluator import evaluate_alarms
 from covid_pipeline.local.cloud import HANDLER_FILES, HANDLER_NAME, LocalCloud
 from covid_pipeline.local.lambda_runtime import invoke, sqs_event_record
 
@@ -47,6 +47,7 @@ def cloud(config: PipelineConfig, tmp_path_factory: pytest.TempPathFactory) -> I
         run_lambdas=True,
         snapshot_after_runs=False,
         snapshot_interval_seconds=None,
+        cloudwatch_interval_seconds=None,  # CloudWatch ticks only when a drill asks (run_cloudwatch)
     ).start()
     try:
         assert running.event_source_mapping is not None, "the Lambda runtime did not start"
@@ -175,7 +176,8 @@ def test_duplicate_event_and_redelivery_after_visibility_timeout_start_one_run_p
     assert set(runs) - before == {first_run}, "a duplicate or redelivered event started another run"
     assert runs[first_run]["Arguments"]["--trigger_objects"] == f"1 object(s): {key}"
     duplicates = [e for e in handler_logs(cloud, config) if e["message"].startswith("duplicate delivery")]
-    assert [e["object"] for e in duplicates] == [f"s3://{names.raw_bucket}/{key}"] * 2
+    # Both deliveries were recognised (a slow invocation on a busy machine may see them once more: still no run).
+    assert {e["object"] for e in duplicates} == {f"s3://{names.raw_bucket}/{key}"} and len(duplicates) >= 2
     assert queue_depth(cloud, dlq_url(cloud)) == 0  # handled as duplicates, not failed
 
     # A new version of the same key is new input: exactly one more run, and a repeat of its event starts none.
@@ -282,18 +284,6 @@ def inbox_alarm_messages(cloud: LocalCloud, config: PipelineConfig, alarm_name: 
     return found
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gap: nothing publishes the AWS/SQS queue metrics locally, so the dlq-not-empty alarm never fires "
-    "(moto does not emit service metrics; the local alarm evaluation finds no datapoint -> notBreaching -> OK)",
-)
-def test_dlq_alarm_fires_from_the_local_cloud_alone(cloud: LocalCloud, config: PipelineConfig) -> None:
-    cloud.client("sqs").send_message(QueueUrl=raw_queue_url(cloud), MessageBody="poison for the alarm gap")
-    assert len(wait_for_dlq(cloud, 1)) >= 1
-    results = {r.name: r.decision.state for r in evaluate_alarms(cloud.client("cloudwatch"), cloud.client("sns"))}
-    assert results[config.names.alarms["dlq-not-empty"]] == "ALARM"
-
-
 def test_a_message_that_always_fails_lands_in_the_dlq_and_the_alarm_alerts(
     cloud: LocalCloud, config: PipelineConfig
 ) -> None:
@@ -309,37 +299,19 @@ def test_a_message_that_always_fails_lands_in_the_dlq_and_the_alarm_alerts(
     assert all(body in bodies for body in POISON_BODIES)
     max_receive = int(config["sqs_max_receive_count"])
     for message in dead:
-        if message["Body"] in POISON_BODIES:  # tried exactly maxReceiveCount times, then moved
+        if message["Body"] in POISON_BODIES:  # received maxReceiveCount times, then moved
             assert int(message["Attributes"]["ApproximateReceiveCount"]) >= max_receive
     assert queue_depth(cloud, raw_queue_url(cloud)) == 0
     assert set(job_runs(cloud, config)) == before
     failures = [e for e in handler_logs(cloud, config) if e["message"].startswith("malformed message")]
     assert len([e for e in failures if "is not JSON" in e["error"]]) >= max_receive
 
-    # CloudWatch's own AWS/SQS metric for the DLQ, which AWS publishes every minute and the local cloud does not
-    # (see the xfail above): the drill publishes the depth it read through the SQS API, then evaluates the alarm
-    # definition exactly as provisioned.
-    depth = int(
-        sqs.get_queue_attributes(QueueUrl=dlq_url(cloud), AttributeNames=["ApproximateNumberOfMessages"])["Attributes"][
-            "ApproximateNumberOfMessages"
-        ]
-    )
-    assert depth >= len(POISON_BODIES)
-    cloudwatch = cloud.client("cloudwatch")
-    cloudwatch.put_metric_data(
-        Namespace="AWS/SQS",
-        MetricData=[
-            {
-                "MetricName": "ApproximateNumberOfMessagesVisible",
-                "Dimensions": [{"Name": "QueueName", "Value": names.raw_events_dlq}],
-                "Value": float(depth),
-            }
-        ],
-    )
+    # One CloudWatch tick of the local cloud (AWS/SQS metrics published, alarms evaluated, SNS notified), as
+    # CloudWatch does every minute on AWS; the alarm definition is the one provisioned from config.
     alarm_name = names.alarms["dlq-not-empty"]
-    results = {r.name: r for r in evaluate_alarms(cloudwatch, cloud.client("sns"), alarm_names=[alarm_name])}
-    assert results[alarm_name].decision.state == "ALARM", results[alarm_name].decision.reason
-    state = cloudwatch.describe_alarms(AlarmNames=[alarm_name])["MetricAlarms"][0]["StateValue"]
+    evaluations = {e.name: e for e in cloud.run_cloudwatch()}
+    assert evaluations[alarm_name].decision.state == "ALARM", evaluations[alarm_name].decision.reason
+    state = cloud.client("cloudwatch").describe_alarms(AlarmNames=[alarm_name])["MetricAlarms"][0]["StateValue"]
     assert state == "ALARM"
     alerts = inbox_alarm_messages(cloud, config, alarm_name)
     assert [a["NewStateValue"] for a in alerts] == ["ALARM"]
