@@ -296,6 +296,11 @@ def run_job(spark: SparkSession, options: JobOptions) -> dict[str, Any]:
                 raise data_quality_checks.DataQualityError(report)
 
             # 7. Publish: dynamic partition overwrite touches only the partitions present in the frame.
+            # A run killed mid-write leaves its staging folder; one run at a time (MaxConcurrentRuns 1) owns
+            # the output, so any staging folder found now is a leftover.
+            for leftover in storage.staging_leftovers(options.output_path):
+                LOG.info("removing %s, left by an interrupted run", leftover)
+                storage.delete_prefix(leftover)
             if partition_rows:
                 (
                     tx.to_output(output)

@@ -210,3 +210,20 @@ def delete_prefix(uri: str) -> int:
     count = sum(1 for p in path.rglob("*") if p.is_file())
     shutil.rmtree(path)
     return count
+
+
+STAGING_PREFIX = ".spark-staging-"
+
+
+def staging_leftovers(root: str) -> list[str]:
+    """Spark's dynamic-overwrite staging folders directly under root (a killed run leaves its folder behind)."""
+    if is_s3(root):
+        bucket, prefix = split_s3(root)
+        prefix = prefix.rstrip("/") + "/" if prefix else ""
+        found = []
+        paginator = _s3_client().get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=bucket, Prefix=prefix + STAGING_PREFIX, Delimiter="/"):
+            found += [f"s3://{bucket}/{item['Prefix']}" for item in page.get("CommonPrefixes", [])]
+        return sorted(found)
+    base = Path(root)
+    return sorted(str(p) for p in base.glob(f"{STAGING_PREFIX}*") if p.is_dir()) if base.is_dir() else []

@@ -58,6 +58,32 @@ def test_storage_lists_reads_writes_copies_and_deletes_on_s3(aws: str) -> None:
     assert storage.list_objects("s3://raw/quarantine/") == []
 
 
+def test_staging_leftovers_of_a_killed_run_are_found_only_at_the_output_root(aws: str, tmp_path) -> None:
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="processed")
+    for key in (
+        "jhu_daily/.spark-staging-1111/_temporary/0/part-0.parquet",
+        "jhu_daily/.spark-staging-2222/year=2020/month=3/part-1.parquet",
+        "jhu_daily/year=2020/month=3/part-0.parquet",
+        "jhu_daily/year=2020/month=3/.spark-staging-nested/part.parquet",
+    ):
+        s3.put_object(Bucket="processed", Key=key, Body=b"x")
+    leftovers = storage.staging_leftovers("s3://processed/jhu_daily/")
+    assert leftovers == [
+        "s3://processed/jhu_daily/.spark-staging-1111/",
+        "s3://processed/jhu_daily/.spark-staging-2222/",
+    ]
+    for leftover in leftovers:
+        storage.delete_prefix(leftover)
+    remaining = [o.relative_path for o in storage.list_objects("s3://processed/jhu_daily/")]
+    assert remaining == ["year=2020/month=3/.spark-staging-nested/part.parquet", "year=2020/month=3/part-0.parquet"]
+
+    (tmp_path / ".spark-staging-3333" / "_temporary").mkdir(parents=True)
+    (tmp_path / "year=2020").mkdir()
+    assert storage.staging_leftovers(str(tmp_path)) == [str(tmp_path / ".spark-staging-3333")]
+    assert storage.staging_leftovers(str(tmp_path / "missing")) == []
+
+
 def test_catalog_table_is_created_extended_additively_and_partitions_registered(aws: str) -> None:
     glue = boto3.client("glue")
     first = catalog.sync_table(glue, "covid_db", "covid_jhu_daily", "s3://processed/jhu_daily", [(2020, 1), (2020, 2)])
