@@ -46,3 +46,9 @@ def build_extra_py_files_zip(dest: Path, source_dir: Path = GLUE_JOB_DIR) -> Pat
             info.external_attr = 0o644 << 16
             archive.writestr(info, (source_dir / relative).read_bytes())
     return dest
+
+
+if __name__ == "__main__":
+    import sys
+
+    print(build_extra_py_files_zip(Path(sys.argv[1] if len(sys.argv) > 1 else "build")))
