@@ -49,6 +49,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from covid_pipeline.local.environ import overlaid_environ
+
 log = logging.getLogger(__name__)
 
 DEFAULT_ACCOUNT = "123456789012"
@@ -161,20 +163,6 @@ class FunctionSpec:
 
 # Warm modules, one per function spec and code version (file mtime): a changed env or file = a cold start.
 _modules: dict[tuple[FunctionSpec, int], ModuleType] = {}
-
-
-@contextlib.contextmanager
-def _overlaid_environ(values: Mapping[str, str]) -> Iterator[None]:
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, old in saved.items():
-            if old is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = old
 
 
 def _load_handler(spec: FunctionSpec) -> Callable[[Any, Any], Any]:
@@ -344,7 +332,7 @@ def _run_invocation(spec: FunctionSpec, sink: _LogSink, event: Any, account: str
     )
     result = InvocationResult(request_id=request_id, log_stream=stream, duration_ms=0.0)
     started = time.monotonic()
-    with _INVOCATION_LOCK, _overlaid_environ(spec.runtime_env(stream)), _captured_output(captured):
+    with _INVOCATION_LOCK, overlaid_environ(spec.runtime_env(stream)), _captured_output(captured):
         try:
             function = _load_handler(spec)
             # Lambda passes a JSON document and serializes the response: so do we.

@@ -26,6 +26,7 @@ import boto3
 
 from covid_pipeline.config import REPO_ROOT, PipelineConfig
 from covid_pipeline.errors import UserError
+from covid_pipeline.local.environ import overlaid_environ
 
 log = logging.getLogger(__name__)
 
@@ -64,20 +65,6 @@ def _endpoint_env_from_file(config: PipelineConfig) -> dict[str, str] | None:
     return result
 
 
-@contextmanager
-def _patched_environ(values: dict[str, str]) -> Iterator[None]:
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, old in saved.items():
-            if old is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = old
-
-
 def _has_aws_credentials() -> bool:
     return boto3.Session().get_credentials() is not None
 
@@ -103,13 +90,13 @@ def aws_session_for(config: PipelineConfig, local: bool = False) -> Iterator[bot
         elif want_local or not _has_aws_credentials():
             running = _endpoint_env_from_file(config)
             if running is not None:
-                stack.enter_context(_patched_environ(running))
+                stack.enter_context(overlaid_environ(running))
             elif want_local:
                 from covid_pipeline.local.cloud import LocalCloud
 
                 cloud = stack.enter_context(LocalCloud(config))
                 # LocalCloud exports its endpoint itself; re-export in case it only offers .env.
-                stack.enter_context(_patched_environ(dict(cloud.env)))
+                stack.enter_context(overlaid_environ(dict(cloud.env)))
             else:
                 raise UserError(
                     "no AWS credentials and no local cloud running: pass --local (or set COVID_PIPELINE_LOCAL=1), "
