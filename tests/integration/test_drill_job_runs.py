@@ -220,6 +220,7 @@ def test_2_job_killed_mid_write_leaves_published_state_intact_and_the_next_run_c
     assert done["status"] == "succeeded" and done["files_processed"] == 1
     assert_reconciles(done)
     assert ledger(scenario)["files"][sample_data.report_file_name(KILLED_DAY)]["status"] == "processed"
+    assert staged_parquet(scenario) == set(), "the next run removes the killed run's staging folder"
 
 
 def test_3_upload_during_a_run_is_picked_up_by_the_next_run(scenario: Scenario) -> None:
