@@ -40,6 +40,20 @@ OPTIONAL_ARGS = ["full_refresh", "catalog_database", "catalog_table", "metrics_n
 SOURCES = ("jhu_daily", "owid")
 
 
+class PhaseClock:
+    """Seconds per phase of a run, kept in the manifest: where a run's time goes (Spark is lazy, so a phase
+    that triggers an action also pays for the reads behind it)."""
+
+    def __init__(self, manifest: dict[str, Any]) -> None:
+        self.seconds: dict[str, float] = manifest.setdefault("phase_seconds", {})
+        self.last = time.monotonic()
+
+    def lap(self, phase: str) -> None:
+        now = time.monotonic()
+        self.seconds[phase] = round(self.seconds.get(phase, 0.0) + now - self.last, 3)
+        self.last = now
+
+
 class ReconciliationError(RuntimeError):
     """rows_in != rows_out + rows_quarantined + rows_duplicate: something was lost or invented."""
 
@@ -149,6 +163,7 @@ def run_job(spark: SparkSession, options: JobOptions) -> dict[str, Any]:
         "skipped_reasons": {},
         "quarantined_files": {},
     }
+    clock = PhaseClock(manifest)
     ledger_uri = storage.join(options.state_path, "ledger.json")
     ledger = storage.read_json(ledger_uri) or incremental.empty_ledger()
     ledger_files: dict[str, Any] = ledger.setdefault("files", {})
@@ -171,6 +186,7 @@ def run_job(spark: SparkSession, options: JobOptions) -> dict[str, Any]:
     if not changes.changed and not removed:
         return _finish(manifest, options, started, status="no_new_input")
 
+    clock.lap("list_inputs")
     # 2. Sniff the changed files; quarantine the unreadable ones as files.
     by_path = {o.relative_path: o for o in data_objects}
     heads = storage.read_heads([by_path[p].uri for p in changes.changed], validators.HEAD_BYTES)
@@ -224,6 +240,7 @@ def run_job(spark: SparkSession, options: JobOptions) -> dict[str, Any]:
     try:
         classified = None
         if good:
+            clock.lap("sniff_files")
             # 3. Read the changed files once (one read per header layout) and classify every row.
             changed_raw, new_columns = readers.read_inputs(spark, [to_input(v) for v in good], options.source)
             manifest["new_columns"] = new_columns
@@ -238,6 +255,7 @@ def run_job(spark: SparkSession, options: JobOptions) -> dict[str, Any]:
                     lo, hi = ranges.get(key, (row["report_date_min"], row["report_date_max"]))
                     ranges[key] = (min(lo, row["report_date_min"]), max(hi, row["report_date_max"]))
 
+        clock.lap("read_and_classify")
         # 4. Which partitions to rewrite, and which unchanged files they need re-read.
         existing = incremental.existing_partitions(unchanged_entries)
         affected = incremental.affected_partitions(new_ranges, old_entries, existing)
@@ -273,6 +291,7 @@ def run_job(spark: SparkSession, options: JobOptions) -> dict[str, Any]:
                     .parquet(storage.spark_path(storage.join(quarantine_root, "rows")))
                 )
 
+            clock.lap("plan_and_count")
             # 5. Transform: type, deduplicate, enrich, derive; only affected partitions are kept.
             lookup_exact, lookup_country = tx.prepare_lookup(readers.read_lookup(spark, options.reference_path))
             good_rows = tx.type_rows(scoped.where(F.col("quarantine_reason").isNull()))
@@ -284,6 +303,7 @@ def run_job(spark: SparkSession, options: JobOptions) -> dict[str, Any]:
             manifest["rows_duplicate"] = duplicates
             _reconcile(manifest)
 
+            clock.lap("transform_and_count")
             # 6. Quality gate, before anything is published.
             expected_latest = max((v.name_date for v in good if v.name_date), default=None)
             checks = data_quality_checks.build_checks(
@@ -295,6 +315,7 @@ def run_job(spark: SparkSession, options: JobOptions) -> dict[str, Any]:
                 _finish(manifest, options, started, status="failed_data_quality", publish=False)
                 raise data_quality_checks.DataQualityError(report)
 
+            clock.lap("data_quality")
             # 7. Publish: dynamic partition overwrite touches only the partitions present in the frame.
             # A run killed mid-write leaves its staging folder; one run at a time (MaxConcurrentRuns 1) owns
             # the output, so any staging folder found now is a leftover.
@@ -318,6 +339,7 @@ def run_job(spark: SparkSession, options: JobOptions) -> dict[str, Any]:
         for frame in persisted:
             frame.unpersist()
 
+    clock.lap("publish")
     # 8. Ledger: only after a successful publish, so a failed run is retried in full.
     new_files = {} if options.full_refresh else {p: e for p, e in ledger_files.items() if p in states}
     for verdict in verdicts:
@@ -333,6 +355,7 @@ def run_job(spark: SparkSession, options: JobOptions) -> dict[str, Any]:
     storage.write_json(ledger_uri, {"version": incremental.LEDGER_VERSION, "files": dict(sorted(new_files.items()))})
     manifest["files_processed"] = len(good)
     _sync_catalog(options, manifest)
+    clock.lap("ledger_and_catalog")
     return _finish(manifest, options, started, status="succeeded")
 
 

@@ -83,6 +83,13 @@ def test_full_run_reconciles_and_gives_exact_rows(spark, tmp_path: Path) -> None
                                               "year=2020/month=11"]  # fmt: skip
     assert manifest["new_columns"] == ["people_tested"]
     assert manifest["data_quality"]["score"] is not None
+    phases = manifest["phase_seconds"]
+    assert list(phases) == [
+        "list_inputs", "sniff_files", "read_and_classify", "plan_and_count", "transform_and_count",
+        "data_quality", "publish", "ledger_and_catalog",
+    ]  # fmt: skip
+    assert all(seconds >= 0 for seconds in phases.values())
+    assert sum(phases.values()) <= manifest["duration_seconds"]
     saved = json.loads((tmp_path / "state-out" / "runs" / "run-1.json").read_text())
     assert saved == json.loads((tmp_path / "state-out" / "latest.json").read_text())
     assert saved["rows_out"] == 24
