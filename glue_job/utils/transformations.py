@@ -74,16 +74,19 @@ QUARANTINE_REASONS = (
 )
 
 
+# What Java's \s matches, plus the no-break space some files carry.
+_BLANKS = " \t\n\u000b\f\r\u00a0"
+
+
 def clean_text(column: Column | str) -> Column:
     """Trim blanks (spaces, tabs, no-break spaces); empty becomes null.
 
-    A cheap trim first; the regex only runs on the rare value that still starts or ends with another blank.
+    TRIM(BOTH <set> FROM x) needs no regex: this runs for every text field of every row, and Spark inlines
+    it wherever a parsed column is used, so it has to stay cheap.
     """
     col = F.col(column) if isinstance(column, str) else column
-    trimmed = F.trim(col)
-    odd = trimmed.rlike(r"^[\s\u00a0]|[\s\u00a0]$")
-    cleaned = F.when(odd, F.regexp_replace(trimmed, r"^[\s\u00a0]+|[\s\u00a0]+$", "")).otherwise(trimmed)
-    return F.when(cleaned != "", cleaned)
+    trimmed = F.btrim(col, F.lit(_BLANKS))
+    return F.when(trimmed != "", trimmed)
 
 
 def canonical_country(column: Column | str) -> Column:
