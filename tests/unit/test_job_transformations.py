@@ -229,3 +229,10 @@ def test_rates_and_partitions(spark) -> None:
         (2.5, 200.0, 2020, 11),
         (None, None, 2021, 1),
     ]
+
+
+def test_clean_text_trims_every_blank_and_turns_empty_into_null(spark) -> None:
+    values = [("  Korea, South ",), ("\tNew York\r",), ("\u00a0Bahamas\u00a0",), ("   ",), ("",), (None,), ("a  b",)]
+    df = spark.createDataFrame(values, "value string")
+    cleaned = [row[0] for row in df.select(tx.clean_text("value")).collect()]
+    assert cleaned == ["Korea, South", "New York", "Bahamas", None, None, None, "a  b"]
