@@ -40,9 +40,11 @@ from botocore.exceptions import ClientError
 from covid_pipeline.config import METRICS_NAMESPACE, REPO_ROOT, SOURCES, PipelineConfig
 from covid_pipeline.errors import UserError
 from covid_pipeline.local import bootstrap
+from covid_pipeline.local.alarm_evaluator import evaluate_alarms
 from covid_pipeline.local.emulator import ClientCache, Emulator, emulator_env, export_env, restore_env
 from covid_pipeline.local.glue_executor import GlueExecutor
 from covid_pipeline.local.glue_front import GlueFront
+from covid_pipeline.local.lambda_runtime import SqsEventSourceMapping, invoke
 from covid_pipeline.local.state import StateStore
 
 log = logging.getLogger(__name__)
@@ -444,11 +446,6 @@ class LocalCloud:
         if not handler_path.is_file():
             log.warning("no %s: uploads will not start job runs", handler_path)
             return
-        try:
-            from covid_pipeline.local.lambda_runtime import SqsEventSourceMapping
-        except ImportError:
-            log.warning("covid_pipeline.local.lambda_runtime is missing: uploads will not start job runs")
-            return
         assert self.provision_report is not None
         self.event_source_mapping = SqsEventSourceMapping(
             queue_url=self.provision_report.raw_events_queue_url,
@@ -493,12 +490,8 @@ class LocalCloud:
 
     def run_cloudwatch(self) -> list[Any]:
         """One CloudWatch tick: service metrics, then every alarm evaluated (state changes notify SNS).
-        Returns the alarm evaluations (empty when the evaluator module is absent)."""
+        Returns the alarm evaluations."""
         self.publish_service_metrics()
-        try:
-            from covid_pipeline.local.alarm_evaluator import evaluate_alarms
-        except ImportError:
-            return []
         return list(evaluate_alarms(self.client("cloudwatch"), self.client("sns")))
 
     def _every(self, interval: float, action: Any, what: str) -> None:
@@ -537,11 +530,6 @@ class LocalCloud:
                 self._events.task_done()
 
     def _deliver_state_change(self, event: dict[str, Any]) -> None:
-        try:
-            from covid_pipeline.local.lambda_runtime import invoke
-        except ImportError:
-            log.warning("covid_pipeline.local.lambda_runtime is missing: state-change events are not delivered")
-            return
         environments = self.function_env
         for short in STATE_CHANGE_TARGETS:
             handler_path = HANDLER_FILES[short]
