@@ -22,7 +22,6 @@ from pyspark.sql import types as T
 from utils import storage
 
 CORRUPT = "_corrupt_record"
-OVERFLOW = "_overflow"
 PATH_KEY = "_path_key"
 CANONICAL_COLUMNS = (*schema_evolution.RAW_FIELDS, "extra_fields", "schema_era", PATH_KEY, CORRUPT)
 
@@ -42,6 +41,12 @@ def spark_path_key() -> Column:
     """input_file_name() decoded and without scheme, comparable with storage.path_key()."""
     decoded = F.expr("url_decode(replace(input_file_name(), '+', '%2B'))")
     return F.regexp_replace(decoded, r"^[a-zA-Z0-9]+:/*", "")
+
+
+def csv_field_count(line: Column) -> Column:
+    """Fields in one CSV line: commas outside double quotes, plus one (a doubled quote is two quoted runs)."""
+    unquoted = F.regexp_replace(line, '"[^"]*"', "")
+    return F.length(unquoted) - F.length(F.regexp_replace(unquoted, ",", "")) + 1
 
 
 def _is_header_line(columns: list[str], raw_header: tuple[str, ...]) -> Column:
@@ -74,21 +79,27 @@ def read_inputs(spark: SparkSession, files: list[InputFile], source: str) -> tup
         mapping = group[0].mapping
         assert mapping is not None
         new_columns.update(mapping.new_columns)
-        # header=false: each file's header line comes back as a row and is dropped by value below. That avoids
-        # Spark's per-file header check, and lets an extra trailing field land in OVERFLOW instead of being
-        # silently dropped (Spark drops tokens beyond the schema): such a row is malformed.
-        schema = schema_evolution.raw_read_schema(raw_header).add(OVERFLOW, T.StringType())
+        # header=false: each file's header line comes back as a row and is dropped by value below (no per-file
+        # header check). A line whose field count differs from the header's gets its text in CORRUPT; Spark keeps
+        # the fields it can and would silently drop extra ones, so a line with too many fields is malformed.
+        # (An extra schema column to catch overflow would make every good line a mismatch: Spark builds an
+        # exception per mismatched line, which cost more than the rest of the read.) Quotes follow RFC 4180: a
+        # quote inside a quoted field is doubled (Spark's default escape is a backslash).
+        schema = schema_evolution.raw_read_schema(raw_header).add(CORRUPT, T.StringType())
         raw = (
             spark.read.option("header", "false")
             .option("mode", "PERMISSIVE")
             .option("multiLine", "false")
+            .option("columnNameOfCorruptRecord", CORRUPT)
+            .option("escape", '"')
             .schema(schema)
             .csv([storage.spark_path(f.uri) for f in group])
         )
         raw = raw.where(~_is_header_line(raw.columns[: len(raw_header)], raw_header)).withColumn(
             PATH_KEY, spark_path_key()
         )
-        raw = raw.withColumn(CORRUPT, F.when(F.col(OVERFLOW).isNotNull(), F.lit("too many fields"))).drop(OVERFLOW)
+        too_many = F.col(CORRUPT).isNotNull() & (csv_field_count(F.col(CORRUPT)) > len(raw_header))
+        raw = raw.withColumn(CORRUPT, F.when(too_many, F.col(CORRUPT)))
         column_names = schema_evolution.read_column_names(raw_header)
         frames.append(_finish(schema_evolution.to_canonical(raw, mapping, column_names=column_names)))
     for fmt, group in others.items():

@@ -122,6 +122,10 @@ def test_full_run_reconciles_and_gives_exact_rows(spark, tmp_path: Path) -> None
 
     quarantined = spark.read.parquet(str(tmp_path / "quarantine" / "run_id=run-1" / "rows"))
     assert sorted(r.quarantine_reason for r in quarantined.collect()) == sorted(manifest["quarantine_reasons"])
+    malformed = [r._corrupt_record for r in quarantined.collect() if r.quarantine_reason == "malformed_row"]
+    assert malformed == [
+        ",,,Bolivia,2020-11-13 05:40:07,-16.2902,-63.5887,142000,8800,114000,19200,Bolivia,1.0,0.0,unexpected,extra"
+    ]  # the line as written
     assert sorted(p.name for p in (tmp_path / "quarantine" / "run_id=run-1" / "files").iterdir()) == sorted(BAD)
     reasons = [
         json.loads(x) for x in (tmp_path / "quarantine" / "run_id=run-1" / "files.jsonl").read_text().split("\n") if x

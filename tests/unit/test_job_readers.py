@@ -1,0 +1,55 @@
+"""The Spark read edge: field-count mismatches, quoted commas, the file each row came from."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+import schema_evolution as se
+from utils import readers
+
+pytestmark = pytest.mark.spark
+
+HEADER = "Province/State,Country/Region,Last Update,Confirmed,Deaths,Recovered"
+LINES = [
+    "Hubei,Mainland China,1/22/2020 17:00,444,17,28",  # exact
+    '"Cruise Ship, Diamond Princess",Others,1/22/2020 17:00,1,0,0',  # a quoted comma is not a field break
+    "Anhui,Mainland China,1/22/2020 17:00,1",  # fewer fields: missing ones are null, the row is kept
+    "Beijing,Mainland China,1/22/2020 17:00,14,0,0,surplus",  # more fields than the header: malformed
+    '"Macau, ""SAR""",Macau,1/22/2020 17:00,1,0,0',  # doubled quotes inside a quoted field
+]
+
+
+def test_too_many_fields_are_malformed_with_the_line_kept_and_short_lines_are_not(spark, tmp_path: Path) -> None:
+    path = tmp_path / "01-22-2020.csv"
+    path.write_text("\ufeff" + HEADER + "\r\n" + "\r\n".join(LINES) + "\r\n", encoding="utf-8")
+    header = tuple(HEADER.split(","))
+    item = readers.InputFile(
+        uri=str(path),
+        relative_path=path.name,
+        file_format="csv",
+        mapping=se.map_header(list(header), "jhu_daily"),
+        raw_header=header,
+        file_date=date(2020, 1, 22),
+        file_rank=20200122,
+    )
+    frame, new_columns = readers.read_inputs(spark, [item], "jhu_daily")
+    rows = {r.province: r for r in frame.collect()}
+
+    assert new_columns == []
+    assert len(rows) == len(LINES)  # the header line (with its BOM) is not a row
+    assert {p for p, r in rows.items() if r._corrupt_record is not None} == {"Beijing"}
+    assert rows["Beijing"]._corrupt_record == LINES[3]
+    anhui = rows["Anhui"]
+    assert (anhui.country, anhui.confirmed, anhui.deaths, anhui.recovered) == ("Mainland China", "1", None, None)
+    assert rows["Cruise Ship, Diamond Princess"].confirmed == "1"
+    assert rows['Macau, "SAR"'].recovered == "0"
+    assert {r.source_file for r in rows.values()} == {path.name}
+    assert {r.file_date for r in rows.values()} == {date(2020, 1, 22)}
+
+
+def test_csv_field_count_ignores_commas_inside_quotes(spark) -> None:
+    lines = spark.createDataFrame([(line,) for line in LINES], "line string")
+    counts = [r[0] for r in lines.select(readers.csv_field_count(lines["line"])).collect()]
+    assert counts == [6, 6, 4, 7, 6]
