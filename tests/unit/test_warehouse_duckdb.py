@@ -274,3 +274,24 @@ def test_failure_inside_the_transaction_rolls_everything_back(output_dir: Path, 
     assert query(warehouse, "SELECT * FROM fact_covid_daily ORDER BY ALL") == before
     assert query(warehouse, "SELECT partition_key, fingerprint FROM warehouse_load_state ORDER BY ALL") == state_before
     assert query(warehouse, "SELECT count(*) FROM dim_location WHERE country = 'Newland'") == [(0,)]
+
+
+def test_a_country_gets_its_own_iso3_not_a_territory_of_it(tmp_path: Path, warehouse: str) -> None:
+    day = dt.date(2020, 5, 1)
+    us = [row(day, "US", 10, 0, 1, 0, province="New York", admin2=county, iso3="USA") for county in ("Kings", "Queens")]
+    territory = row(day, "US", 5, 0, 1, 0, province="Virgin Islands", iso3="VIR")  # sorts after USA
+    france = row(day, "France", 100, 1, 1, 0, iso3="FRA")
+    overseas = [
+        row(day, "France", 1, 0, 0, 0, province=name, iso3=code)
+        for name, code in (("Reunion", "REU"), ("Saint Barthelemy", "BLM"))
+    ]
+    write_partition(tmp_path / "out", 2020, 5, [*us, territory, france, *overseas])
+    load_partitions(str(tmp_path / "out"), warehouse)
+    assert query(warehouse, "SELECT country, iso3, confirmed FROM v_country_daily ORDER BY country") == [
+        ("France", "FRA", 102),
+        ("US", "USA", 25),
+    ]
+    assert query(warehouse, "SELECT country, iso3 FROM v_latest_by_country ORDER BY country") == [
+        ("France", "FRA"),
+        ("US", "USA"),
+    ]

@@ -182,10 +182,29 @@ def date_key(year: int, month: int, day: int) -> int:
 
 
 # --- views (ANSI SQL shared by every target; the 7-day window differs, see view_statements) ---------------------------
+# A country's iso3 is its own row's (no province, no admin2) where there is one, else the one most of its locations
+# have: US counties are USA, while its territories (VIR, PRI, ...) are provinces of "US" in the JHU data.
 V_COUNTRY_DAILY = """
 CREATE VIEW v_country_daily AS
+WITH country_iso3 AS (
+    SELECT country, iso3
+    FROM (
+        SELECT country,
+               iso3,
+               ROW_NUMBER() OVER (
+                   PARTITION BY country
+                   ORDER BY MAX(CASE WHEN province IS NULL AND admin2 IS NULL THEN 1 ELSE 0 END) DESC,
+                            COUNT(*) DESC,
+                            iso3
+               ) AS rank_in_country
+        FROM dim_location
+        WHERE iso3 IS NOT NULL
+        GROUP BY country, iso3
+    ) ranked
+    WHERE rank_in_country = 1
+)
 SELECT l.country,
-       MAX(l.iso3) AS iso3,
+       MAX(ci.iso3) AS iso3,
        d.date AS report_date,
        CAST(SUM(f.confirmed) AS BIGINT) AS confirmed,
        CAST(SUM(f.deaths) AS BIGINT) AS deaths,
@@ -198,6 +217,7 @@ SELECT l.country,
 FROM fact_covid_daily f
 JOIN dim_location l ON l.location_key = f.location_key
 JOIN dim_date d ON d.date_key = f.date_key
+LEFT JOIN country_iso3 ci ON ci.country = l.country
 GROUP BY l.country, d.date
 """
 V_LATEST_BY_COUNTRY = """
