@@ -120,9 +120,9 @@ def test_full_run_reconciles_and_gives_exact_rows(spark, tmp_path: Path) -> None
     assert (date(2020, 11, 12), "US", "South Carolina", "Abbeville") not in rows  # negative count: quarantined
     assert rows[(date(2020, 11, 11), "US", "South Carolina", "Abbeville")].new_confirmed == 15
 
-    quarantined = spark.read.parquet(str(tmp_path / "quarantine" / "run_id=run-1" / "rows"))
-    assert sorted(r.quarantine_reason for r in quarantined.collect()) == sorted(manifest["quarantine_reasons"])
-    malformed = [r._corrupt_record for r in quarantined.collect() if r.quarantine_reason == "malformed_row"]
+    quarantined = spark.read.parquet(str(tmp_path / "quarantine" / "run_id=run-1" / "rows")).collect()
+    assert sorted(r.quarantine_reason for r in quarantined) == sorted(manifest["quarantine_reasons"])
+    malformed = [r._corrupt_record for r in quarantined if r.quarantine_reason == "malformed_row"]
     assert malformed == [
         ",,,Bolivia,2020-11-13 05:40:07,-16.2902,-63.5887,142000,8800,114000,19200,Bolivia,1.0,0.0,unexpected,extra"
     ]  # the line as written
