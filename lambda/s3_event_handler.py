@@ -7,8 +7,9 @@ Flow per invocation (a batch of SQS messages, each carrying one S3 event notific
    a batch item failure, so SQS redelivers it and, after maxReceiveCount, moves it to the DLQ;
 2. validate: each object against the raw layout ``<RAW_PREFIX><source>/<file><suffix>``; an object
    that does not belong there is ignored with a logged reason (no run);
-3. trigger: an object that a SUCCEEDED run started after its upload has already processed needs no
-   run (typical for a retried message); otherwise ``JobTrigger`` claims one marker per object version
+3. trigger: an object already processed needs no run (typical for a retried message): a SUCCEEDED run
+   started after its upload, or the job's ledger already holds this version (same size and ETag);
+   otherwise ``JobTrigger`` claims one marker per object version
    (conditional put, so a duplicate delivery starts at most one run), then starts ONE Glue run per
    source in the batch (the job picks up every raw object not yet in its ledger). A start that
    fails releases the claims. When the job is merely busy (ConcurrentRunsExceededException,
@@ -19,6 +20,7 @@ Flow per invocation (a batch of SQS messages, each carrying one S3 event notific
 
 The function must be deployed with ``function_response_types = ["ReportBatchItemFailures"]``; it needs
 glue:StartJobRun + glue:GetJobRuns on the job, s3:GetObject/PutObject/DeleteObject on the claims prefix,
+s3:GetObject on the jobs' ledgers (``STATE_PREFIX<source>/ledger.json``),
 and sqs:SendMessage + sqs:GetQueueUrl on its queue.
 
 Environment (terraform/lambda.tf sets the same):
@@ -71,6 +73,7 @@ MAX_SQS_DELAY_SECONDS = 900
 BUSY_RETRIES_ATTRIBUTE = "busy_retries"
 DEFAULT_CLAIM_STALE_SECONDS = 900
 CLAIMS_FOLDER = "events/"
+LEDGER_NAME = "ledger.json"  # the job's record of processed inputs, under its --state_path
 # A SUCCEEDED run that started this long after an upload has certainly listed it (clock skew allowance).
 COVERAGE_MARGIN_SECONDS = 2.0
 RECENT_RUNS = 50
@@ -469,6 +472,22 @@ class JobTrigger:
     def release(self, obj: S3ObjectCreated) -> None:
         self.s3.delete_object(Bucket=self.settings.state_bucket, Key=self.claim_key(obj))
 
+    def ledger(self, source: str) -> dict[str, Any]:
+        """The job's ledger of processed inputs for a source (relative path -> size, fingerprint, ...); {} when
+        there is none yet or it cannot be read (then a run starts and finds out for itself)."""
+        key = f"{self.settings.state_prefix}{source}/{LEDGER_NAME}"
+        try:
+            body = self.s3.get_object(Bucket=self.settings.state_bucket, Key=key)["Body"].read()
+            files = json.loads(body).get("files", {})
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") not in ("NoSuchKey", "404"):
+                logger.warning("could not read the job's ledger", extra={"ledger": key, "error": str(exc)})
+            return {}
+        except (ValueError, AttributeError) as exc:
+            logger.warning("the job's ledger is not valid JSON", extra={"ledger": key, "error": str(exc)})
+            return {}
+        return files if isinstance(files, dict) else {}
+
     def start_run(self, source: str, objects: Sequence[S3ObjectCreated]) -> str:
         arguments = self.settings.run_arguments(source)
         arguments["--trigger_objects"] = trigger_summary(objects)
@@ -542,12 +561,23 @@ class JobTrigger:
         succeeded_runs = self.succeeded_run_starts() if by_source else {}
         for source, items in by_source.items():
             claimed: list[tuple[SqsMessage, S3ObjectCreated]] = []
+            ledger: dict[str, Any] | None = None
             for message, obj in items:
                 covering_run = covered_by(obj, succeeded_runs.get(source, []))
                 if covering_run is not None:
                     logger.info(
                         "already processed: a run that started after the upload succeeded",
                         extra={"object": obj.uri, "run_id": covering_run, "message_id": message.message_id},
+                    )
+                    outcome.covered.append(obj.uri)
+                    continue
+                # A run that started within moments of the upload may or may not have listed it: its ledger knows.
+                ledger = self.ledger(source) if ledger is None else ledger
+                entry = in_ledger(obj, ledger, f"{self.settings.raw_prefix}{source}/")
+                if entry is not None:
+                    logger.info(
+                        "already processed: this version is in the job's ledger",
+                        extra={"object": obj.uri, "run_id": entry.get("run_id"), "message_id": message.message_id},
                     )
                     outcome.covered.append(obj.uri)
                     continue
@@ -622,6 +652,16 @@ def covered_by(obj: S3ObjectCreated, succeeded_runs: Sequence[tuple[datetime, st
     for started, run_id in succeeded_runs:
         if started.tzinfo is not None and (started - created).total_seconds() > COVERAGE_MARGIN_SECONDS:
             return run_id
+    return None
+
+
+def in_ledger(obj: S3ObjectCreated, ledger_files: Mapping[str, Any], input_prefix: str) -> dict[str, Any] | None:
+    """The job's ledger entry for exactly this object version (same size and ETag), if it has one."""
+    if not obj.etag or not obj.key.startswith(input_prefix):
+        return None
+    entry = ledger_files.get(obj.key[len(input_prefix) :])
+    if isinstance(entry, dict) and entry.get("fingerprint") == obj.etag and entry.get("size") == obj.size:
+        return entry
     return None
 
 

@@ -92,6 +92,13 @@ data "aws_iam_policy_document" "s3_event_handler" {
   }
 
   statement {
+    # A re-delivered event whose object version the job's ledger already holds starts no run.
+    sid       = "ReadJobLedgers"
+    actions   = ["s3:GetObject"]
+    resources = ["${local.processed_bucket_arn}/${var.state_prefix}*/ledger.json"]
+  }
+
+  statement {
     # Without ListBucket a missing claim reads as 403 instead of 404, and the handler could not tell them apart.
     sid       = "ListClaims"
     actions   = ["s3:ListBucket"]

@@ -80,13 +80,16 @@ locals {
   script_location = "s3://${local.scripts_bucket}/${local.script_key}"
   extra_py_key    = "glue/glue_job_libs.zip"
   extra_py_files  = "s3://${local.scripts_bucket}/${local.extra_py_key}"
-  default_source  = "jhu_daily"
+  # Glue pip-installs these at job start; Glue 5.0 does not ship Great Expectations (config.JOB_PYTHON_MODULES).
+  job_python_modules = "great_expectations==1.24.1"
+  default_source     = "jhu_daily"
 
   # config.job_arguments("jhu_daily"): the job's DefaultArguments. A run for another source overrides the
   # source-specific ones in StartJobRun's Arguments.
   glue_job_arguments = {
     "--job-language"                     = "python"
     "--extra-py-files"                   = local.extra_py_files
+    "--additional-python-modules"        = local.job_python_modules
     "--enable-metrics"                   = "true"
     "--enable-continuous-cloudwatch-log" = "true"
     "--continuous-log-logGroup"          = local.glue_log_group

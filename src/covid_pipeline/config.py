@@ -20,6 +20,8 @@ ENVIRONMENTS = ("dev", "staging", "prod", "test")
 # Sources the job understands; each gets its own raw prefix, output prefix and catalog table.
 SOURCES = ("jhu_daily", "owid")
 METRICS_NAMESPACE = "CovidPipeline"
+# What Glue pip-installs for the job at start (it does not ship Great Expectations); pinned as requirements.txt.
+JOB_PYTHON_MODULES = "great_expectations==1.24.1"
 LAMBDA_FUNCTIONS = ("s3-event-handler", "data-quality-monitor", "warehouse-loader")
 
 
@@ -145,6 +147,7 @@ class PipelineConfig:
         return {
             "--job-language": "python",
             "--extra-py-files": self.extra_py_files,
+            "--additional-python-modules": JOB_PYTHON_MODULES,
             "--enable-metrics": "true",
             "--enable-continuous-cloudwatch-log": "true",
             "--continuous-log-logGroup": self.names.glue_log_group,

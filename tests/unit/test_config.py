@@ -49,3 +49,19 @@ def test_prod_differs_from_dev_where_it_should() -> None:
 def test_unknown_environment_is_a_clear_error() -> None:
     with pytest.raises(ConfigError, match="unknown environment 'nope'"):
         load_config("nope")
+
+
+def test_the_modules_glue_installs_for_the_job_are_the_versions_we_test_with() -> None:
+    from pathlib import Path
+
+    from covid_pipeline.config import JOB_PYTHON_MODULES
+
+    pins = {
+        line.split("==")[0].strip().lower().replace("-", "_"): line.split("==")[1].strip()
+        for line in (Path(__file__).parents[2] / "requirements.txt").read_text().splitlines()
+        if "==" in line and not line.lstrip().startswith("#")
+    }
+    for spec in JOB_PYTHON_MODULES.split(","):
+        name, version = spec.split("==")
+        assert pins[name.lower().replace("-", "_")] == version, f"{spec} differs from requirements.txt"
+    assert load_config("dev").job_arguments()["--additional-python-modules"] == JOB_PYTHON_MODULES

@@ -315,6 +315,51 @@ def test_an_object_a_later_successful_run_processed_needs_no_new_run(aws: Simple
     assert sorted(run["Arguments"]["--source"] for run in job_runs(aws.glue)) == ["jhu_daily", "owid"]
 
 
+def put_ledger(s3: Any, source: str, files: dict[str, dict[str, Any]]) -> None:
+    key = f"{CONFIG['state_prefix']}{source}/ledger.json"
+    s3.put_object(Bucket=NAMES.processed_bucket, Key=key, Body=json.dumps({"version": 1, "files": files}).encode())
+
+
+def test_an_object_version_in_the_jobs_ledger_needs_no_new_run(aws: SimpleNamespace) -> None:
+    # A run that started within moments of the upload proves nothing by its start time; its ledger does.
+    create_job(aws.glue, max_concurrent_runs=10)
+    event = uploaded_now(load_event("s3_object_created.json"))
+    (obj,) = h.parse_notification(event["Records"][0]["body"])[0]
+    relative = obj.key.removeprefix("raw/jhu_daily/")
+    put_ledger(aws.s3, "jhu_daily", {relative: {"size": obj.size, "fingerprint": obj.etag, "run_id": "jr_before"}})
+    assert h.handler(event, fake_context()) == {"batchItemFailures": []}
+    assert job_runs(aws.glue) == []
+    assert claims(aws.s3) == {}
+
+
+@pytest.mark.parametrize(
+    ("relative", "size_delta", "fingerprint"),
+    [
+        ("01-22-2020.csv", 0, "an-older-etag"),  # a revised file: same name, new content
+        ("01-22-2020.csv", 1, None),  # same ETag claimed, other size: not this version
+        ("01-23-2020.csv", 0, None),  # another file
+    ],
+)
+def test_a_ledger_without_this_version_starts_a_run(
+    aws: SimpleNamespace, relative: str, size_delta: int, fingerprint: str | None
+) -> None:
+    create_job(aws.glue, max_concurrent_runs=10)
+    event = uploaded_now(load_event("s3_object_created.json"))
+    (obj,) = h.parse_notification(event["Records"][0]["body"])[0]
+    entry = {"size": obj.size + size_delta, "fingerprint": fingerprint or obj.etag}
+    put_ledger(aws.s3, "jhu_daily", {relative: entry})
+    assert h.handler(event, fake_context()) == {"batchItemFailures": []}
+    assert len(job_runs(aws.glue)) == 1
+
+
+def test_an_unreadable_ledger_starts_a_run_rather_than_skip_one(aws: SimpleNamespace) -> None:
+    create_job(aws.glue, max_concurrent_runs=10)
+    key = f"{CONFIG['state_prefix']}jhu_daily/ledger.json"
+    aws.s3.put_object(Bucket=NAMES.processed_bucket, Key=key, Body=b"{not json")
+    assert h.handler(uploaded_now(load_event("s3_object_created.json")), fake_context()) == {"batchItemFailures": []}
+    assert len(job_runs(aws.glue)) == 1
+
+
 def test_a_batch_of_one_source_starts_one_run(aws: SimpleNamespace) -> None:
     create_job(aws.glue, max_concurrent_runs=10)
     assert h.handler(load_event("sqs_batch_one_source.json"), fake_context()) == {"batchItemFailures": []}

@@ -150,6 +150,8 @@ class LocalCloud:
     often (uploads between runs survive a crash), both besides the snapshot at stop. Snapshots are incremental.
     ``cloudwatch_interval_seconds``: how often the local cloud does what CloudWatch does on AWS and moto does
     not: publish the AWS/SQS queue metrics and evaluate the alarms (None: only when asked, ``run_cloudwatch()``).
+    ``warm_standby``: keep one warm job process ready for the next Glue run (``local up`` and the demo do; it
+    costs a JVM's memory while idle, so tests that only need a few runs leave it off).
     """
 
     def __init__(
@@ -164,8 +166,10 @@ class LocalCloud:
         snapshot_after_runs: bool = True,
         snapshot_interval_seconds: float | None = 120.0,
         cloudwatch_interval_seconds: float | None = 60.0,
+        warm_standby: bool = False,
     ) -> None:
         self.config = config
+        self.warm_standby = warm_standby
         self.state_dir = (state_dir or default_state_dir(config)).resolve()
         self.run_lambdas = run_lambdas
         self.timeout_minute_seconds = timeout_minute_seconds
@@ -263,6 +267,7 @@ class LocalCloud:
             spark_master=self.spark_master,
             spark_conf=self.spark_conf,
             timeout_minute_seconds=self.timeout_minute_seconds,
+            warm_standby=self.warm_standby,
         )
         self.emulator.glue_actions.actions = self.executor.actions()
         self.front = GlueFront(moto_endpoint, self.executor.actions())
@@ -285,6 +290,7 @@ class LocalCloud:
             ) from exc
         self.provision_report = bootstrap.provision(self.config, self._moto_client)
         runs = self.executor.restore()
+        self.executor.start_standby()  # after provisioning: it imports the job's --additional-python-modules
         self.executor.on_run_finished.append(self._events.put)
         self._dispatcher = threading.Thread(target=self._dispatch_loop, name="glue-state-change-events", daemon=True)
         self._dispatcher.start()

@@ -16,6 +16,11 @@ What it does for one ``StartJobRun``, as Glue does:
   with ErrorMessage taken from the script's own exception line;
 - emits an EventBridge-shaped "Glue Job State Change" event to ``on_run_finished`` callbacks;
 - persists the run history as JSON so it survives restarts.
+
+With ``warm_standby`` it keeps one job process ready ahead of the next run (see ``glue_standby``): Python
+and the Spark JVM started, the JVM warmed on a throwaway workload and the job's
+``--additional-python-modules`` imported, as Glue's warm pools keep workers ready. A run takes it when its
+environment matches, else starts cold; either way the process serves that one run and exits.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from botocore.exceptions import ClientError
 
 from covid_pipeline.local.emulator import ClientCache
 from covid_pipeline.local.glue_front import GlueAction, GlueApiError
+from covid_pipeline.local.glue_standby import READY_LINE
 from covid_pipeline.spark_env import quiet_local_conf, s3a_conf, submit_args
 
 ACTIVE_STATES = frozenset({"STARTING", "RUNNING", "STOPPING", "WAITING"})
@@ -180,9 +186,48 @@ class _RunControl:
 
     def __init__(self) -> None:
         self.process: subprocess.Popen[bytes] | None = None
+        self.standby_folder: Path | None = None
         self.stop_requested = threading.Event()
         self.stop_reason = "Job run stopped by BatchStopJobRun"
         self.thread: threading.Thread | None = None
+
+
+class _Standby:
+    """A warm job process waiting for a run; its output is kept until a run takes it, then goes to that run."""
+
+    def __init__(self, process: subprocess.Popen[bytes], folder: Path, key: dict[str, str]) -> None:
+        self.process = process
+        self.folder = folder
+        self.key = key  # what the executor set in its environment (see GlueExecutor._standby_key)
+        self.ready = threading.Event()
+        self._lock = threading.Lock()
+        self._buffer: collections.deque[tuple[str, str]] = collections.deque(maxlen=400)
+        self._sinks: dict[str, Callable[[str], object]] | None = None
+        self.readers = [
+            _reader(process.stdout, lambda line: self._emit("stdout", line), "glue-standby-output"),
+            _reader(process.stderr, lambda line: self._emit("stderr", line), "glue-standby-output"),
+        ]
+
+    def _emit(self, channel: str, line: str) -> None:
+        if line.startswith(READY_LINE):
+            self.ready.set()
+        with self._lock:
+            if self._sinks is None:
+                self._buffer.append((channel, line))
+                return
+            sink = self._sinks[channel]
+        sink(line)
+
+    def attach(self, sinks: dict[str, Callable[[str], object]]) -> None:
+        """From now on the output goes to the run's sinks, starting with what the warm-up printed."""
+        with self._lock:
+            for channel, line in self._buffer:
+                sinks[channel](line)
+            self._buffer.clear()
+            self._sinks = sinks
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
 
 
 class GlueExecutor:
@@ -206,6 +251,7 @@ class GlueExecutor:
         spark_conf: dict[str, str] | None = None,
         timeout_minute_seconds: float = 60.0,
         keep_work_dirs: bool = False,
+        warm_standby: bool = False,
     ) -> None:
         self.moto_endpoint = moto_endpoint
         self.region = region
@@ -217,6 +263,8 @@ class GlueExecutor:
         self.spark_conf = dict(spark_conf or {})
         self.timeout_minute_seconds = timeout_minute_seconds
         self.keep_work_dirs = keep_work_dirs
+        self.warm_standby = warm_standby
+        self._standby: _Standby | None = None
         self.on_run_finished: list[RunFinishedCallback] = []
         self._runs: dict[str, dict[str, Any]] = {}
         self._controls: dict[str, _RunControl] = {}
@@ -456,6 +504,9 @@ class GlueExecutor:
                 doomed = [work_dir] if state in ("SUCCEEDED", "STOPPED") else [work_dir / "spark-tmp"]
                 for folder in doomed:
                     shutil.rmtree(folder, ignore_errors=True)
+            if control.standby_folder is not None:
+                shutil.rmtree(control.standby_folder, ignore_errors=True)
+            self._replenish_standby()
 
     def _run_script(
         self, run_id: str, job: dict[str, Any], work_dir: Path, control: _RunControl
@@ -491,31 +542,29 @@ class GlueExecutor:
         stderr_tail: collections.deque[str] = collections.deque(maxlen=400)
         # The timeout covers execution, not time spent queued (WAITING).
         deadline = _now() + run["Timeout"] * self.timeout_minute_seconds
+
+        def on_stderr(line: str) -> None:
+            stderr_tail.append(line)
+            shipper.add("stderr", line)
+
+        sinks: dict[str, Callable[[str], object]] = {
+            "stdout": lambda line: shipper.add("stdout", line),
+            "stderr": on_stderr,
+        }
         try:
             with self._lock:
                 if control.stop_requested.is_set():
                     return "STOPPED", control.stop_reason
-                # A new session: the job, its Spark JVM and their children form one process group we can kill.
-                process = subprocess.Popen(
-                    argv,
-                    cwd=work_dir,
-                    env=env,
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.PIPE,
-                    start_new_session=True,
-                )
+                standby = self._hand_to_standby(argv, work_dir, python_path, sinks)
+                if standby is not None:
+                    log.info("glue run %s: handed to the warm job process %d", run_id, standby.process.pid)
+                    process, readers = standby.process, standby.readers
+                    control.standby_folder = standby.folder
+                else:
+                    process = _job_process(argv, work_dir, env, stdin=subprocess.DEVNULL)
+                    readers = [_reader(process.stdout, sinks["stdout"]), _reader(process.stderr, sinks["stderr"])]
                 control.process = process
             self._update(run_id, JobRunState="RUNNING")
-
-            def on_stderr(line: str) -> None:
-                stderr_tail.append(line)
-                shipper.add("stderr", line)
-
-            readers = [
-                _reader(process.stdout, lambda line: shipper.add("stdout", line)),
-                _reader(process.stderr, on_stderr),
-            ]
             timed_out = False
             while process.poll() is None:
                 if control.stop_requested.wait(0.2):
@@ -621,6 +670,105 @@ class GlueExecutor:
             except Exception:  # a broken subscriber must not break the executor
                 log.exception("on_run_finished callback %r failed", callback)
 
+    # --- the warm standby ---
+
+    def _standby_env(self, folder: Path) -> dict[str, str]:
+        env = self._process_env([], folder)
+        env.pop("PYTHONPATH")  # the run's libraries go on sys.path when it arrives
+        return env
+
+    def _standby_key(self, env: dict[str, str]) -> dict[str, str]:
+        """What a run needs to match: the executor's own settings. The rest of the environment is this process's,
+        which changes in passing (a Lambda handler that calls StartJobRun runs with its function's variables)."""
+        return {
+            "python": self.python,
+            "PYSPARK_SUBMIT_ARGS": env["PYSPARK_SUBMIT_ARGS"],
+            **{key: env.get(key, "") for key in sorted(self.child_env)},
+        }
+
+    def start_standby(self) -> bool:
+        """Start the warm job process if there is none (call once ``child_env`` is final); True if started."""
+        with self._lock:
+            if not self.warm_standby or self._shutting_down:
+                return False
+            if self._standby is not None and self._standby.alive():
+                return False
+            self._discard_standby()
+            folder = self.work_root / f"standby-{uuid.uuid4().hex[:12]}"
+            folder.mkdir(parents=True, exist_ok=True)
+            env = self._standby_env(folder)
+            command = [self.python, "-m", "covid_pipeline.local.glue_standby", *self._python_modules()]
+            process = _job_process(command, folder, env, stdin=subprocess.PIPE)
+            self._standby = _Standby(process, folder, self._standby_key(env))
+            log.info("glue standby started (pid %d)", process.pid)
+            return True
+
+    def wait_standby_ready(self, timeout: float) -> bool:
+        """Block until a warm job process has finished warming up (one is started after each run, so it may not
+        exist yet); False when the executor keeps none, or on timeout."""
+        deadline = _now() + timeout
+        while self.warm_standby and not self._shutting_down:
+            standby = self._standby
+            if standby is not None and standby.ready.wait(0.2) and standby.alive():
+                return True
+            if _now() >= deadline:
+                return False
+            if standby is None:
+                time.sleep(0.2)
+        return False
+
+    def _python_modules(self) -> list[str]:
+        """Modules named by the jobs' --additional-python-modules (``pkg==1.2,other>=3`` -> pkg, other)."""
+        names: set[str] = set()
+        try:
+            jobs = self._client("glue").get_jobs().get("Jobs", [])
+        except ClientError:
+            return []
+        for job in jobs:
+            for spec in _csv((job.get("DefaultArguments") or {}).get("--additional-python-modules")):
+                name = re.split(r"[<>=!~\[; ]", spec, maxsplit=1)[0].strip()
+                if re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+                    names.add(name.replace("-", "_"))
+        return sorted(names)
+
+    def _hand_to_standby(
+        self, argv: list[str], work_dir: Path, python_path: list[str], sinks: dict[str, Callable[[str], object]]
+    ) -> _Standby | None:
+        """Give the run to the warm process when it is alive and was started as a cold process would be now."""
+        standby, self._standby = self._standby, None
+        if standby is None:
+            return None
+        if not standby.alive() or standby.key != self._standby_key(self._standby_env(standby.folder)):
+            self._standby = standby
+            self._discard_standby()
+            return None
+        request = {"script": argv[1], "argv": argv[2:], "cwd": str(work_dir), "python_path": python_path}
+        try:
+            assert standby.process.stdin is not None
+            standby.process.stdin.write((json.dumps(request) + "\n").encode())
+            standby.process.stdin.close()
+        except OSError:
+            self._standby = standby
+            self._discard_standby()
+            return None
+        standby.attach(sinks)
+        return standby
+
+    def _replenish_standby(self) -> None:
+        with self._lock:
+            if self.warm_standby and not self._shutting_down and not self.active_run_ids():
+                self.start_standby()
+
+    def _discard_standby(self) -> None:
+        standby, self._standby = self._standby, None
+        if standby is None:
+            return
+        if standby.alive():
+            _kill_group(standby.process)
+        for reader in standby.readers:
+            reader.join(timeout=5)
+        shutil.rmtree(standby.folder, ignore_errors=True)
+
     # --- lifecycle ---
 
     def active_run_ids(self) -> list[str]:
@@ -648,6 +796,7 @@ class GlueExecutor:
         """Stop every active run (STOPPED, with a reason) and wait for their threads."""
         with self._lock:
             self._shutting_down = True
+            self._discard_standby()
             for run_id in self.active_run_ids():
                 if run_id in self._waiting:
                     self._waiting.pop(run_id)
@@ -745,7 +894,7 @@ def _csv(value: str | None) -> list[str]:
     return [part.strip() for part in (value or "").split(",") if part.strip()]
 
 
-def _reader(stream: IO[bytes] | None, sink: Callable[[str], object]) -> threading.Thread:
+def _reader(stream: IO[bytes] | None, sink: Callable[[str], object], name: str = "glue-run-output") -> threading.Thread:
     def pump() -> None:
         if stream is None:
             return
@@ -753,9 +902,16 @@ def _reader(stream: IO[bytes] | None, sink: Callable[[str], object]) -> threadin
             sink(raw.decode("utf-8", errors="replace"))
         stream.close()
 
-    thread = threading.Thread(target=pump, name="glue-run-output", daemon=True)
+    thread = threading.Thread(target=pump, name=name, daemon=True)
     thread.start()
     return thread
+
+
+def _job_process(argv: list[str], cwd: Path, env: dict[str, str], stdin: int) -> subprocess.Popen[bytes]:
+    """A job process in a new session: it, its Spark JVM and their children form one process group we can kill."""
+    return subprocess.Popen(
+        argv, cwd=cwd, env=env, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+    )
 
 
 def _kill_group(process: subprocess.Popen[bytes]) -> None:
