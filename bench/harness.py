@@ -171,10 +171,29 @@ def table_markdown(results: Sequence[Result]) -> str:
     return "\n".join(lines)
 
 
-def write_results(results: Sequence[Result], info: dict[str, Any], smoke: bool) -> Path:
-    """latest.json + latest.md (smoke runs write smoke.* so they never overwrite real figures)."""
+def merge_previous(results: Sequence[Result], previous: dict[str, Any]) -> list[Result]:
+    """The new rows plus the earlier run's rows of benchmarks not measured now, each marked with its date."""
+    measured = {(r.benchmark, r.metric) for r in results}
+    when = str(previous.get("measured_at", "an earlier run"))
+    kept = []
+    for row in previous.get("results", []):
+        if (row["benchmark"], row["metric"]) in measured:
+            continue
+        old = Result(**row)
+        if "measured " not in old.notes:
+            old.notes = f"{old.notes}; measured {when}" if old.notes else f"measured {when}"
+        kept.append(old)
+    return [*kept, *results]
+
+
+def write_results(results: Sequence[Result], info: dict[str, Any], smoke: bool, merge: bool = False) -> Path:
+    """latest.json + latest.md (smoke runs write smoke.* so they never overwrite real figures). ``merge`` keeps
+    the earlier rows of benchmarks this run did not measure."""
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     stem = "smoke" if smoke else "latest"
+    previous_file = RESULTS_DIR / f"{stem}.json"
+    if merge and previous_file.is_file():
+        results = merge_previous(results, json.loads(previous_file.read_text()))
     payload = {
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": info,

@@ -1,6 +1,6 @@
 """`make bench`: every benchmark, one table, bench/results/latest.{json,md}, and the README's table.
 
-    python -m bench.run_all [--repeats 3] [--only job,incremental,scale,e2e,warehouse,queries] [--smoke]
+    python -m bench.run_all [--repeats 3] [--only job,incremental,scale,e2e,warehouse,queries] [--smoke] [--merge]
 
 --smoke runs the harness end to end on tiny generated input (what `make test` does, so it cannot rot);
 its results go to bench/results/smoke.* and never touch the README.
@@ -85,6 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default=",".join(ALL), help=f"comma-separated subset of {','.join(ALL)}")
     parser.add_argument("--smoke", action="store_true", help="tiny generated input; results to smoke.*")
     parser.add_argument("--scale-factor", type=int, default=10)
+    parser.add_argument(
+        "--merge", action="store_true", help="keep earlier results of benchmarks not run now (marked with their date)"
+    )
     args = parser.parse_args(argv)
     only = {name.strip() for name in args.only.split(",") if name.strip()}
     unknown = only - set(ALL)
@@ -96,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"skipped: {missing}", file=sys.stderr)
         return 0
     info = machine()
-    path = write_results(results, info, smoke=args.smoke)
+    path = write_results(results, info, smoke=args.smoke, merge=args.merge)
     print()
     print(path.read_text())
     if not args.smoke and update_readme(path.read_text()):

@@ -243,10 +243,10 @@ def run_job(spark: SparkSession, options: JobOptions) -> dict[str, Any]:
     file_rows: Counter[str] = Counter()
     persisted: list[DataFrame] = []
     summary: list[dict[str, Any]] = []
+    clock.lap("sniff_files")
     try:
         classified = None
         if good:
-            clock.lap("sniff_files")
             # 3. Read the changed files once (one read per header layout) and classify every row.
             changed_raw, new_columns = readers.read_inputs(spark, [to_input(v) for v in good], options.source)
             manifest["new_columns"] = new_columns

@@ -28,6 +28,21 @@ def test_readme_table_is_replaced_between_the_markers(tmp_path) -> None:
     assert unmarked.read_text() == "no markers\n"
 
 
+def test_a_partial_run_keeps_the_earlier_rows_it_did_not_measure_marked_with_their_date() -> None:
+    old = harness.Result(benchmark="job", metric="wall time", value=100.0, unit="s", notes="rows 10")
+    replaced = harness.Result(benchmark="e2e", metric="wall time", value=50.0, unit="s")
+    previous = {"measured_at": "2026-01-01T00:00:00Z", "results": [vars(old), vars(replaced)]}
+    new = harness.Result(benchmark="e2e", metric="wall time", value=30.0, unit="s")
+
+    merged = harness.merge_previous([new], previous)
+
+    assert [(r.benchmark, r.value) for r in merged] == [("job", 100.0), ("e2e", 30.0)]
+    assert merged[0].notes == "rows 10; measured 2026-01-01T00:00:00Z"
+    # Kept again by a later partial run: still dated by when it was measured.
+    again = harness.merge_previous([new], {"measured_at": "2026-02-01T00:00:00Z", "results": [vars(merged[0])]})
+    assert again[0].notes == "rows 10; measured 2026-01-01T00:00:00Z"
+
+
 def test_process_tree_peak_memory_is_measured() -> None:
     seconds, peak = harness.run_command(["python3", "-c", "x = bytearray(150_000_000); import time; time.sleep(0.4)"])
     assert seconds > 0.3

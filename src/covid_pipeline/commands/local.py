@@ -498,6 +498,7 @@ def format_summary(summary: DemoSummary) -> str:
         (f"last upload: {name.replace('_', ' ')}", f"{value:.1f}")
         for name, value in summary.last_upload_stage_seconds.items()
     ]
+    rows.append(("last upload: job process", "warm" if summary.warm_job_process else "cold"))
     queryable = summary.upload_to_queryable_seconds
     rows.append(("last upload -> rows queryable (s)", "n/a" if queryable is None else f"{queryable:.1f}"))
     width = max(len(label) for label, _ in rows)

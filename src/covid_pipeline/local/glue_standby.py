@@ -166,15 +166,16 @@ def main(argv: list[str]) -> int:
     finally:
         spark.catalog.clearCache()
         shutil.rmtree(folder, ignore_errors=True)
-    failed = [] if request.arrived.is_set() else _import(argv)
+    imported = 0
     if not request.arrived.is_set():
+        imported = len(argv) - len(_import(argv))
         try:
             warm_aws(spark)
         except Exception as exc:
             print(f"glue standby: AWS warm-up skipped: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
     print(
-        f"{READY_LINE}: Spark up in {spark_up:.1f} s, {steps} warm-up steps and {len(argv) - len(failed)} module(s)"
-        f" imported in {time.monotonic() - started - spark_up:.1f} s",
+        f"{READY_LINE}: Spark up in {spark_up:.1f} s, then {steps} warm-up steps and {imported} of {len(argv)} "
+        f"module(s) imported in {time.monotonic() - started - spark_up:.1f} s",
         file=sys.stderr,
         flush=True,
     )
