@@ -4,6 +4,8 @@ Triggered by an EventBridge rule on `{"source": ["aws.glue"], "detail-type": ["G
 the run FAILED / TIMEOUT / ERROR (the message carries Glue's error), when a SUCCEEDED run's data quality score is
 below DQ_SCORE_THRESHOLD, when its quarantined share of input rows is above QUARANTINE_RATIO_THRESHOLD, or when a
 SUCCEEDED run wrote no manifest. Every final state puts the run's metrics (namespace CovidPipeline, dimension JobName).
+EventBridge delivers at least once: a marker `<state_path>monitor/<jobRunId>.<state>.json` (conditional put) makes a
+repeated delivery send neither the alert nor the metrics again.
 
 Environment:
 - ALERTS_TOPIC_ARN (required): the SNS topic alerts go to
@@ -12,8 +14,11 @@ Environment:
   glue:GetJobRun / glue:GetJob) wins; else STATE_PATH (s3://bucket/_state/jhu_daily/); else
   s3://PROCESSED_BUCKET/STATE_PREFIX<SOURCE>/ (STATE_PREFIX default `_state/`, SOURCE default `jhu_daily`)
 - METRICS_NAMESPACE (default CovidPipeline), ENVIRONMENT (shown in alert subjects), LOG_LEVEL (default INFO)
+- CLAIM_STALE_SECONDS (default 900): the function's timeout; an older marker that never completed was left by an
+  invocation that died, and is taken over
 
-Permissions: s3:GetObject on the state prefix, sns:Publish, cloudwatch:PutMetricData, glue:GetJob, glue:GetJobRun.
+Permissions: s3:GetObject on the state prefix, s3:PutObject/DeleteObject on its monitor/ markers, sns:Publish,
+cloudwatch:PutMetricData, glue:GetJob, glue:GetJobRun.
 """
 
 from __future__ import annotations
@@ -23,7 +28,8 @@ from typing import Any
 
 import boto3
 
-from covid_pipeline.monitoring import GlueJobStateChange, MonitorSettings, configure_json_logging, monitor_job_run
+from covid_pipeline.monitoring import GlueJobStateChange, configure_json_logging
+from covid_pipeline.run_monitor import MonitorSettings, monitor_job_run
 
 configure_json_logging("data-quality-monitor", loggers=("data_quality_monitor", "covid_pipeline.monitoring"))
 logger = logging.getLogger("data_quality_monitor")

@@ -116,6 +116,13 @@ data "aws_iam_policy_document" "data_quality_monitor" {
   }
 
   statement {
+    # One check per run and final state: EventBridge may deliver the same event twice.
+    sid       = "MarkRunsChecked"
+    actions   = ["s3:PutObject", "s3:DeleteObject"]
+    resources = ["${local.processed_bucket_arn}/${var.state_prefix}*/monitor/*"]
+  }
+
+  statement {
     sid       = "ListRunManifests"
     actions   = ["s3:ListBucket"]
     resources = [local.processed_bucket_arn]

@@ -80,6 +80,7 @@ locals {
       QUARANTINE_RATIO_THRESHOLD = tostring(var.quarantine_ratio_threshold)
       METRICS_NAMESPACE          = local.metrics_namespace
       ENVIRONMENT                = var.environment
+      CLAIM_STALE_SECONDS        = tostring(var.lambda_timeout_seconds)
     }
     "warehouse-loader" = {
       WAREHOUSE_URL     = local.warehouse_url

@@ -14,7 +14,7 @@ import logging
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 # == covid_pipeline.config.METRICS_NAMESPACE (a unit test keeps them equal). Not imported from there: config needs
@@ -340,35 +340,6 @@ def read_manifest(s3: Any, state_path: str, run_id: str) -> RunManifest | None:
     return RunManifest.from_dict(run_id, data)
 
 
-# --- the data quality monitor (service behind lambda/data_quality_monitor.py) ----------------------------------------
-@dataclass(frozen=True)
-class MonitorSettings:
-    """From the Lambda's environment (Terraform sets these; see lambda/data_quality_monitor.py)."""
-
-    alerts_topic_arn: str
-    policy: AlertPolicy
-    state_path: str | None
-    namespace: str = METRICS_NAMESPACE
-    environment: str = ""
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> MonitorSettings:
-        env = os.environ if env is None else env
-        topic = env.get("ALERTS_TOPIC_ARN", "")
-        if not topic:
-            raise EventError("ALERTS_TOPIC_ARN is not set")
-        return cls(
-            alerts_topic_arn=topic,
-            policy=AlertPolicy(
-                dq_score_threshold=float(env.get("DQ_SCORE_THRESHOLD", "0.9")),
-                quarantine_ratio_threshold=float(env.get("QUARANTINE_RATIO_THRESHOLD", "0.05")),
-            ),
-            state_path=state_path_from_env(env),
-            namespace=env.get("METRICS_NAMESPACE", METRICS_NAMESPACE),
-            environment=env.get("ENVIRONMENT", ""),
-        )
-
-
 def state_path_from_env(env: Mapping[str, str]) -> str | None:
     """STATE_PATH, or s3://PROCESSED_BUCKET(or STATE_BUCKET)/STATE_PREFIX<SOURCE>/ (STATE_PREFIX default
     `_state/`, SOURCE default `jhu_daily`, as config.state_path derives it). None when neither is set: then only
@@ -381,47 +352,3 @@ def state_path_from_env(env: Mapping[str, str]) -> str | None:
     prefix = env.get("STATE_PREFIX", "_state/")
     source = env.get("SOURCE", "jhu_daily")
     return f"s3://{bucket}/{prefix.strip('/')}/{source}/"
-
-
-@dataclass
-class MonitorOutcome:
-    job_run_id: str
-    state: str
-    alert_reasons: list[str]
-    alert_message_id: str | None
-    metrics_published: int
-    manifest_found: bool
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def monitor_job_run(
-    change: GlueJobStateChange, settings: MonitorSettings, *, s3: Any, sns: Any, cloudwatch: Any, glue: Any
-) -> MonitorOutcome:
-    logger = logging.getLogger("covid_pipeline.monitoring")
-    if change.state not in FINAL_STATES:
-        logger.info("ignoring non-final state", extra={"job_run_id": change.job_run_id, "state": change.state})
-        return MonitorOutcome(change.job_run_id, change.state, [], None, 0, False)
-    state_path = run_arguments(glue, change.job_name, change.job_run_id).get("--state_path") or settings.state_path
-    manifest = read_manifest(s3, state_path, change.job_run_id) if state_path else None
-    reasons = alert_reasons(change, manifest, settings.policy)
-    data = run_metrics(change, manifest)
-    message_id = None
-    if reasons:
-        subject, body = format_alert(change, manifest, reasons, settings.environment)
-        message_id = publish_alert(sns, settings.alerts_topic_arn, subject, body)
-        data.append(metric(METRIC_ALERTS_SENT, 1, dimensions={"JobName": change.job_name}))
-        logger.warning("alert published", extra={"job_run_id": change.job_run_id, "reasons": reasons})
-    published = put_metrics(cloudwatch, data, settings.namespace)
-    logger.info(
-        "run checked",
-        extra={
-            "job_run_id": change.job_run_id,
-            "state": change.state,
-            "dq_score": manifest.dq_score if manifest else None,
-            "quarantine_ratio": manifest.quarantine_ratio if manifest else None,
-            "alerted": bool(reasons),
-        },
-    )
-    return MonitorOutcome(change.job_run_id, change.state, reasons, message_id, published, manifest is not None)

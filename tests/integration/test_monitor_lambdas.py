@@ -190,6 +190,61 @@ def test_manifest_location_comes_from_the_runs_own_arguments(aws: Aws, lambda_co
     assert outcome["alert_reasons"] == ["data quality score 0.500 is below the threshold 0.900"]
 
 
+def check_marker(aws: Aws, event: dict[str, Any]) -> dict[str, Any]:
+    key = STATE_PATH.removeprefix(f"s3://{BUCKET}/") + f"monitor/{event['detail']['jobRunId']}.FAILED.json"
+    return json.loads(aws.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
+
+
+def test_a_repeated_event_sends_neither_the_alert_nor_the_metrics_again(
+    aws: Aws, lambda_context: FakeLambdaContext
+) -> None:
+    import data_quality_monitor
+
+    event = glue_event("failed")
+    first = data_quality_monitor.handler(event, lambda_context)
+    again = data_quality_monitor.handler(copy.deepcopy(event), lambda_context)  # EventBridge: at least once
+
+    assert first["alert_message_id"] and not first["already_checked"]
+    assert again["already_checked"] and again["alert_message_id"] is None and again["metrics_published"] == 0
+    assert len(aws.alerts()) == 1
+    assert aws.metric_values("JobRunsFailed") == [1.0]
+    assert check_marker(aws, event)["status"] == "done"
+    assert check_marker(aws, event)["alert_message_id"] == first["alert_message_id"]
+
+
+def test_a_check_left_half_done_is_taken_over_once_stale(
+    aws: Aws, lambda_context: FakeLambdaContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import data_quality_monitor
+
+    event = glue_event("failed")
+    key = STATE_PATH.removeprefix(f"s3://{BUCKET}/") + f"monitor/{event['detail']['jobRunId']}.FAILED.json"
+    left = {"status": "claimed", "claimed_at": 1.0}  # an invocation that died long ago
+    aws.s3.put_object(Bucket=BUCKET, Key=key, Body=json.dumps(left).encode())
+    monkeypatch.setenv("CLAIM_STALE_SECONDS", "30")
+
+    outcome = data_quality_monitor.handler(event, lambda_context)
+
+    assert outcome["alert_message_id"] and len(aws.alerts()) == 1
+    assert check_marker(aws, event)["status"] == "done"
+
+
+def test_an_alert_that_cannot_be_sent_is_left_to_the_retry(
+    aws: Aws, lambda_context: FakeLambdaContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import data_quality_monitor
+
+    event = glue_event("failed")
+    monkeypatch.setenv("ALERTS_TOPIC_ARN", aws.topic_arn + "-missing")
+    with pytest.raises(Exception, match=r"NotFound|does not exist"):
+        data_quality_monitor.handler(event, lambda_context)
+    monkeypatch.setenv("ALERTS_TOPIC_ARN", aws.topic_arn)
+
+    retried = data_quality_monitor.handler(event, lambda_context)
+
+    assert retried["alert_message_id"] and len(aws.alerts()) == 1
+
+
 def test_non_glue_event_is_rejected(aws: Aws, lambda_context: FakeLambdaContext) -> None:
     import data_quality_monitor
 

@@ -14,7 +14,6 @@ from covid_pipeline.monitoring import (
     EventError,
     GlueJobStateChange,
     JsonFormatter,
-    MonitorSettings,
     RunManifest,
     alert_reasons,
     format_alert,
@@ -22,6 +21,7 @@ from covid_pipeline.monitoring import (
     run_metrics,
     state_path_from_env,
 )
+from covid_pipeline.run_monitor import MonitorSettings
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 POLICY = AlertPolicy(dq_score_threshold=0.9, quarantine_ratio_threshold=0.05)

@@ -87,7 +87,8 @@ def lambda_function_env(config: PipelineConfig, cloud: LocalCloud | None = None)
                          STATE_PREFIX + "events/"), SUPPORTED_SUFFIXES=.csv,.csv.gz,.json,.jsonl,.parquet,
                          KNOWN_SOURCES=jhu_daily,owid, OUTPUT_BUCKET, TABLE_PREFIX, QUARANTINE_BUCKET,
                          QUARANTINE_PREFIX
-    data-quality-monitor: PROCESSED_BUCKET, STATE_PREFIX, DQ_SCORE_THRESHOLD, QUARANTINE_RATIO_THRESHOLD
+    data-quality-monitor: PROCESSED_BUCKET, STATE_PREFIX, DQ_SCORE_THRESHOLD, QUARANTINE_RATIO_THRESHOLD,
+                          CLAIM_STALE_SECONDS
     warehouse-loader:    PROCESSED_BUCKET, STATE_PREFIX, GLUE_DATABASE, WAREHOUSE_URL (locally
                          duckdb:///<state_dir>/warehouse.duckdb; on AWS the Redshift URL)
 
@@ -122,6 +123,7 @@ def lambda_function_env(config: PipelineConfig, cloud: LocalCloud | None = None)
             "STATE_PREFIX": str(config["state_prefix"]),
             "DQ_SCORE_THRESHOLD": str(config["dq_score_threshold"]),
             "QUARANTINE_RATIO_THRESHOLD": str(config["quarantine_ratio_threshold"]),
+            "CLAIM_STALE_SECONDS": str(config["lambda_timeout_seconds"]),
         },
         "warehouse-loader": {
             "PROCESSED_BUCKET": names.processed_bucket,
