@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
 from bench import datasets
 from bench.harness import REPO_ROOT, WORK_DIR, Measurement, Result, run_command
-from bench.job_runs import JobLayout, run_job
+from bench.job_runs import JobLayout, S3Layout, job_env, run_job
 
 GIB = 1024**3
 RSS_TARGET_BYTES = 4 * GIB
@@ -130,4 +131,54 @@ def scale(files: list[Path], lookup: Path, factor: int, one_x_seconds: float, on
             met=rss < RSS_TARGET_BYTES,
             notes="driver + JVM",
         ),
+    ]
+
+
+def via_s3a(files: list[Path], lookup: Path, one_x_seconds: float, label: str) -> list[Result]:
+    """The same full run with s3:// input and output through S3A, against the embedded emulator (moto over HTTP):
+    what the object store costs the job, as the local Glue runtime runs it."""
+    import boto3
+
+    from covid_pipeline.local.emulator import Emulator
+    from covid_pipeline.spark_env import s3a_conf
+
+    emulator = Emulator("us-east-1")
+    endpoint = emulator.start()
+    try:
+        s3 = boto3.client(
+            "s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="bench", aws_secret_access_key="x"
+        )
+        for bucket in ("bench-raw", "bench-processed"):
+            s3.create_bucket(Bucket=bucket)
+        for path in files:
+            s3.upload_file(str(path), "bench-raw", f"jhu_daily/{path.name}")
+        s3.upload_file(str(lookup), "bench-raw", f"reference/{lookup.name}")
+        credentials = {
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_ACCESS_KEY_ID": "bench",
+            "AWS_SECRET_ACCESS_KEY": "x",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+        env = {**job_env(extra_conf=s3a_conf(endpoint)), **credentials}
+        layout = S3Layout("s3://bench-processed/run")
+        run = run_job(
+            "s3://bench-raw/jhu_daily/", layout, f"s3://bench-raw/reference/{lookup.name}", full_refresh=True, env=env
+        )
+        latest = s3.get_object(Bucket="bench-processed", Key="run/state/latest.json")["Body"].read()
+        manifest = json.loads(latest)
+    finally:
+        emulator.stop()
+    ratio = run.seconds / one_x_seconds if one_x_seconds else None
+    return [
+        Result(
+            benchmark=f"job, full refresh ({label}), s3:// through S3A (emulator)",
+            metric="wall time",
+            value=run.seconds,
+            unit="s",
+            baseline="same run on local disk",
+            baseline_value=one_x_seconds or None,
+            ratio=ratio,
+            notes=f"rows in {manifest.get('rows_in', 0):,}, out {manifest.get('rows_out', 0):,}; "
+            f"peak RSS {run.peak_rss_bytes / GIB:.2f} GiB (job process tree)",
+        )
     ]

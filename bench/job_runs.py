@@ -41,6 +41,25 @@ class JobLayout:
         return self.root / "state"
 
 
+@dataclass(frozen=True)
+class S3Layout:
+    """The same folders under an s3:// prefix."""
+
+    root: str
+
+    @property
+    def output(self) -> str:
+        return f"{self.root}/output/"
+
+    @property
+    def quarantine(self) -> str:
+        return f"{self.root}/quarantine/"
+
+    @property
+    def state(self) -> str:
+        return f"{self.root}/state/"
+
+
 def job_env(master: str = "local[2]", extra_conf: dict[str, str] | None = None) -> dict[str, str]:
     conf = {**quiet_local_conf(), "spark.driver.memory": "2g", **(extra_conf or {})}
     return {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1", "PYSPARK_SUBMIT_ARGS": submit_args(conf, master=master)}
@@ -48,7 +67,7 @@ def job_env(master: str = "local[2]", extra_conf: dict[str, str] | None = None) 
 
 def run_job(
     input_dir: Path | str,
-    layout: JobLayout,
+    layout: JobLayout | S3Layout,
     reference: Path | str,
     full_refresh: bool = False,
     source: str = "jhu_daily",
@@ -66,6 +85,6 @@ def run_job(
         "--full_refresh", "true" if full_refresh else "false",
     ]  # fmt: skip
     seconds, rss = run_command(argv, env=env or job_env())
-    latest = layout.state / "latest.json"
-    manifest = json.loads(latest.read_text()) if latest.is_file() else {}
+    latest = Path(layout.state) / "latest.json"
+    manifest = json.loads(latest.read_text()) if isinstance(layout, JobLayout) and latest.is_file() else {}
     return JobRun(seconds=seconds, peak_rss_bytes=rss, manifest=manifest)

@@ -1,6 +1,6 @@
 """`make bench`: every benchmark, one table, bench/results/latest.{json,md}, and the README's table.
 
-    python -m bench.run_all [--repeats 3] [--only job,incremental,scale,e2e,warehouse,queries] [--smoke] [--merge]
+    python -m bench.run_all [--repeats 3] [--only job,incremental,scale,s3a,e2e,warehouse,queries] [--smoke] [--merge]
 
 --smoke runs the harness end to end on tiny generated input (what `make test` does, so it cannot rot);
 its results go to bench/results/smoke.* and never touch the README.
@@ -16,7 +16,7 @@ from collections.abc import Callable
 from bench import datasets
 from bench.harness import WORK_DIR, Result, machine, print_table, update_readme, write_results
 
-ALL = ("job", "incremental", "scale", "e2e", "warehouse", "queries")
+ALL = ("job", "incremental", "scale", "s3a", "e2e", "warehouse", "queries")
 
 
 def run(only: set[str], repeats: int, smoke: bool, scale_factor: int) -> list[Result]:
@@ -49,6 +49,7 @@ def run(only: set[str], repeats: int, smoke: bool, scale_factor: int) -> list[Re
     if not smoke:
         one_x_rows = 1_669_907  # rows of the 495 JHU files (../shared/data/README.md)
         steps.append(("scale", lambda: job_bench.scale(files, lookup, scale_factor, full_median, one_x_rows)))
+        steps.append(("s3a", lambda: job_bench.via_s3a(files, lookup, full_median, label)))
         from bench import e2e_bench
 
         steps.append(("e2e", e2e_bench.demo_upload_to_queryable))
@@ -68,7 +69,8 @@ def run(only: set[str], repeats: int, smoke: bool, scale_factor: int) -> list[Re
     steps.append(("queries", lambda: query_bench.parquet_month_pruning(output, repeats)))
 
     for name, step in steps:
-        if name not in only or (name in ("incremental", "queries") and "job" not in only):
+        # These compare with (or read the output of) the full run of the "job" step.
+        if name not in only or (name in ("incremental", "scale", "s3a", "queries") and "job" not in only):
             continue
         started = time.perf_counter()
         print(f"== {name} ...", flush=True)
