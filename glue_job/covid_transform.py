@@ -250,7 +250,10 @@ def run_job(spark: SparkSession, options: JobOptions) -> dict[str, Any]:
             # 3. Read the changed files once (one read per header layout) and classify every row.
             changed_raw, new_columns = readers.read_inputs(spark, [to_input(v) for v in good], options.source)
             manifest["new_columns"] = new_columns
-            classified = tx.classify_rows(changed_raw).persist(StorageLevel.MEMORY_AND_DISK)
+            # Deserialized, as Dataset.persist() defaults to in Scala: PySpark's MEMORY_AND_DISK is the serialized
+            # level, whose cached batches are copied into heap buffers; on 17M rows with a 2 GiB heap that ran out
+            # of memory instead of spilling partitions to disk.
+            classified = tx.classify_rows(changed_raw).persist(StorageLevel.MEMORY_AND_DISK_DESER)
             persisted.append(classified)
             summary = _file_summary(classified)
             for row in summary:
@@ -275,7 +278,7 @@ def run_job(spark: SparkSession, options: JobOptions) -> dict[str, Any]:
             context_raw, _ = readers.read_inputs(spark, [to_input(v) for v in context_verdicts], options.source)
             context_classified = tx.classify_rows(context_raw)
             classified = context_classified if classified is None else classified.unionByName(context_classified)
-            classified = classified.persist(StorageLevel.MEMORY_AND_DISK)
+            classified = classified.persist(StorageLevel.MEMORY_AND_DISK_DESER)
             persisted.append(classified)
 
         changed_good = {v.relative_path for v in good}
@@ -302,7 +305,7 @@ def run_job(spark: SparkSession, options: JobOptions) -> dict[str, Any]:
             lookup_exact, lookup_country = tx.prepare_lookup(readers.read_lookup(spark, options.reference_path))
             good_rows = tx.type_rows(scoped.where(F.col("quarantine_reason").isNull()))
             output = _transform(good_rows, lookup_exact, lookup_country, affected_keys)
-            output = output.persist(StorageLevel.MEMORY_AND_DISK)
+            output = output.persist(StorageLevel.MEMORY_AND_DISK_DESER)
             persisted.append(output)
             partition_rows, duplicates = _output_counts(output)
             manifest["rows_out"] = sum(partition_rows.values())
