@@ -693,7 +693,7 @@ class GlueExecutor:
                 return False
             if self._standby is not None and self._standby.alive():
                 return False
-            self._discard_standby()
+            self._discard_standby(self._standby)
             folder = self.work_root / f"standby-{uuid.uuid4().hex[:12]}"
             folder.mkdir(parents=True, exist_ok=True)
             env = self._standby_env(folder)
@@ -739,8 +739,7 @@ class GlueExecutor:
         if standby is None:
             return None
         if not standby.alive() or standby.key != self._standby_key(self._standby_env(standby.folder)):
-            self._standby = standby
-            self._discard_standby()
+            self._discard_standby(standby)
             return None
         request = {"script": argv[1], "argv": argv[2:], "cwd": str(work_dir), "python_path": python_path}
         try:
@@ -748,19 +747,20 @@ class GlueExecutor:
             standby.process.stdin.write((json.dumps(request) + "\n").encode())
             standby.process.stdin.close()
         except OSError:
-            self._standby = standby
-            self._discard_standby()
+            self._discard_standby(standby)
             return None
         standby.attach(sinks)
         return standby
 
     def _replenish_standby(self) -> None:
         with self._lock:
-            if self.warm_standby and not self._shutting_down and not self.active_run_ids():
+            if not self.active_run_ids():  # never warm up beside a running job: they share the cores
                 self.start_standby()
 
-    def _discard_standby(self) -> None:
-        standby, self._standby = self._standby, None
+    def _discard_standby(self, standby: _Standby | None) -> None:
+        """Kill a warm process the executor no longer holds (or is about to drop) and remove its folder."""
+        if standby is self._standby:
+            self._standby = None
         if standby is None:
             return
         if standby.alive():
@@ -796,7 +796,7 @@ class GlueExecutor:
         """Stop every active run (STOPPED, with a reason) and wait for their threads."""
         with self._lock:
             self._shutting_down = True
-            self._discard_standby()
+            self._discard_standby(self._standby)
             for run_id in self.active_run_ids():
                 if run_id in self._waiting:
                     self._waiting.pop(run_id)
