@@ -2,13 +2,15 @@
 
 One local cloud with ``warm_standby=True`` for the module; the runs go through the public Glue API as in
 test_glue_executor.py, and must behave exactly as cold runs do (arguments, --extra-py-files, logs, failures,
-stops), besides starting warm.
+stops), besides starting warm. A process whose run succeeded serves the next run, which must find nothing
+the earlier one left behind.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import os
 import time
 import zipfile
 from collections.abc import Iterator
@@ -49,6 +51,10 @@ def jobs(cloud: LocalCloud, test_config: PipelineConfig) -> dict[str, str]:
         archive.writestr("marker_lib.py", "NAME = 'marker-lib-from-zip'\n")
     s3.put_object(Bucket=names.scripts_bucket, Key="standby/marker_lib.zip", Body=buffer.getvalue())
     s3.put_object(
+        Bucket=names.scripts_bucket, Key="standby/session_job.py", Body=(FIXTURES / "session_job.py").read_bytes()
+    )
+    put_session_lib(cloud, test_config, "first version")
+    s3.put_object(
         Bucket=names.processed_bucket, Key="standby/input/cases.csv", Body=b"year,country,cases\n2020,Aland,1\n"
     )
     glue = cloud.client("glue")
@@ -58,6 +64,13 @@ def jobs(cloud: LocalCloud, test_config: PipelineConfig) -> dict[str, str]:
             {
                 "--extra-py-files": f"s3://{names.scripts_bucket}/standby/marker_lib.zip",
                 "--marker_path": f"s3://{names.processed_bucket}/standby/markers/",
+            },
+        ),
+        "standby-session": (
+            "session_job.py",
+            {
+                "--extra-py-files": f"s3://{names.scripts_bucket}/standby/session_lib.zip",
+                "--marker_path": f"s3://{names.processed_bucket}/standby/sessions/",
             },
         ),
         "standby-spark": (
@@ -78,7 +91,16 @@ def jobs(cloud: LocalCloud, test_config: PipelineConfig) -> dict[str, str]:
             GlueVersion="5.0",
             Timeout=10,
         )
-    return {"marker": "standby-marker", "spark": "standby-spark"}
+    return {"marker": "standby-marker", "spark": "standby-spark", "session": "standby-session"}
+
+
+def put_session_lib(cloud: LocalCloud, test_config: PipelineConfig, value: str) -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("session_lib.py", f"VALUE = {value!r}\nCOUNTER = 0\n")
+    cloud.client("s3").put_object(
+        Bucket=test_config.names.scripts_bucket, Key="standby/session_lib.zip", Body=buffer.getvalue()
+    )
 
 
 def wait_final(cloud: LocalCloud, job: str, run_id: str, timeout: float = 300) -> dict[str, Any]:
@@ -128,8 +150,44 @@ def test_a_run_goes_to_the_warm_process_and_a_new_one_replaces_it(
         for o in s3.list_objects_v2(Bucket=test_config.names.processed_bucket, Prefix="standby/output/")["Contents"]
     ]
     assert any(key.endswith(".parquet") and "year=2020" in key for key in keys)
-    # The process served its one run and exited; the executor warms the next one.
+    # The script stopped Spark: the process exited with its run, and the executor warms the next one.
     assert standby_pid(cloud) != first_pid
+
+
+def test_a_warm_process_serves_the_next_run_with_nothing_left_behind(
+    cloud: LocalCloud, jobs: dict[str, str], test_config: PipelineConfig
+) -> None:
+    pid = standby_pid(cloud)
+    glue = cloud.client("glue")
+    s3 = cloud.client("s3")
+
+    def session_run() -> dict[str, Any]:
+        run_id = glue.start_job_run(JobName=jobs["session"])["JobRunId"]
+        run = wait_final(cloud, jobs["session"], run_id)
+        assert run["JobRunState"] == "SUCCEEDED", run.get("ErrorMessage")
+        key = f"standby/sessions/{run_id}.json"
+        found = json.loads(s3.get_object(Bucket=test_config.names.processed_bucket, Key=key)["Body"].read())
+        return {"run_id": run_id, **found}
+
+    first = session_run()
+    assert standby_pid(cloud) == pid  # the run succeeded: the same process waits for the next one
+    put_session_lib(cloud, test_config, "second version")
+    second = session_run()
+
+    assert first["pid"] == second["pid"] == pid
+    assert first["lib_value"] == "first version"
+    # The second run sees its own session, its own copy of the libraries it was given, its own folder.
+    assert second == {
+        **second,
+        "setting": "unset",
+        "view": False,
+        "cache_empty": True,
+        "environment": "unset",
+        "lib_value": "second version",
+        "lib_counter": 1,
+    }
+    assert second["run_id"] in second["cwd"] and first["run_id"] in first["cwd"]
+    assert second["argv0"].endswith("session_job.py")
 
 
 def test_argv_extra_py_files_and_output_are_those_of_a_cold_run(
@@ -155,13 +213,17 @@ def test_argv_extra_py_files_and_output_are_those_of_a_cold_run(
 
 
 def test_a_failing_script_fails_the_run_with_its_exception(cloud: LocalCloud, jobs: dict[str, str]) -> None:
-    standby_pid(cloud)
+    pid = standby_pid(cloud)
     run_id = cloud.client("glue").start_job_run(
         JobName=jobs["marker"], Arguments={"--fail_message": "bad input in warm process"}
     )["JobRunId"]
     run = wait_final(cloud, jobs["marker"], run_id)
     assert run["JobRunState"] == "FAILED"
     assert run["ErrorMessage"] == "ValueError: bad input in warm process"
+    # A failed run ends its process, as it ends a cold one; a new one is warmed.
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    assert standby_pid(cloud) != pid
 
 
 def test_a_stopped_run_ends_its_warm_process(cloud: LocalCloud, jobs: dict[str, str]) -> None:
@@ -177,8 +239,6 @@ def test_a_stopped_run_ends_its_warm_process(cloud: LocalCloud, jobs: dict[str, 
     run = wait_final(cloud, jobs["marker"], run_id, timeout=60)
     assert run["JobRunState"] == "STOPPED"
     with pytest.raises(ProcessLookupError):
-        import os
-
         os.kill(pid, 0)
 
 

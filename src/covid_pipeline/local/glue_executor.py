@@ -20,7 +20,9 @@ What it does for one ``StartJobRun``, as Glue does:
 With ``warm_standby`` it keeps one job process ready ahead of the next run (see ``glue_standby``): Python
 and the Spark JVM started, the JVM warmed on a throwaway workload and the job's
 ``--additional-python-modules`` imported, as Glue's warm pools keep workers ready. A run takes it when its
-environment matches, else starts cold; either way the process serves that one run and exits.
+environment matches, else starts cold. A cold process serves one run; a warm one runs each script in a
+fresh Spark session and, after a run that succeeded, waits for the next (a failed, stopped or timed-out
+run ends it, as it ends a cold one).
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ from botocore.exceptions import ClientError
 
 from covid_pipeline.local.emulator import ClientCache
 from covid_pipeline.local.glue_front import GlueAction, GlueApiError
-from covid_pipeline.local.glue_standby import READY_LINE
+from covid_pipeline.local.glue_standby import READY_LINE, RUN_END_LINE
 from covid_pipeline.spark_env import quiet_local_conf, s3a_conf, submit_args
 
 ACTIVE_STATES = frozenset({"STARTING", "RUNNING", "STOPPING", "WAITING"})
@@ -193,34 +195,54 @@ class _RunControl:
 
 
 class _Standby:
-    """A warm job process waiting for a run; its output is kept until a run takes it, then goes to that run."""
+    """A warm job process waiting for a run. Its output is kept until a run takes it, then goes to that run
+    until the run's end line on each channel; a process whose run succeeded comes back for the next run."""
 
     def __init__(self, process: subprocess.Popen[bytes], folder: Path, key: dict[str, str]) -> None:
         self.process = process
         self.folder = folder
         self.key = key  # what the executor set in its environment (see GlueExecutor._standby_key)
         self.ready = threading.Event()
+        self.run_ended = threading.Event()
+        self.exit_code = 1
+        self.reusable = False
+        self.runs = 0
         self._lock = threading.Lock()
         self._buffer: collections.deque[tuple[str, str]] = collections.deque(maxlen=400)
         self._sinks: dict[str, Callable[[str], object]] | None = None
+        self._ended: set[str] = set()
         self.readers = [
             _reader(process.stdout, lambda line: self._emit("stdout", line), "glue-standby-output"),
             _reader(process.stderr, lambda line: self._emit("stderr", line), "glue-standby-output"),
         ]
 
     def _emit(self, channel: str, line: str) -> None:
-        if line.startswith(READY_LINE):
-            self.ready.set()
         with self._lock:
-            if self._sinks is None:
+            if self._sinks is None or channel in self._ended:
+                # Between runs: warm-up output, kept for the next run; the ready line says it can take one.
+                if line.startswith(READY_LINE):
+                    self.ready.set()
                 self._buffer.append((channel, line))
+                return
+            if line.startswith(RUN_END_LINE):
+                self._ended.add(channel)
+                fields = dict(part.split("=", 1) for part in line.split()[4:] if "=" in part)
+                self.exit_code = int(fields.get("rc", "1"))
+                self.reusable = fields.get("reuse") == "1"
+                if len(self._ended) == 2:
+                    self._sinks = None
+                    self.run_ended.set()
                 return
             sink = self._sinks[channel]
         sink(line)
 
     def attach(self, sinks: dict[str, Callable[[str], object]]) -> None:
-        """From now on the output goes to the run's sinks, starting with what the warm-up printed."""
+        """From now on the output goes to the run's sinks, starting with what was printed since the last run."""
         with self._lock:
+            self.ready.clear()
+            self.run_ended.clear()
+            self._ended = set()
+            self.runs += 1
             for channel, line in self._buffer:
                 sinks[channel](line)
             self._buffer.clear()
@@ -557,7 +579,12 @@ class GlueExecutor:
                     return "STOPPED", control.stop_reason
                 standby = self._hand_to_standby(argv, work_dir, python_path, sinks)
                 if standby is not None:
-                    log.info("glue run %s: handed to the warm job process %d", run_id, standby.process.pid)
+                    log.info(
+                        "glue run %s: handed to the warm job process %d (its run %d)",
+                        run_id,
+                        standby.process.pid,
+                        standby.runs,
+                    )
                     process, readers = standby.process, standby.readers
                     control.standby_folder = standby.folder
                 else:
@@ -566,7 +593,8 @@ class GlueExecutor:
                 control.process = process
             self._update(run_id, JobRunState="RUNNING")
             timed_out = False
-            while process.poll() is None:
+            # A warm process that can serve again stays up: its run ends with its end line, not its exit.
+            while process.poll() is None and not (standby and standby.run_ended.is_set() and standby.reusable):
                 if control.stop_requested.wait(0.2):
                     _kill_group(process)
                     break
@@ -574,9 +602,14 @@ class GlueExecutor:
                     timed_out = True
                     _kill_group(process)
                     break
-            process.wait()
-            for reader in readers:
-                reader.join(timeout=30)
+            served = standby is not None and standby.run_ended.is_set()
+            if served and standby is not None and standby.reusable and process.poll() is None:
+                self._take_back_standby(standby)
+                control.standby_folder = None
+            else:
+                process.wait()
+                for reader in readers:
+                    reader.join(timeout=30)
         finally:
             shipper.close()
         if control.stop_requested.is_set():
@@ -587,9 +620,10 @@ class GlueExecutor:
                 "TIMEOUT",
                 f"Job run timed out: it ran longer than its Timeout of {minutes} minute{'s' * (minutes != 1)}",
             )
-        if process.returncode == 0:
+        returncode = standby.exit_code if served and standby is not None else process.returncode
+        if returncode == 0:
             return "SUCCEEDED", None
-        return "FAILED", error_message_from(list(stderr_tail), process.returncode)
+        return "FAILED", error_message_from(list(stderr_tail), returncode)
 
     def _process_env(self, python_path: list[str], work_dir: Path) -> dict[str, str]:
         env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "PYSPARK_SUBMIT_ARGS")}
@@ -742,15 +776,25 @@ class GlueExecutor:
             self._discard_standby(standby)
             return None
         request = {"script": argv[1], "argv": argv[2:], "cwd": str(work_dir), "python_path": python_path}
+        # Attached before the request goes out: a run that ends at once must still find its end lines counted.
+        standby.attach(sinks)
         try:
             assert standby.process.stdin is not None
             standby.process.stdin.write((json.dumps(request) + "\n").encode())
-            standby.process.stdin.close()
+            standby.process.stdin.flush()
         except OSError:
             self._discard_standby(standby)
             return None
-        standby.attach(sinks)
         return standby
+
+    def _take_back_standby(self, standby: _Standby) -> None:
+        """A warm process whose run succeeded waits for the next run, unless the executor has one already."""
+        with self._lock:
+            if self._shutting_down or not self.warm_standby or (self._standby is not None and self._standby.alive()):
+                self._discard_standby(standby)
+                return
+            self._standby = standby
+        log.info("glue standby %d kept for the next run", standby.process.pid)
 
     def _replenish_standby(self) -> None:
         with self._lock:

@@ -1,4 +1,4 @@
-"""A warm job process for the local Glue executor: Spark up and its JVM warmed, waiting to run one job script.
+"""A warm job process for the local Glue executor: Spark up and its JVM warmed, waiting to run job scripts.
 
 A cold job process spends about 10 s starting Python and the Spark JVM, and its first Spark actions run
 interpreted, unjitted code: a run of the job on a few dozen rows took 29 s in a fresh JVM and 12 s in a warm
@@ -8,9 +8,17 @@ creates the Spark session from that environment, runs a small, generic ETL workl
 a join, a window, an aggregation, partitioned Parquet out) into its own folder, and waits. When a run comes,
 the executor writes one JSON line to its stdin - ``{"script", "argv", "cwd", "python_path"}`` - and the
 script runs as ``python <script> <args>`` would run it: as ``__main__``, with that argv and working
-directory, its own folder first on ``sys.path``, and ``SparkSession.builder.getOrCreate()`` returning the
-session already up. The process serves one run and exits with the script's exit code, as a cold one does.
-An empty stdin (the executor closing it) ends the process without running anything.
+directory, its own folder first on ``sys.path``, and ``SparkSession.builder.getOrCreate()`` returning a
+Spark session of its own.
+
+Each run gets a new session of the warm SparkContext (``newSession()``: its own SQL settings, temporary
+views and functions), and leaves nothing behind for the next: its cached tables are dropped, the modules
+it imported from its own files (the script's folder, ``--extra-py-files``) are forgotten, and the working
+directory, ``sys.path``, ``sys.argv``, the environment and the root logger are put back. The end of a run
+is a line ``RUN_END_LINE rc=<exit code> reuse=<0|1>`` on stdout and on stderr, after the run's own output.
+A process whose run succeeded serves the next run (up to ``MAX_RUNS``), printing the ready line again; one
+whose run failed, or whose script stopped Spark, exits with the run's exit code, as a cold process does.
+An empty stdin (the executor closing it) ends the process.
 """
 
 from __future__ import annotations
@@ -18,32 +26,47 @@ from __future__ import annotations
 import contextlib
 import importlib
 import json
+import logging
 import os
+import queue
 import runpy
 import shutil
 import sys
 import tempfile
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 WARMUP_ROUNDS = 2
 READY_LINE = "glue standby: ready"
+RUN_END_LINE = "glue standby: run ended"
+# A long-lived JVM and interpreter gather garbage a fresh process would not have: start over now and then.
+MAX_RUNS = 25
 
 
-class _Request:
-    """The run request, read from stdin on a thread so that the warm-up can stop as soon as it arrives."""
+class _Requests:
+    """Run requests, read from stdin on a thread so that the warm-up can stop as soon as one arrives.
+
+    An empty line stands for the end of stdin."""
 
     def __init__(self) -> None:
-        self.arrived = threading.Event()
-        self.line = ""
-        threading.Thread(target=self._read, name="standby-request", daemon=True).start()
+        self._lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read, name="standby-requests", daemon=True).start()
 
     def _read(self) -> None:
-        self.line = sys.stdin.readline()
-        self.arrived.set()
+        for line in iter(sys.stdin.readline, ""):
+            if line.strip():
+                self._lines.put(line)
+        self._lines.put("")
+
+    def pending(self) -> bool:
+        return not self._lines.empty()
+
+    def next(self) -> str:
+        return self._lines.get()
 
 
 def warm_up(spark: Any, folder: Path, stop: Callable[[], bool], rounds: int = WARMUP_ROUNDS) -> int:
@@ -120,6 +143,111 @@ def _run_script(request: dict[str, Any]) -> None:
     runpy.run_path(script, run_name="__main__")
 
 
+def exit_code(exc: SystemExit) -> int:
+    """The exit status ``sys.exit(code)`` gives a process (a non-integer code is printed, status 1)."""
+    if exc.code is None:
+        return 0
+    if isinstance(exc.code, int):
+        return exc.code
+    print(exc.code, file=sys.stderr)
+    return 1
+
+
+def fresh_session(base: Any) -> Any:
+    """A new session of the warm SparkContext, made the one ``SparkSession.builder.getOrCreate()`` returns."""
+    from pyspark.sql import SparkSession
+
+    session = base.newSession()
+    SparkSession._instantiatedSession = session
+    SparkSession._activeSession = session
+    jvm = session._jvm
+    jvm.SparkSession.setDefaultSession(session._jsparkSession)
+    jvm.SparkSession.setActiveSession(session._jsparkSession)
+    return session
+
+
+def spark_alive(session: Any) -> bool:
+    return session._sc._jsc is not None and not session._sc._jsc.sc().isStopped()
+
+
+def forget_modules(before: set[str], roots: list[str]) -> list[str]:
+    """Drop the modules a run imported from its own files (under ``roots``): the next run imports its own
+    versions. Libraries it imported stay loaded, as in a Glue worker's environment."""
+    prefixes = tuple(os.path.join(root, "") for root in roots if root) + tuple(roots)
+    dropped = []
+    for name in set(sys.modules) - before:
+        module = sys.modules.get(name)
+        locations = [getattr(module, "__file__", None) or "", *list(getattr(module, "__path__", None) or [])]
+        if any(location.startswith(prefixes) for location in locations if location):
+            del sys.modules[name]
+            dropped.append(name)
+    for root in roots:
+        sys.path_importer_cache.pop(root, None)
+    importlib.invalidate_caches()
+    return sorted(dropped)
+
+
+class _ProcessState:
+    """What a script may change in the interpreter, saved before a run and put back after it."""
+
+    def __init__(self) -> None:
+        self.cwd = os.getcwd()
+        self.path = list(sys.path)
+        self.argv = list(sys.argv)
+        self.environ = dict(os.environ)
+        self.modules = set(sys.modules)
+        root = logging.getLogger()
+        self.handlers = list(root.handlers)
+        self.level = root.level
+
+    def restore(self, roots: list[str]) -> None:
+        os.chdir(self.cwd)
+        sys.path[:] = self.path
+        sys.argv[:] = self.argv
+        os.environ.clear()
+        os.environ.update(self.environ)
+        root = logging.getLogger()
+        for handler in [h for h in root.handlers if h not in self.handlers]:
+            root.removeHandler(handler)
+            with contextlib.suppress(Exception):
+                handler.close()
+        root.setLevel(self.level)
+        forget_modules(self.modules, roots)
+
+
+def serve(base: Any, request: dict[str, Any]) -> tuple[int, bool]:
+    """Run one request's script in a fresh session; returns its exit code and whether the process can serve
+    another run (the run succeeded and Spark is still up)."""
+    saved = _ProcessState()
+    session = fresh_session(base)
+    code = 0
+    try:
+        _run_script(request)
+    except SystemExit as exc:
+        code = exit_code(exc)
+    except BaseException:  # what the interpreter prints for an uncaught exception, and its exit status
+        traceback.print_exc()
+        code = 1
+    roots = [str(Path(request["script"]).resolve().parent), *[str(p) for p in request.get("python_path", [])]]
+    reusable = code == 0 and spark_alive(base)
+    try:
+        if reusable:
+            session.catalog.clearCache()
+            for rdd in list(base._jsc.getPersistentRDDs().values()):
+                rdd.unpersist(False)
+    except Exception as exc:  # a session that cannot clean up is not handed to another run
+        print(f"glue standby: could not clear the run's caches: {type(exc).__name__}: {exc}", file=sys.stderr)
+        reusable = False
+    saved.restore(roots)
+    return code, reusable
+
+
+def _end_of_run(code: int, reusable: bool) -> None:
+    line = f"{RUN_END_LINE} rc={code} reuse={int(reusable)}"
+    for stream in (sys.stdout, sys.stderr):
+        print(line, file=stream, flush=True)
+
+
 def warm_aws(spark: Any) -> None:
     """Load what a job's first S3 access costs: boto3's default session with the clients Glue jobs use (their
     service models stay cached in that session), and the S3A connector (a probe of a bucket that needs not
@@ -150,25 +278,30 @@ def _import(modules: list[str]) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    """argv: module names to import ahead of the run (the jobs' --additional-python-modules)."""
-    request = _Request()
+    """argv: module names to import ahead of the first run (the jobs' --additional-python-modules)."""
+    requests = _Requests()
     started = time.monotonic()
+    # The job's extra modules (Great Expectations takes seconds) load while the JVM starts and warms up.
+    failed: list[str] = []
+    importer = threading.Thread(target=lambda: failed.extend(_import(argv)), name="standby-imports", daemon=True)
+    importer.start()
     from pyspark.sql import SparkSession
 
     spark = SparkSession.builder.getOrCreate()
     spark_up = time.monotonic() - started
-    folder = Path(tempfile.mkdtemp(prefix="warm-up-", dir=os.getcwd()))
+    home = Path(os.getcwd())
+    folder = Path(tempfile.mkdtemp(prefix="warm-up-", dir=home))
     steps = 0
     try:
-        steps = warm_up(spark, folder, request.arrived.is_set)
+        steps = warm_up(spark, folder, requests.pending)
     except Exception as exc:  # a warm-up that fails leaves a colder process, never a broken one
         print(f"glue standby: warm-up stopped early: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
     finally:
         spark.catalog.clearCache()
         shutil.rmtree(folder, ignore_errors=True)
-    imported = 0
-    if not request.arrived.is_set():
-        imported = len(argv) - len(_import(argv))
+    importer.join()
+    imported = len(argv) - len(failed)
+    if not requests.pending():
         try:
             warm_aws(spark)
         except Exception as exc:
@@ -179,10 +312,16 @@ def main(argv: list[str]) -> int:
         file=sys.stderr,
         flush=True,
     )
-    request.arrived.wait()
-    if not request.line.strip():
-        return 0
-    _run_script(json.loads(request.line))
+    for served in range(1, MAX_RUNS + 1):
+        line = requests.next()
+        if not line:
+            return 0
+        code, reusable = serve(spark, json.loads(line))
+        reusable = reusable and served < MAX_RUNS
+        _end_of_run(code, reusable)
+        if not reusable:
+            return code
+        print(f"{READY_LINE}: served {served} run(s)", file=sys.stderr, flush=True)
     return 0
 
 
