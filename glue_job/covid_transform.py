@@ -332,8 +332,11 @@ def run_job(spark: SparkSession, options: JobOptions) -> dict[str, Any]:
                 LOG.info("removing %s, left by an interrupted run", leftover)
                 storage.delete_prefix(leftover)
             if partition_rows:
+                # One file per partition rather than one per task and partition: committing to S3 copies every
+                # file (S3A renames), and readers open fewer, larger files.
                 (
                     tx.to_output(output)
+                    .repartition("year", "month")
                     .write.mode("overwrite")
                     .option("partitionOverwriteMode", "dynamic")
                     .partitionBy("year", "month")
