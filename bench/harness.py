@@ -91,12 +91,27 @@ def _tree_rss_bytes(root_pid: int) -> int:
     return sum(rss.get(pid, 0) for pid in tree)
 
 
-def run_command(argv: Sequence[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> tuple[float, int]:
+_SPARK_LOG_LINE = re.compile(r"^\d{2}/\d{2}/\d{2} \d{2}:\d{2}:\d{2} (INFO|WARN|DEBUG|TRACE) ")
+
+
+def failure_tail(output: str, limit: int = 3000) -> str:
+    """The end of a failed run's output without Spark's INFO/WARN lines: at shutdown Spark can print thousands
+    of them (one per cached block it drops), burying the traceback or error the run ended with."""
+    meaningful = [line for line in output.splitlines() if line.strip() and not _SPARK_LOG_LINE.match(line)]
+    return "\n".join(meaningful)[-limit:]
+
+
+def run_command(
+    argv: Sequence[str], env: dict[str, str] | None = None, cwd: Path | None = None, log_path: Path | None = None
+) -> tuple[float, int]:
     """Run argv to completion; return (wall seconds, peak RSS in bytes of its whole process tree).
 
-    The tree is sampled every 0.1 s: ru_maxrss would miss the JVM that a Python driver starts.
+    The tree is sampled every 0.1 s: ru_maxrss would miss the JVM that a Python driver starts. The output goes
+    to ``log_path`` (kept) or a temporary file; a failure raises with its meaningful lines (see ``failure_tail``).
     """
-    with tempfile.TemporaryFile() as log:
+    if log_path is not None:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "w+b") if log_path is not None else tempfile.TemporaryFile() as log:
         started = time.perf_counter()
         process = subprocess.Popen(list(argv), env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
         peak = 0
@@ -106,8 +121,9 @@ def run_command(argv: Sequence[str], env: dict[str, str] | None = None, cwd: Pat
         seconds = time.perf_counter() - started
         if process.returncode != 0:
             log.seek(0)
-            tail = log.read().decode(errors="replace")[-3000:]
-            raise RuntimeError(f"{' '.join(argv[:3])}... exited {process.returncode}:\n{tail}")
+            tail = failure_tail(log.read().decode(errors="replace"))
+            where = f" (full output: {log_path})" if log_path is not None else ""
+            raise RuntimeError(f"{' '.join(argv[:3])}... exited {process.returncode}{where}:\n{tail}")
     return seconds, peak
 
 

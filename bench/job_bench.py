@@ -162,7 +162,12 @@ def via_s3a(files: list[Path], lookup: Path, one_x_seconds: float, label: str) -
         env = {**job_env(extra_conf=s3a_conf(endpoint)), **credentials}
         layout = S3Layout("s3://bench-processed/run")
         run = run_job(
-            "s3://bench-raw/jhu_daily/", layout, f"s3://bench-raw/reference/{lookup.name}", full_refresh=True, env=env
+            "s3://bench-raw/jhu_daily/",
+            layout,
+            f"s3://bench-raw/reference/{lookup.name}",
+            full_refresh=True,
+            env=env,
+            log_path=WORK_DIR / "job_s3a.log",
         )
         latest = s3.get_object(Bucket="bench-processed", Key="run/state/latest.json")["Body"].read()
         manifest = json.loads(latest)

@@ -72,7 +72,11 @@ def run_job(
     full_refresh: bool = False,
     source: str = "jhu_daily",
     env: dict[str, str] | None = None,
+    log_path: Path | None = None,
 ) -> JobRun:
+    """One job run; its output goes to ``log_path`` (by default ``job.log`` beside a local layout's folders)."""
+    if log_path is None and isinstance(layout, JobLayout):
+        log_path = layout.root / "job.log"
     argv = [
         sys.executable, str(JOB_SCRIPT),
         "--JOB_NAME", "bench",
@@ -84,7 +88,7 @@ def run_job(
         "--reference_path", str(reference),
         "--full_refresh", "true" if full_refresh else "false",
     ]  # fmt: skip
-    seconds, rss = run_command(argv, env=env or job_env())
+    seconds, rss = run_command(argv, env=env or job_env(), log_path=log_path)
     latest = Path(layout.state) / "latest.json"
     manifest = json.loads(latest.read_text()) if isinstance(layout, JobLayout) and latest.is_file() else {}
     return JobRun(seconds=seconds, peak_rss_bytes=rss, manifest=manifest)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -47,6 +48,24 @@ def test_process_tree_peak_memory_is_measured() -> None:
     seconds, peak = harness.run_command(["python3", "-c", "x = bytearray(150_000_000); import time; time.sleep(0.4)"])
     assert seconds > 0.3
     assert peak > 150_000_000
+
+
+def test_a_failed_command_reports_its_error_above_spark_s_shutdown_noise(tmp_path: Path) -> None:
+    script = (
+        "import sys\n"
+        "print('Traceback (most recent call last):', file=sys.stderr)\n"
+        "print('ValueError: the real reason', file=sys.stderr)\n"
+        "for i in range(5000):\n"
+        "    print(f'26/11/27 06:05:07 WARN BlockManager: Block rdd_35_{i} could not be removed', file=sys.stderr)\n"
+        "sys.exit(1)\n"
+    )
+    log = tmp_path / "logs" / "job.log"
+    with pytest.raises(RuntimeError) as failure:
+        harness.run_command(["python3", "-c", script], log_path=log)
+    tail = str(failure.value).rsplit(f"{log}):\n", 1)[1]
+    assert tail.splitlines() == ["Traceback (most recent call last):", "ValueError: the real reason"]
+    assert str(log) in str(failure.value)
+    assert log.read_text().count("BlockManager") == 5000  # the full output is kept
 
 
 @pytest.mark.spark
