@@ -148,6 +148,13 @@ resource "aws_lambda_event_source_mapping" "raw_events" {
     # Never more pollers than the function may run at once (excess invocations would only be throttled).
     maximum_concurrency = var.lambda_reserved_concurrency
   }
+
+  lifecycle {
+    precondition {
+      condition     = var.sqs_batch_size <= 10 || var.sqs_batching_window_seconds >= 1
+      error_message = "sqs_batch_size above 10 needs sqs_batching_window_seconds of at least 1 (a Lambda limit for SQS sources)."
+    }
+  }
 }
 
 resource "aws_lambda_function" "data_quality_monitor" {

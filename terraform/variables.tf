@@ -302,12 +302,12 @@ variable "sqs_max_receive_count" {
 }
 
 variable "sqs_batch_size" {
-  description = "Messages per Lambda invocation from the raw-events queue (one batch may start one job run)."
+  description = "Messages per Lambda invocation from the raw-events queue (one batch may start one job run). Above 10 only with a batching window, as Lambda requires."
   type        = number
 
   validation {
-    condition     = var.sqs_batch_size >= 1 && var.sqs_batch_size <= 10
-    error_message = "sqs_batch_size must be between 1 and 10 (larger batches need a batching window)."
+    condition     = var.sqs_batch_size >= 1 && var.sqs_batch_size <= 10000
+    error_message = "sqs_batch_size must be between 1 and 10000."
   }
 }
 

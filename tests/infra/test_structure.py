@@ -408,6 +408,23 @@ def test_validations_reject_wrong_values(root: Module, variable: str, bad_value:
     assert False in results
 
 
+def test_batches_above_ten_need_a_batching_window(root: Module) -> None:
+    """Lambda refuses an SQS batch size above 10 without a batching window; the mapping's precondition says so."""
+    mapping = root.resources[("aws_lambda_event_source_mapping", "raw_events")]
+    (condition,) = [p["condition"] for lc in mapping["lifecycle"] for p in lc["precondition"]]
+
+    def holds(batch_size: int, window: int) -> Any:
+        inputs = {
+            **environment_inputs(root, "dev"),
+            "sqs_batch_size": batch_size,
+            "sqs_batching_window_seconds": window,
+        }
+        return evaluate_value(condition, root.scope(inputs))
+
+    assert holds(10, 0) is True and holds(100, 5) is True
+    assert holds(100, 0) is False
+
+
 def test_production_differs_where_it_should() -> None:
     prod, dev = load_tfvars(CONFIG_DIR / "prod.tfvars"), load_tfvars(CONFIG_DIR / "dev.tfvars")
     assert prod["enable_redshift"] is True and dev["enable_redshift"] is False

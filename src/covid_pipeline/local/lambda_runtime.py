@@ -491,6 +491,8 @@ class SqsEventSourceMapping:
     ) -> None:
         if not 1 <= batch_size <= 10_000:
             raise ValueError(f"batch_size must be 1..10000, got {batch_size}")
+        if batch_size > 10 and batching_window_seconds < 1:
+            raise ValueError("a batch_size above 10 needs a batching window of at least 1 s (as Lambda requires)")
         self.queue_url = queue_url
         self.spec = FunctionSpec.create(
             handler_path, handler_name, function_env, timeout_seconds, memory_mb, function_name
