@@ -23,7 +23,7 @@ lambda_reserved_concurrency    = 2
 sqs_visibility_timeout_seconds = 180
 sqs_max_receive_count          = 3
 sqs_batch_size                 = 100
-sqs_batching_window_seconds    = 5
+sqs_batching_window_seconds    = 2
 
 log_retention_days = 14
 

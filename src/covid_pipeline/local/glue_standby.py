@@ -40,7 +40,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-WARMUP_ROUNDS = 2
+WARMUP_ROUNDS = 1
 READY_LINE = "glue standby: ready"
 RUN_END_LINE = "glue standby: run ended"
 # A long-lived JVM and interpreter gather garbage a fresh process would not have: start over now and then.
