@@ -7,6 +7,7 @@ disk. Shifts are whole multiples of four years so that 02-29 stays a date.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from pathlib import Path
@@ -37,7 +38,9 @@ def _date_key(name: str) -> tuple[int, int, int]:
 
 
 def link_files(files: list[Path], dest: Path, year_shift: int = 0) -> list[Path]:
-    """Symlink files into dest (created fresh), shifting the year in each name by year_shift."""
+    """Hard-link files into dest (copy where links cannot cross file systems), shifting the year in each name by
+    year_shift. Not symlinks: Spark reports a symlinked file under its target's path, so the replicas of one
+    file would share a name and the job would attribute each row to all of them (the 10x set read 100x rows)."""
     dest.mkdir(parents=True, exist_ok=True)
     made = []
     for source in files:
@@ -47,7 +50,10 @@ def link_files(files: list[Path], dest: Path, year_shift: int = 0) -> list[Path]
         month, day, year, suffix = match.groups()
         target = dest / f"{month}-{day}-{int(year) + year_shift}{suffix}"
         if not target.exists():
-            target.symlink_to(source.resolve())
+            try:
+                os.link(source.resolve(), target)
+            except OSError:
+                shutil.copy2(source, target)
         made.append(target)
     return made
 

@@ -44,6 +44,21 @@ def test_a_partial_run_keeps_the_earlier_rows_it_did_not_measure_marked_with_the
     assert again[0].notes == "rows 10; measured 2026-01-01T00:00:00Z"
 
 
+def test_replicas_are_distinct_files_to_the_job(tmp_path: Path) -> None:
+    """Each replica must resolve to its own path: the job keys rows by resolved path, as Spark reports it."""
+    from bench import datasets
+
+    source = tmp_path / "source"
+    source.mkdir()
+    (source / "01-22-2020.csv").write_text("Province/State,Country/Region\n,China\n")
+    made = datasets.link_files([source / "01-22-2020.csv"], tmp_path / "x", year_shift=4)
+    made += datasets.link_files([source / "01-22-2020.csv"], tmp_path / "x", year_shift=8)
+    assert [p.name for p in made] == ["01-22-2024.csv", "01-22-2028.csv"]
+    assert not any(p.is_symlink() for p in made)
+    assert len({p.resolve() for p in made}) == 2
+    assert made[0].read_text() == (source / "01-22-2020.csv").read_text()
+
+
 def test_process_tree_peak_memory_is_measured() -> None:
     seconds, peak = harness.run_command(["python3", "-c", "x = bytearray(150_000_000); import time; time.sleep(0.4)"])
     assert seconds > 0.3
