@@ -20,6 +20,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from covid_pipeline.spark_env import SPARK_LOG_LINE
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = REPO_ROOT / "bench" / "results"
 WORK_DIR = RESULTS_DIR / "tmp"
@@ -91,13 +93,10 @@ def _tree_rss_bytes(root_pid: int) -> int:
     return sum(rss.get(pid, 0) for pid in tree)
 
 
-_SPARK_LOG_LINE = re.compile(r"^\d{2}/\d{2}/\d{2} \d{2}:\d{2}:\d{2} (INFO|WARN|DEBUG|TRACE) ")
-
-
 def failure_tail(output: str, limit: int = 3000) -> str:
     """The end of a failed run's output without Spark's INFO/WARN lines: at shutdown Spark can print thousands
     of them (one per cached block it drops), burying the traceback or error the run ended with."""
-    meaningful = [line for line in output.splitlines() if line.strip() and not _SPARK_LOG_LINE.match(line)]
+    meaningful = [line for line in output.splitlines() if line.strip() and not SPARK_LOG_LINE.match(line)]
     return "\n".join(meaningful)[-limit:]
 
 

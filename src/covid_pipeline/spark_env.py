@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import subprocess
 import sys
 import tarfile
@@ -93,6 +94,11 @@ def s3a_conf(endpoint_url: str | None) -> dict[str, str]:
             }
         )
     return conf
+
+
+# A line of Spark's own log4j output below ERROR (the default layout: "yy/MM/dd HH:mm:ss LEVEL ..."): what to skip
+# when looking for the error a Spark process ended with.
+SPARK_LOG_LINE = re.compile(r"^\d{2}/\d{2}/\d{2} \d{2}:\d{2}:\d{2} (INFO|WARN|DEBUG|TRACE) ")
 
 
 # Whole-stage codegen turns the job's row classification into one method above HotSpot's 8000-bytecode JIT

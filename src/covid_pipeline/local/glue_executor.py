@@ -50,7 +50,7 @@ from botocore.exceptions import ClientError
 from covid_pipeline.local.emulator import ClientCache
 from covid_pipeline.local.glue_front import GlueAction, GlueApiError
 from covid_pipeline.local.glue_standby import READY_LINE, RUN_END_LINE
-from covid_pipeline.spark_env import quiet_local_conf, s3a_conf, submit_args
+from covid_pipeline.spark_env import SPARK_LOG_LINE, quiet_local_conf, s3a_conf, submit_args
 
 ACTIVE_STATES = frozenset({"STARTING", "RUNNING", "STOPPING", "WAITING"})
 # What MaxConcurrentRuns counts: a queued (WAITING) run does not hold a slot.
@@ -68,7 +68,6 @@ ACCOUNT_ID = "123456789012"  # moto's default account
 STOP_GRACE_SECONDS = 5.0
 MAX_ERROR_MESSAGE = 2048
 LOG_FLUSH_SECONDS = 1.0
-_SPARK_LOG_LINE = re.compile(r"^\d{2}/\d{2}/\d{2} \d{2}:\d{2}:\d{2} (INFO|WARN|DEBUG|TRACE) ")
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +115,7 @@ def error_message_from(stderr_tail: list[str], returncode: int) -> str:
         except ValueError:
             name = str(-returncode)
         return f"Command failed: the job process was killed by signal {name}"
-    meaningful = [line for line in lines if line.strip() and not _SPARK_LOG_LINE.match(line)]
+    meaningful = [line for line in lines if line.strip() and not SPARK_LOG_LINE.match(line)]
     detail = next((line for line in reversed(meaningful) if re.search(r"error|exception|fail", line, re.I)), None)
     detail = detail or (meaningful[-1] if meaningful else None)
     message = f"Command failed with exit code {returncode}"

@@ -289,8 +289,7 @@ def main(argv: list[str]) -> int:
 
     spark = SparkSession.builder.getOrCreate()
     spark_up = time.monotonic() - started
-    home = Path(os.getcwd())
-    folder = Path(tempfile.mkdtemp(prefix="warm-up-", dir=home))
+    folder = Path(tempfile.mkdtemp(prefix="warm-up-", dir=os.getcwd()))
     steps = 0
     try:
         steps = warm_up(spark, folder, requests.pending)
