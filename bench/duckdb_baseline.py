@@ -32,7 +32,7 @@ from utils.transformations import COUNTRY_ALIASES  # noqa: E402
 NAME_DATE = re.compile(r"(\d{2})-(\d{2})-(\d{4})")
 
 
-def _header(path: Path) -> list[str]:
+def read_header(path: Path) -> list[str]:
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:
         return next(csv.reader(io.StringIO(handle.readline())))
@@ -47,7 +47,7 @@ def run(input_dir: Path, lookup: Path, output_dir: Path, threads: int = 2) -> di
     files = sorted(p for p in input_dir.iterdir() if p.name.endswith((".csv", ".csv.gz")) and NAME_DATE.search(p.name))
     groups: dict[tuple[str, ...], list[Path]] = defaultdict(list)
     for path in files:
-        groups[tuple(_header(path))].append(path)
+        groups[tuple(read_header(path))].append(path)
     con = duckdb.connect()
     con.execute(f"SET threads = {threads}")
     selects = []

@@ -26,14 +26,28 @@ def full_run(input_dir: Path, lookup: Path, root: Path) -> tuple[float, int, dic
     return run.seconds, run.peak_rss_bytes, run.manifest
 
 
-def full_vs_duckdb(input_dir: Path, lookup: Path, repeats: int, label: str) -> tuple[list[Result], float]:
-    """Alternate baseline and job so that machine noise hits both alike; returns rows and the job's median."""
-    duck, job = Measurement(), Measurement()
+def spark_floor(files: list[Path], output_dir: Path) -> tuple[float, int]:
+    """A fresh Spark process reading the files and writing them as Parquet, nothing else (bench/spark_floor.py)."""
+    datasets.fresh_dir(output_dir)
+    script = REPO_ROOT / "bench" / "spark_floor.py"
+    argv = [sys.executable, str(script), str(output_dir), *(str(p) for p in files)]
+    return run_command(argv, env=job_env(), log_path=output_dir.parent / f"{output_dir.name}.log")
+
+
+def full_vs_duckdb(
+    input_dir: Path, files: list[Path], lookup: Path, repeats: int, label: str
+) -> tuple[list[Result], float]:
+    """Alternate baseline, Spark floor and job so that machine noise hits all alike; returns rows and the job's
+    median."""
+    duck, floor, job = Measurement(), Measurement(), Measurement()
     manifest: dict = {}
     for _ in range(repeats):
         seconds, rss = duckdb_baseline(input_dir, lookup, WORK_DIR / "duckdb")
         duck.seconds.append(seconds)
         duck.peak_rss_bytes.append(rss)
+        seconds, rss = spark_floor(files, WORK_DIR / "spark_floor")
+        floor.seconds.append(seconds)
+        floor.peak_rss_bytes.append(rss)
         seconds, rss, manifest = full_run(input_dir, lookup, WORK_DIR / "job_full")
         job.seconds.append(seconds)
         job.peak_rss_bytes.append(rss)
@@ -65,15 +79,30 @@ def full_vs_duckdb(input_dir: Path, lookup: Path, repeats: int, label: str) -> t
             runs=repeats,
             notes="driver + JVM, sampled every 0.1 s",
         ),
+        Result(
+            benchmark=f"Spark alone: read the files, write Parquet, no transform ({label})",
+            metric="wall time",
+            value=floor.median_seconds,
+            unit="s",
+            baseline="DuckDB equivalent",
+            baseline_value=duck.median_seconds,
+            ratio=floor.median_seconds / duck.median_seconds,
+            runs=repeats,
+            notes="the floor under the job, same Spark settings; "
+            f"job / floor = {job.median_seconds / floor.median_seconds:.2f}",
+        ),
     ]
     return rows, job.median_seconds
 
 
 def incremental(files: list[Path], lookup: Path, repeats: int, full_median: float) -> list[Result]:
     """History of all days but the last (untimed), then the job adding the last day (timed)."""
-    increments = Measurement()
+    increments, floor = Measurement(), Measurement()
     partitions: list[str] = []
     for _ in range(repeats):
+        seconds, rss = spark_floor(files[-1:], WORK_DIR / "spark_floor_one_day")
+        floor.seconds.append(seconds)
+        floor.peak_rss_bytes.append(rss)
         inbox = datasets.fresh_dir(WORK_DIR / "inbox")
         datasets.link_files(files[:-1], inbox)
         layout = JobLayout(datasets.fresh_dir(WORK_DIR / "job_incremental"))
@@ -97,7 +126,18 @@ def incremental(files: list[Path], lookup: Path, repeats: int, full_median: floa
             met=fraction <= 0.15,
             runs=repeats,
             notes=f"rewrote {', '.join(partitions) or 'nothing'}",
-        )
+        ),
+        Result(
+            benchmark="Spark alone: read the new day's file, write Parquet, no transform",
+            metric="wall time",
+            value=floor.median_seconds,
+            unit="s",
+            baseline="full refresh",
+            baseline_value=full_median,
+            ratio=floor.median_seconds / full_median,
+            runs=repeats,
+            notes="a fresh Spark process's least work: the floor under the one-day increment",
+        ),
     ]
 
 

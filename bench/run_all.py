@@ -41,7 +41,7 @@ def run(only: set[str], repeats: int, smoke: bool, scale_factor: int) -> list[Re
 
     def job() -> list[Result]:
         nonlocal full_median
-        rows, full_median = job_bench.full_vs_duckdb(input_dir, lookup, repeats, label)
+        rows, full_median = job_bench.full_vs_duckdb(input_dir, files, lookup, repeats, label)
         return rows
 
     steps.append(("job", job))

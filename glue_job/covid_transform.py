@@ -168,6 +168,7 @@ def run_job(spark: SparkSession, options: JobOptions) -> dict[str, Any]:
         "quarantine_reasons": {},
         "skipped_reasons": {},
         "quarantined_files": {},
+        "same_file_as": {},
     }
     clock = PhaseClock(manifest)
     ledger_uri = storage.join(options.state_path, "ledger.json")
@@ -195,9 +196,14 @@ def run_job(spark: SparkSession, options: JobOptions) -> dict[str, Any]:
     clock.lap("list_inputs")
     # 2. Sniff the changed files; quarantine the unreadable ones as files.
     by_path = {o.relative_path: o for o in data_objects}
+    aliases = validators.same_file_aliases(
+        [(o.relative_path, o.uri) for o in data_objects], storage.spark_path(options.input_path)
+    )
     heads = storage.read_heads([by_path[p].uri for p in changes.changed], validators.HEAD_BYTES)
     verdicts = [
-        validators.check_file(path, head, by_path[path].size, options.source)
+        validators.FileVerdict(path, validators.file_format(path), quarantine_reason=validators.SAME_FILE)
+        if path in aliases
+        else validators.check_file(path, head, by_path[path].size, options.source)
         for path, head in zip(changes.changed, heads, strict=True)
     ]
     good = [v for v in verdicts if v.quarantine_reason is None]
@@ -211,12 +217,17 @@ def run_job(spark: SparkSession, options: JobOptions) -> dict[str, Any]:
         storage.write_text(
             storage.join(quarantine_root, "files.jsonl"),
             "".join(
-                json.dumps({"source_file": v.relative_path, "quarantine_reason": v.quarantine_reason}) + "\n"
+                json.dumps(
+                    {"source_file": v.relative_path, "quarantine_reason": v.quarantine_reason}
+                    | ({"same_file_as": aliases[v.relative_path]} if v.relative_path in aliases else {})
+                )
+                + "\n"
                 for v in bad
             ),
         )
     manifest["files_quarantined"] = len(bad)
     manifest["quarantined_files"] = {v.relative_path: v.quarantine_reason for v in bad}
+    manifest["same_file_as"] = {path: aliases[path] for path in changes.changed if path in aliases}
 
     # The partitions the previous versions contributed to are rewritten too (a full refresh: all of them).
     old_entries: dict[str, dict[str, Any] | None] = (

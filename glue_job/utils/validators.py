@@ -99,6 +99,29 @@ def _decode(data: bytes, complete: bool) -> str | None:
         return None
 
 
+SAME_FILE = "same_file_as_another_input"
+
+
+def same_file_aliases(objects: list[tuple[str, str]], root: str) -> dict[str, str]:
+    """(relative path, resolved location) pairs under `root` (resolved) -> {alias: the path kept} for names of
+    one physical file.
+
+    Two local names (symlinks) for one file would be read twice, and Spark reports both reads under the
+    resolved path, so their rows could not be told apart. The name that is the file itself is kept (else the
+    first in order); the others are quarantined. S3 keys never alias: this finds nothing there.
+    """
+    by_location: dict[str, list[str]] = {}
+    for relative_path, location in sorted(objects):
+        by_location.setdefault(location, []).append(relative_path)
+    aliases: dict[str, str] = {}
+    for location, names in by_location.items():
+        if len(names) < 2:
+            continue
+        kept = next((n for n in names if location == f"{root.rstrip('/')}/{n}"), names[0])
+        aliases.update({n: kept for n in names if n != kept})
+    return aliases
+
+
 def check_file(relative_path: str, head: bytes, size: int, source: str) -> FileVerdict:
     """Sniff one file: format, header era, name date; a quarantine or skip reason when it cannot be used."""
     fmt = file_format(relative_path)

@@ -95,6 +95,9 @@ def test_smoke_run_measures_the_job_against_duckdb_and_the_queries() -> None:
         job_time["value"] / job_time["baseline_value"]
     )
     assert "rows in" in job_time["notes"]
+    floor = next(row for (name, _), row in by_name.items() if name.startswith("Spark alone: read the files"))
+    assert floor["baseline_value"] == job_time["baseline_value"] and floor["value"] > 0
+    assert f"job / floor = {job_time['value'] / floor['value']:.2f}" in floor["notes"]
     pruning = next(row for (name, _), row in by_name.items() if name.startswith("Parquet scan"))
     assert pruning["met"] is True  # a one-month query reads fewer files than the whole table
     assert payload["machine"]["cores"] >= 1

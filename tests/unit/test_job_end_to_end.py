@@ -165,6 +165,29 @@ def test_incremental_runs_equal_a_full_refresh_and_a_rerun_writes_nothing(spark,
     assert json.loads((tmp_path / "state-out" / "runs" / "rerun.json").read_text())["status"] == "no_new_input"
 
 
+def test_a_second_name_for_the_same_file_is_quarantined_not_read_twice(spark, tmp_path: Path) -> None:
+    stage(tmp_path / "plain" / "in", ["11-09-2020.csv", "11-10-2020.csv"])
+    plain = job.run_job(spark, options(tmp_path / "plain"))
+
+    inbox = tmp_path / "linked" / "in"
+    stage(inbox, ["11-09-2020.csv", "11-10-2020.csv"])
+    (inbox / "again").mkdir()
+    (inbox / "again" / "11-10-2020.csv").symlink_to(inbox / "11-10-2020.csv")
+    linked = job.run_job(spark, options(tmp_path / "linked", run_id="linked"))
+
+    assert linked["same_file_as"] == {"again/11-10-2020.csv": "11-10-2020.csv"}
+    assert linked["quarantined_files"] == {"again/11-10-2020.csv": "same_file_as_another_input"}
+    counts = ("rows_in", "rows_out", "rows_quarantined", "rows_duplicate", "files_processed")
+    assert [linked[k] for k in counts] == [plain[k] for k in counts]
+    assert output_rows(spark, tmp_path / "linked" / "out") == output_rows(spark, tmp_path / "plain" / "out")
+    reasons = (tmp_path / "linked" / "quarantine" / "run_id=linked" / "files.jsonl").read_text()
+    assert json.loads(reasons) == {
+        "source_file": "again/11-10-2020.csv",
+        "quarantine_reason": "same_file_as_another_input",
+        "same_file_as": "11-10-2020.csv",
+    }
+
+
 def test_a_failing_quality_gate_publishes_nothing(spark, tmp_path: Path) -> None:
     inbox = tmp_path / "in"
     stage(inbox, ["11-09-2020.csv"])

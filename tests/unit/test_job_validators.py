@@ -95,3 +95,23 @@ def test_owid_files_need_no_date_in_the_name() -> None:
     result = validators.check_file("owid.csv", body, len(body), "owid")
     assert result.quarantine_reason is None
     assert result.mapping is not None and result.mapping.era == "owid_v1"
+
+
+def test_names_of_one_physical_file_keep_the_file_itself() -> None:
+    root = "/data/in"
+    objects = [
+        ("02-01-2020.csv", "/data/in/b/02-01-2020.csv"),  # a symlink to the file below, listed first
+        ("b/02-01-2020.csv", "/data/in/b/02-01-2020.csv"),
+        ("c/02-01-2020.csv", "/data/in/b/02-01-2020.csv"),
+        ("02-02-2020.csv", "/data/in/02-02-2020.csv"),
+        ("x/02-03-2020.csv", "/elsewhere/02-03-2020.csv"),  # two links to a file outside the folder
+        ("y/02-03-2020.csv", "/elsewhere/02-03-2020.csv"),
+    ]
+    assert validators.same_file_aliases(objects, root) == {
+        "02-01-2020.csv": "b/02-01-2020.csv",
+        "c/02-01-2020.csv": "b/02-01-2020.csv",
+        "y/02-03-2020.csv": "x/02-03-2020.csv",
+    }
+    # S3 keys are their own locations: never aliases
+    keys = [("a.csv", "s3://bucket/raw/a.csv"), ("b.csv", "s3://bucket/raw/b.csv")]
+    assert validators.same_file_aliases(keys, "s3://bucket/raw") == {}
