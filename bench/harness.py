@@ -36,6 +36,10 @@ class Measurement:
     seconds: list[float] = field(default_factory=list)
     peak_rss_bytes: list[int] = field(default_factory=list)
 
+    def add(self, seconds: float, peak_rss_bytes: int) -> None:
+        self.seconds.append(seconds)
+        self.peak_rss_bytes.append(peak_rss_bytes)
+
     @property
     def median_seconds(self) -> float:
         return statistics.median(self.seconds)

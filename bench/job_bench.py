@@ -43,15 +43,10 @@ def full_vs_duckdb(
     duck, floor, job = Measurement(), Measurement(), Measurement()
     manifest: dict = {}
     for _ in range(repeats):
-        seconds, rss = duckdb_baseline(input_dir, lookup, WORK_DIR / "duckdb")
-        duck.seconds.append(seconds)
-        duck.peak_rss_bytes.append(rss)
-        seconds, rss = spark_floor(files, WORK_DIR / "spark_floor")
-        floor.seconds.append(seconds)
-        floor.peak_rss_bytes.append(rss)
+        duck.add(*duckdb_baseline(input_dir, lookup, WORK_DIR / "duckdb"))
+        floor.add(*spark_floor(files, WORK_DIR / "spark_floor"))
         seconds, rss, manifest = full_run(input_dir, lookup, WORK_DIR / "job_full")
-        job.seconds.append(seconds)
-        job.peak_rss_bytes.append(rss)
+        job.add(seconds, rss)
     ratio = job.median_seconds / duck.median_seconds
     rows = [
         Result(
@@ -101,17 +96,14 @@ def incremental(files: list[Path], lookup: Path, repeats: int, full_median: floa
     increments, floor = Measurement(), Measurement()
     partitions: list[str] = []
     for _ in range(repeats):
-        seconds, rss = spark_floor(files[-1:], WORK_DIR / "spark_floor_one_day")
-        floor.seconds.append(seconds)
-        floor.peak_rss_bytes.append(rss)
+        floor.add(*spark_floor(files[-1:], WORK_DIR / "spark_floor_one_day"))
         inbox = datasets.fresh_dir(WORK_DIR / "inbox")
         datasets.link_files(files[:-1], inbox)
         layout = JobLayout(datasets.fresh_dir(WORK_DIR / "job_incremental"))
         run_job(inbox, layout, lookup)
         datasets.link_files(files[-1:], inbox)
         run = run_job(inbox, layout, lookup)
-        increments.seconds.append(run.seconds)
-        increments.peak_rss_bytes.append(run.peak_rss_bytes)
+        increments.add(run.seconds, run.peak_rss_bytes)
         partitions = list(run.manifest.get("partitions_written", []))
     fraction = increments.median_seconds / full_median
     return [

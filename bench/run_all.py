@@ -18,6 +18,8 @@ from bench import datasets
 from bench.harness import WORK_DIR, Result, machine, print_table, update_readme, write_results
 
 ALL = ("job", "incremental", "scale", "s3a", "scale_s3a", "e2e", "warehouse", "queries")
+# Steps that compare with (or read the output of) another step's run: the full run of "job", or the 1x S3A run.
+NEEDS = {"incremental": "job", "scale": "job", "s3a": "job", "queries": "job", "scale_s3a": "s3a"}
 
 
 def run(only: set[str], repeats: int, smoke: bool, scale_factor: int) -> list[Result]:
@@ -78,9 +80,7 @@ def run(only: set[str], repeats: int, smoke: bool, scale_factor: int) -> list[Re
     steps.append(("queries", lambda: query_bench.parquet_month_pruning(output, repeats)))
 
     for name, step in steps:
-        # These compare with (or read the output of) the full run of the "job" step; scale_s3a with the s3a run.
-        needs = {"incremental": "job", "scale": "job", "s3a": "job", "queries": "job", "scale_s3a": "s3a"}
-        if name not in only or (name in needs and needs[name] not in only):
+        if name not in only or (name in NEEDS and NEEDS[name] not in only):
             continue
         started = time.perf_counter()
         print(f"== {name} ...", flush=True)
