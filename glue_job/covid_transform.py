@@ -28,8 +28,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import data_quality_checks
 import incremental
 from pyspark import StorageLevel
+from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from schema_evolution import OUTPUT_SCHEMA, SCHEMA_VERSION
 from utils import readers, storage, validators
 from utils import transformations as tx
 
@@ -169,6 +171,7 @@ def run_job(spark: SparkSession, options: JobOptions) -> dict[str, Any]:
         "skipped_reasons": {},
         "quarantined_files": {},
         "same_file_as": {},
+        "carry_forward": {"used": False, "reason": None, "partitions": [], "rows": 0},
     }
     clock = PhaseClock(manifest)
     ledger_uri = storage.join(options.state_path, "ledger.json")
@@ -252,6 +255,7 @@ def run_job(spark: SparkSession, options: JobOptions) -> dict[str, Any]:
 
     new_ranges: dict[str, dict[incremental.Partition, tuple[date, date]]] = {}
     file_rows: Counter[str] = Counter()
+    partition_rows: dict[incremental.Partition, int] = {}
     persisted: list[DataFrame] = []
     summary: list[dict[str, Any]] = []
     clock.lap("sniff_files")
@@ -276,10 +280,24 @@ def run_job(spark: SparkSession, options: JobOptions) -> dict[str, Any]:
                     ranges[key] = (min(lo, row["report_date_min"]), max(hi, row["report_date_max"]))
 
         clock.lap("read_and_classify")
-        # 4. Which partitions to rewrite, and which unchanged files they need re-read.
+        # 4. Which partitions to rewrite, and where their unchanged rows come from: the published output
+        # (carried forward) when that is safe, else their raw files, re-read.
         existing = incremental.existing_partitions(unchanged_entries)
         affected = incremental.affected_partitions(new_ranges, old_entries, existing)
-        context_paths = incremental.context_files(unchanged_entries, affected)
+        carried, carried_counts = None, {"rows_in": 0, "rows_context": 0}
+        if good and not options.full_refresh:
+            plan = incremental.plan_carry_forward(
+                new_ranges, old_entries, unchanged_entries, affected, incremental.output_record(ledger), SCHEMA_VERSION
+            )
+            carried, carried_counts, refusal = _carry_forward(spark, options.output_path, plan)
+            used = plan if carried is not None and isinstance(plan, incremental.CarryForward) else None
+            manifest["carry_forward"] = {
+                "used": used is not None,
+                "reason": refusal,
+                "partitions": [tx.partition_name(*p) for p in used.partitions] if used else [],
+                "rows": carried_counts["rows_in"],
+            }
+        context_paths = [] if carried is not None else incremental.context_files(unchanged_entries, affected)
         if context_paths:
             context_heads = storage.read_heads([by_path[p].uri for p in context_paths], validators.HEAD_BYTES)
             context_verdicts = [
@@ -299,8 +317,8 @@ def run_job(spark: SparkSession, options: JobOptions) -> dict[str, Any]:
             scoped = classified.withColumn("in_scope", in_scope)
             # Without re-read context every row read is in scope: the file summary already has the counts.
             counts = _scope_counts(scoped) if context_paths else _counts_from_summary(summary)
-            manifest["rows_in"] = counts["rows_in"]
-            manifest["rows_context"] = counts["rows_context"]
+            manifest["rows_in"] = counts["rows_in"] + carried_counts["rows_in"]
+            manifest["rows_context"] = counts["rows_context"] + carried_counts["rows_context"]
             manifest["rows_quarantined"] = sum(counts["reasons"].values())
             manifest["quarantine_reasons"] = counts["reasons"]
             if manifest["rows_quarantined"]:
@@ -315,6 +333,8 @@ def run_job(spark: SparkSession, options: JobOptions) -> dict[str, Any]:
             # 5. Transform: type, deduplicate, enrich, derive; only affected partitions are kept.
             lookup_exact, lookup_country = tx.prepare_lookup(readers.read_lookup(spark, options.reference_path))
             good_rows = tx.type_rows(scoped.where(F.col("quarantine_reason").isNull()))
+            if carried is not None:
+                good_rows = good_rows.unionByName(carried)
             output = _transform(good_rows, lookup_exact, lookup_country, affected_keys)
             output = output.persist(StorageLevel.MEMORY_AND_DISK_DESER)
             persisted.append(output)
@@ -375,11 +395,64 @@ def run_job(spark: SparkSession, options: JobOptions) -> dict[str, Any]:
             new_files[path] = incremental.ledger_entry(
                 states[path], "processed", new_ranges.get(path, {}), file_rows[path], run_id
             )
-    storage.write_json(ledger_uri, {"version": incremental.LEDGER_VERSION, "files": dict(sorted(new_files.items()))})
+    published = incremental.updated_output_record(
+        incremental.output_record(ledger), SCHEMA_VERSION, partition_rows, emptied, options.full_refresh
+    )
+    storage.write_json(
+        ledger_uri,
+        {"version": incremental.LEDGER_VERSION, "files": dict(sorted(new_files.items())), "output": published},
+    )
     manifest["files_processed"] = len(good)
     _sync_catalog(options, manifest)
     clock.lap("ledger_and_catalog")
     return _finish(manifest, options, started, status="succeeded")
+
+
+def _carry_forward(
+    spark: SparkSession, output_path: str, plan: incremental.CarryForward | str
+) -> tuple[DataFrame | None, dict[str, int], str | None]:
+    """The published rows a plan carries forward, shaped as typed rows (in_scope: their partition is rewritten),
+    with their counts; or None and why not. The rows read must match the counts the ledger recorded for
+    those partitions, so an output changed behind the ledger's back is re-read from the raw files instead."""
+    nothing = {"rows_in": 0, "rows_context": 0}
+    if isinstance(plan, str):
+        return None, nothing, plan
+    partitions = sorted(set(plan.partitions) | set(plan.context_days))
+    if not partitions:
+        return _typed_published(spark.createDataFrame([], OUTPUT_SCHEMA), plan), nothing, None
+    paths = [storage.spark_path(storage.join(output_path, tx.partition_name(*p))) for p in partitions]
+    try:
+        published = spark.read.schema(OUTPUT_SCHEMA).option("basePath", storage.spark_path(output_path))
+        kept = _typed_published(published.parquet(*paths), plan, keep_partition=True)
+        found = kept.groupBy("year", "month", "in_scope").count().collect()
+    except AnalysisException as error:  # a partition folder is gone
+        LOG.warning("re-reading raw files: published output unreadable (%s)", str(error).splitlines()[0])
+        return None, nothing, "a partition on record is missing from the output"
+    rewritten = {(r["year"], r["month"]): r["count"] for r in found if r["in_scope"]}
+    if rewritten != plan.partitions:
+        return None, nothing, "the output's row counts differ from the ledger's"
+    context = sum(r["count"] for r in found if not r["in_scope"])
+    return kept.drop("year", "month"), {"rows_in": sum(rewritten.values()), "rows_context": context}, None
+
+
+def _typed_published(published: DataFrame, plan: incremental.CarryForward, keep_partition: bool = False) -> DataFrame:
+    """Published rows of the rewritten partitions (in scope) and of the context days, as tx.type_rows shapes them.
+    They are winners already, and no new row shares their dates, so any file rank will do."""
+    rewritten = [y * 100 + m for y, m in plan.partitions]
+    days = [day for days in plan.context_days.values() for day in days]
+    in_scope = (F.col("year") * 100 + F.col("month")).isin(rewritten) if rewritten else F.lit(False)
+    context = F.col("report_date").isin(days) if days else F.lit(False)
+    partition = ["year", "month"] if keep_partition else []
+    return published.where(in_scope | context).select(
+        *TYPED_COLUMNS, F.lit(0).alias("file_rank"), in_scope.alias("in_scope"), *partition
+    )
+
+
+# The columns of tx.type_rows that the published output keeps as they were.
+TYPED_COLUMNS = (
+    "report_date", "country", "iso3", "province", "admin2", "fips", "latitude", "longitude", "population",
+    *tx.COUNT_FIELDS, "last_update", "source_file", "schema_era", "extra_fields",
+)  # fmt: skip
 
 
 def _written_partitions(manifest: dict[str, Any]) -> list[incremental.Partition]:

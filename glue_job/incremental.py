@@ -8,6 +8,15 @@ its changed files touch (old and new versions), plus the next month when a
 touched range ends on a month's last day, and re-reads every file covering
 those months or the day before each of them. That makes any sequence of
 incremental runs equal to a full refresh, row for row.
+
+When every changed file is new and its dates are days no other file has (the
+usual case: tomorrow's daily report), the unchanged rows of the rewritten
+partitions are carried forward from the published output instead of being
+re-read from their raw files: `plan_carry_forward` says which partitions to read
+back, the row counts the ledger recorded for them (a check that the output is
+the one this ledger describes), and the days before the new ones that the
+deltas need. Anything else (a revision, a removal, an overlap, an output the
+ledger has no count for) re-reads the raw files as above.
 """
 
 from __future__ import annotations
@@ -120,6 +129,74 @@ def context_files(
         if set(ranges) & affected or any(lo <= day <= hi for lo, hi in ranges.values() for day in days_before):
             chosen.append(path)
     return sorted(chosen)
+
+
+@dataclass(frozen=True)
+class CarryForward:
+    """Published rows to read back instead of raw files: whole rewritten partitions (with the row counts on
+    record for them), plus single days from other partitions that the new days' deltas need."""
+
+    partitions: dict[Partition, int]
+    context_days: dict[Partition, list[date]]
+
+
+def output_record(ledger: dict[str, Any]) -> dict[str, Any]:
+    """What the ledger knows of the published output: its schema version and rows per partition."""
+    return ledger.get("output") or {"schema_version": None, "partitions": {}}
+
+
+def updated_output_record(
+    previous: dict[str, Any],
+    schema_version: str,
+    written: dict[Partition, int],
+    removed: list[Partition],
+    full_refresh: bool,
+) -> dict[str, Any]:
+    stale = full_refresh or previous.get("schema_version") != schema_version
+    partitions: dict[str, int] = {} if stale else dict(previous["partitions"])
+    for partition in removed:
+        partitions.pop(partition_key(partition), None)
+    partitions.update({partition_key(p): rows for p, rows in written.items()})
+    return {"schema_version": schema_version, "partitions": dict(sorted(partitions.items()))}
+
+
+def plan_carry_forward(
+    new_ranges: dict[str, dict[Partition, tuple[date, date]]],
+    old_entries: dict[str, dict[str, Any] | None],
+    unchanged_entries: dict[str, dict[str, Any]],
+    affected: set[Partition],
+    record: dict[str, Any],
+    schema_version: str,
+) -> CarryForward | str:
+    """A CarryForward when the unchanged rows of `affected` can come from the published output, else why not.
+
+    Safe only when the new rows cannot meet an unchanged file's rows: every changed file is new (a revision or
+    a removal takes rows away, and rows it beat in the dedup would have to come back) and no unchanged file
+    covers any of its dates. Then the output already holds exactly the rows a full refresh would keep for
+    every other day, and only the new days and the day after each (its delta) are computed.
+    """
+    if any(entry is not None for entry in old_entries.values()):
+        return "a changed or removed file had rows in the output"
+    if record.get("schema_version") != schema_version:
+        return "the ledger has no row counts for the current output schema"
+    for ranges in new_ranges.values():
+        for partition, (lo, hi) in ranges.items():
+            for entry in unchanged_entries.values():
+                other = ranges_of(entry).get(partition)
+                if other and lo <= other[1] and other[0] <= hi:
+                    return "a new file's dates overlap a file already processed"
+    on_record = {parse_partition_key(key): rows for key, rows in record.get("partitions", {}).items()}
+    existing = existing_partitions(unchanged_entries)
+    needed_days = {lo - timedelta(days=1) for ranges in new_ranges.values() for lo, _hi in ranges.values()}
+    needed = (affected & existing) | {(day.year, day.month) for day in needed_days if (day.year, day.month) in existing}
+    if needed - set(on_record):
+        return "the ledger has no row count for a partition to carry forward"
+    context_days: dict[Partition, list[date]] = {}
+    for day in sorted(needed_days):
+        partition = (day.year, day.month)
+        if partition not in affected and partition in on_record:
+            context_days.setdefault(partition, []).append(day)
+    return CarryForward({p: on_record[p] for p in sorted(affected & set(on_record))}, context_days)
 
 
 def ledger_entry(

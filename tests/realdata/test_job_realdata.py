@@ -11,6 +11,7 @@ from pathlib import Path
 
 import covid_transform as job
 import pytest
+from pyspark.sql import functions as F
 
 pytestmark = [pytest.mark.realdata, pytest.mark.spark]
 
@@ -132,6 +133,41 @@ def test_incremental_equals_full_refresh_on_a_split_with_a_revised_file(
 
     three = job.run_job(spark, options(tmp_path, inbox, lookup))
     assert three["status"] == "no_new_input" and three["partitions_written"] == []
+
+
+@pytest.mark.slow
+def test_new_days_carried_forward_equal_a_full_refresh(shared_data: Path, spark, tmp_path: Path) -> None:
+    """Days arriving late (a month's last day, a gap) on published history: the unchanged rows come back
+    from the output, not the raw files, and the result is still a full refresh's, row for row."""
+    daily = shared_data / "jhu_csse" / "daily_reports"
+    lookup = shared_data / "jhu_csse" / "UID_ISO_FIPS_LookUp_Table.csv"
+    window = [daily / f"{day}-2021.csv.gz" for day in ("04-27", "04-28", "04-29", "04-30", "05-01", "05-02",
+                                                        "05-03", "05-04")]  # fmt: skip
+    late = {"04-30-2021.csv.gz", "05-03-2021.csv.gz"}
+    inbox = link(tmp_path / "in", [p for p in window if p.name not in late])
+    one = job.run_job(spark, options(tmp_path, inbox, lookup))
+    assert one["status"] == "succeeded" and reconciles(one)
+
+    link(inbox, [p for p in window if p.name in late])
+    two = job.run_job(spark, options(tmp_path, inbox, lookup))
+    assert two["status"] == "succeeded" and reconciles(two) and two["files_processed"] == 2
+    assert two["carry_forward"]["used"] is True
+    assert two["carry_forward"]["partitions"] == ["year=2021/month=4", "year=2021/month=5"]
+    assert two["rows_out"] == one["rows_out"] + two["rows_in"] - two["carry_forward"]["rows"] - (
+        two["rows_quarantined"] + two["rows_duplicate"]
+    )
+
+    full = job.run_job(spark, options(tmp_path, inbox, lookup, out="full", full_refresh=True))
+    # Maps cannot be compared by Spark's set operations: extra_fields is compared as its JSON.
+    incremental_df, full_df = (
+        spark.read.parquet(str(tmp_path / out)).withColumn("extra_fields", F.to_json("extra_fields"))
+        for out in ("out", "full")
+    )
+    assert incremental_df.count() == full_df.count() == full["rows_out"]
+    assert incremental_df.exceptAll(full_df).count() == 0 and full_df.exceptAll(incremental_df).count() == 0
+    may = full_df.where("country = 'Afghanistan' and report_date in (date'2021-05-01', date'2021-04-30')")
+    april_last, may_first = sorted(may.collect(), key=lambda r: r.report_date)
+    assert may_first.new_confirmed == may_first.confirmed - april_last.confirmed
 
 
 @pytest.mark.parametrize(

@@ -147,6 +147,7 @@ def test_incremental_runs_equal_a_full_refresh_and_a_rerun_writes_nothing(spark,
     assert second["status"] == "succeeded"
     assert second["files_processed"] == 3 and second["files_skipped"] == 2
     assert second["rows_in"] == second["rows_out"] + second["rows_quarantined"] + second["rows_duplicate"]
+    assert second["carry_forward"]["reason"] == "a changed or removed file had rows in the output"
 
     full = job.run_job(spark, options(tmp_path, output="full", full_refresh=True))
     assert full["files_processed"] == 5
@@ -163,6 +164,71 @@ def test_incremental_runs_equal_a_full_refresh_and_a_rerun_writes_nothing(spark,
     assert (third["rows_in"], third["files_processed"], third["partitions_written"]) == (0, 0, [])
     assert sorted(p.relative_to(tmp_path) for p in (tmp_path / "out").rglob("*")) == before
     assert json.loads((tmp_path / "state-out" / "runs" / "rerun.json").read_text())["status"] == "no_new_input"
+
+
+def stage_as(folder: Path, names: dict[str, str]) -> None:
+    """Fixture content under another day's name (a JHU file's date is its name's)."""
+    for name, fixture in names.items():
+        (folder / name).write_bytes((FIXTURES / fixture).read_bytes())
+
+
+def test_new_days_carry_unchanged_rows_forward_from_the_output_and_equal_a_full_refresh(spark, tmp_path: Path) -> None:
+    inbox = tmp_path / "in"
+    stage(inbox, ["01-22-2020.csv", "11-09-2020.csv", "11-11-2020.csv", "11-12-2020.csv"])
+    stage_as(inbox, {"04-29-2020.csv": "11-09-2020.csv", "05-01-2020.csv": "11-11-2020.csv",
+                     "07-31-2020.csv": "11-12-2020.csv"})  # fmt: skip
+    first = job.run_job(spark, options(tmp_path))
+    assert first["carry_forward"]["used"] is False  # nothing published yet: a full read
+
+    # The next January day, a gap in November (its neighbours' deltas change), April's last day (May 1st's
+    # delta changes) and August's first (its delta needs July 31st from an untouched partition).
+    published_before = spark.read.parquet(str(tmp_path / "out")).where("month in (1, 4, 5, 11)").count()
+    stage(inbox, ["01-23-2020.csv", "11-10-2020.csv"])
+    stage_as(inbox, {"04-30-2020.csv": "11-10-2020.csv", "08-01-2020.csv": "11-13-2020.csv"})
+    second = job.run_job(spark, options(tmp_path, run_id="second"))
+    assert second["status"] == "succeeded" and second["files_processed"] == 4
+    carried = second["carry_forward"]
+    assert carried["used"] is True and carried["reason"] is None
+    assert carried["partitions"] == ["year=2020/month=1", "year=2020/month=4", "year=2020/month=5",
+                                     "year=2020/month=11"]  # fmt: skip
+    assert carried["rows"] == published_before
+    assert second["rows_context"] > 0  # July 31st, read for August 1st's deltas
+    assert second["rows_in"] == second["rows_out"] + second["rows_quarantined"] + second["rows_duplicate"]
+    assert second["partitions_written"] == [
+        "year=2020/month=1", "year=2020/month=4", "year=2020/month=5", "year=2020/month=8", "year=2020/month=11",
+    ]  # fmt: skip
+    ledger = json.loads((tmp_path / "state-out" / "ledger.json").read_text())
+    published = spark.read.parquet(str(tmp_path / "out")).groupBy("year", "month").count().collect()
+    assert ledger["output"]["partitions"] == {f"year={r.year}/month={r.month}": r["count"] for r in published}
+
+    job.run_job(spark, options(tmp_path, output="full", full_refresh=True))
+    assert output_rows(spark, tmp_path / "out") == output_rows(spark, tmp_path / "full")
+    deltas = {
+        (r.report_date, r.new_confirmed)
+        for r in spark.read.parquet(str(tmp_path / "out")).where("country = 'Afghanistan'").collect()
+    }
+    assert {
+        (date(2020, 11, 10), 103),
+        (date(2020, 11, 11), 100),
+        (date(2020, 5, 1), 100),
+        (date(2020, 8, 1), 100),
+    } <= deltas
+
+
+def test_an_output_that_differs_from_the_ledger_is_rebuilt_from_the_raw_files(spark, tmp_path: Path) -> None:
+    inbox = tmp_path / "in"
+    stage(inbox, ["11-09-2020.csv", "11-11-2020.csv"])
+    job.run_job(spark, options(tmp_path))
+    for part in (tmp_path / "out" / "year=2020" / "month=11").glob("*.parquet"):
+        part.unlink()  # someone emptied the month behind the job's back
+
+    stage(inbox, ["11-10-2020.csv"])
+    second = job.run_job(spark, options(tmp_path, run_id="second"))
+    assert second["carry_forward"] == {
+        "used": False, "reason": "the output's row counts differ from the ledger's", "partitions": [], "rows": 0,
+    }  # fmt: skip
+    job.run_job(spark, options(tmp_path, output="full", full_refresh=True))
+    assert output_rows(spark, tmp_path / "out") == output_rows(spark, tmp_path / "full")
 
 
 def test_a_second_name_for_the_same_file_is_quarantined_not_read_twice(spark, tmp_path: Path) -> None:

@@ -69,3 +69,69 @@ def test_ledger_entry_round_trips_its_ranges() -> None:
     made = inc.ledger_entry(item, "processed", {(2020, 3): (date(2020, 3, 1), date(2020, 3, 9))}, 5, "run1")
     assert made["partitions"] == {"year=2020/month=3": ["2020-03-01", "2020-03-09"]}
     assert inc.ranges_of(made) == {(2020, 3): (date(2020, 3, 1), date(2020, 3, 9))}
+
+
+RECORD = {"schema_version": "1.0.0",
+          "partitions": {"year=2020/month=2": 10, "year=2020/month=3": 20, "year=2020/month=4": 30}}  # fmt: skip
+
+
+def carry(new: dict, old: dict | None = None, record: dict = RECORD, unchanged: dict = LEDGER["files"]):
+    old = old if old is not None else {path: None for path in new}
+    affected = inc.affected_partitions(new, old, inc.existing_partitions(unchanged))
+    return inc.plan_carry_forward(new, old, unchanged, affected, record, "1.0.0")
+
+
+def test_a_new_day_carries_its_month_forward_from_the_output() -> None:
+    plan = carry({"03-15-2020.csv": {(2020, 3): (date(2020, 3, 15), date(2020, 3, 15))}})
+    assert plan == inc.CarryForward(partitions={(2020, 3): 20}, context_days={})
+
+
+def test_a_new_first_of_month_reads_the_day_before_from_the_previous_partition() -> None:
+    unchanged = {k: v for k, v in LEDGER["files"].items() if k != "04-01-2020.csv"}
+    record = {"schema_version": "1.0.0", "partitions": {"year=2020/month=2": 10, "year=2020/month=3": 20}}
+    plan = carry({"04-01-2020.csv": {(2020, 4): (date(2020, 4, 1), date(2020, 4, 1))}}, record=record,
+                 unchanged=unchanged)  # fmt: skip
+    assert plan == inc.CarryForward(partitions={}, context_days={(2020, 3): [date(2020, 3, 31)]})
+
+
+def test_a_new_month_end_carries_the_next_month_too() -> None:
+    unchanged = {k: v for k, v in LEDGER["files"].items() if k != "03-31-2020.csv"}
+    plan = carry({"03-31-2020.csv": {(2020, 3): (date(2020, 3, 31), date(2020, 3, 31))}}, unchanged=unchanged)
+    assert plan == inc.CarryForward(partitions={(2020, 3): 20, (2020, 4): 30}, context_days={})
+
+
+def test_carry_forward_is_refused_when_rows_could_meet_old_ones() -> None:
+    revised = {"03-31-2020.csv": {(2020, 3): (date(2020, 3, 31), date(2020, 3, 31))}}
+    assert carry(revised, old={"03-31-2020.csv": LEDGER["files"]["03-31-2020.csv"]}) == (
+        "a changed or removed file had rows in the output"
+    )
+    same_day = {"again/03-01-2020.csv": {(2020, 3): (date(2020, 3, 1), date(2020, 3, 1))}}
+    assert carry(same_day) == "a new file's dates overlap a file already processed"
+    spans = {"owid.csv": {(2020, 3): (date(2020, 3, 2), date(2020, 3, 31))}}
+    assert carry(spans) == "a new file's dates overlap a file already processed"
+
+
+def test_carry_forward_is_refused_without_counts_for_the_output() -> None:
+    new = {"03-15-2020.csv": {(2020, 3): (date(2020, 3, 15), date(2020, 3, 15))}}
+    assert carry(new, record=inc.output_record({"files": {}})) == (
+        "the ledger has no row counts for the current output schema"
+    )
+    assert carry(new, record={"schema_version": "0.9.0", "partitions": RECORD["partitions"]}) == (
+        "the ledger has no row counts for the current output schema"
+    )
+    assert carry(new, record={"schema_version": "1.0.0", "partitions": {"year=2020/month=2": 10}}) == (
+        "the ledger has no row count for a partition to carry forward"
+    )
+
+
+def test_the_output_record_follows_what_each_run_wrote() -> None:
+    first = inc.updated_output_record(inc.output_record({}), "1.0.0", {(2020, 3): 20, (2020, 4): 30}, [], True)
+    assert first == {"schema_version": "1.0.0", "partitions": {"year=2020/month=3": 20, "year=2020/month=4": 30}}
+    second = inc.updated_output_record(first, "1.0.0", {(2020, 4): 31}, [(2020, 3)], False)
+    assert second == {"schema_version": "1.0.0", "partitions": {"year=2020/month=4": 31}}
+    assert inc.updated_output_record(first, "2.0.0", {(2020, 5): 1}, [], False) == {
+        "schema_version": "2.0.0", "partitions": {"year=2020/month=5": 1},
+    }  # fmt: skip
+    assert inc.updated_output_record(second, "1.0.0", {(2020, 1): 5}, [], True)["partitions"] == {
+        "year=2020/month=1": 5
+    }
