@@ -408,6 +408,13 @@ def run_job(spark: SparkSession, options: JobOptions) -> dict[str, Any]:
     return _finish(manifest, options, started, status="succeeded")
 
 
+# The columns of tx.type_rows that the published output keeps as they were.
+TYPED_COLUMNS = (
+    "report_date", "country", "iso3", "province", "admin2", "fips", "latitude", "longitude", "population",
+    *tx.COUNT_FIELDS, "last_update", "source_file", "schema_era", "extra_fields",
+)  # fmt: skip
+
+
 def _carry_forward(
     spark: SparkSession, output_path: str, plan: incremental.CarryForward | str
 ) -> tuple[DataFrame | None, dict[str, int], str | None]:
@@ -446,13 +453,6 @@ def _typed_published(published: DataFrame, plan: incremental.CarryForward, keep_
     return published.where(in_scope | context).select(
         *TYPED_COLUMNS, F.lit(0).alias("file_rank"), in_scope.alias("in_scope"), *partition
     )
-
-
-# The columns of tx.type_rows that the published output keeps as they were.
-TYPED_COLUMNS = (
-    "report_date", "country", "iso3", "province", "admin2", "fips", "latitude", "longitude", "population",
-    *tx.COUNT_FIELDS, "last_update", "source_file", "schema_era", "extra_fields",
-)  # fmt: skip
 
 
 def _written_partitions(manifest: dict[str, Any]) -> list[incremental.Partition]:
