@@ -285,7 +285,7 @@ def run_job(spark: SparkSession, options: JobOptions) -> dict[str, Any]:
         existing = incremental.existing_partitions(unchanged_entries)
         affected = incremental.affected_partitions(new_ranges, old_entries, existing)
         carried, carried_counts = None, {"rows_in": 0, "rows_context": 0}
-        if good and not options.full_refresh:
+        if good and unchanged_entries and not options.full_refresh:  # else there is nothing to carry
             plan = incremental.plan_carry_forward(
                 new_ranges, old_entries, unchanged_entries, affected, incremental.output_record(ledger), SCHEMA_VERSION
             )

@@ -178,7 +178,7 @@ def test_new_days_carry_unchanged_rows_forward_from_the_output_and_equal_a_full_
     stage_as(inbox, {"04-29-2020.csv": "11-09-2020.csv", "05-01-2020.csv": "11-11-2020.csv",
                      "07-31-2020.csv": "11-12-2020.csv"})  # fmt: skip
     first = job.run_job(spark, options(tmp_path))
-    assert first["carry_forward"]["used"] is False  # nothing published yet: a full read
+    assert first["carry_forward"] == {"used": False, "reason": None, "partitions": [], "rows": 0}  # a first run
 
     # The next January day, a gap in November (its neighbours' deltas change), April's last day (May 1st's
     # delta changes) and August's first (its delta needs July 31st from an untouched partition).
