@@ -14,8 +14,8 @@ usual case: tomorrow's daily report), the unchanged rows of the rewritten
 partitions are carried forward from the published output instead of being
 re-read from their raw files: `plan_carry_forward` says which partitions to read
 back, the row counts the ledger recorded for them (a check that the output is
-the one this ledger describes), and the days before the new ones that the
-deltas need. Anything else (a revision, a removal, an overlap, an output the
+the one this ledger describes), and the days before the new ones and before
+each rewritten month that the deltas need. Anything else (a revision, a removal, an overlap, an output the
 ledger has no count for) re-reads the raw files as above.
 """
 
@@ -187,7 +187,10 @@ def plan_carry_forward(
                     return "a new file's dates overlap a file already processed"
     on_record = {parse_partition_key(key): rows for key, rows in record.get("partitions", {}).items()}
     existing = existing_partitions(unchanged_entries)
+    # Deltas need the day before each new range and before each rewritten month's first day (all its days
+    # are recomputed); those that fall in a partition not rewritten are read from it as context.
     needed_days = {lo - timedelta(days=1) for ranges in new_ranges.values() for lo, _hi in ranges.values()}
+    needed_days |= {_first_day(partition) - timedelta(days=1) for partition in affected}
     needed = (affected & existing) | {(day.year, day.month) for day in needed_days if (day.year, day.month) in existing}
     if needed - set(on_record):
         return "the ledger has no row count for a partition to carry forward"

@@ -83,7 +83,8 @@ def carry(new: dict, old: dict | None = None, record: dict = RECORD, unchanged: 
 
 def test_a_new_day_carries_its_month_forward_from_the_output() -> None:
     plan = carry({"03-15-2020.csv": {(2020, 3): (date(2020, 3, 15), date(2020, 3, 15))}})
-    assert plan == inc.CarryForward(partitions={(2020, 3): 20}, context_days={})
+    # March 1st's delta is recomputed with the rest of March: it needs February 29th from its own partition.
+    assert plan == inc.CarryForward(partitions={(2020, 3): 20}, context_days={(2020, 2): [date(2020, 2, 29)]})
 
 
 def test_a_new_first_of_month_reads_the_day_before_from_the_previous_partition() -> None:
@@ -97,7 +98,8 @@ def test_a_new_first_of_month_reads_the_day_before_from_the_previous_partition()
 def test_a_new_month_end_carries_the_next_month_too() -> None:
     unchanged = {k: v for k, v in LEDGER["files"].items() if k != "03-31-2020.csv"}
     plan = carry({"03-31-2020.csv": {(2020, 3): (date(2020, 3, 31), date(2020, 3, 31))}}, unchanged=unchanged)
-    assert plan == inc.CarryForward(partitions={(2020, 3): 20, (2020, 4): 30}, context_days={})
+    assert plan == inc.CarryForward(partitions={(2020, 3): 20, (2020, 4): 30},
+                                    context_days={(2020, 2): [date(2020, 2, 29)]})  # fmt: skip
 
 
 def test_carry_forward_is_refused_when_rows_could_meet_old_ones() -> None:
