@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shlex
 import subprocess
 import sys
 import tarfile
@@ -122,8 +123,9 @@ def quiet_local_conf() -> dict[str, str]:
 
 def submit_args(conf: dict[str, str], master: str = "local[2]") -> str:
     """A PYSPARK_SUBMIT_ARGS value: how an unchanged job script gets its Spark settings from outside."""
+    # PySpark splits the value the way a shell would: a setting with spaces (several JVM options) is quoted.
     parts = [f"--master {master}"]
-    parts += [f"--conf {key}={value}" for key, value in conf.items()]
+    parts += [f"--conf {shlex.quote(f'{key}={value}')}" for key, value in conf.items()]
     return " ".join(parts) + " pyspark-shell"
 
 
