@@ -17,6 +17,7 @@ import threading
 import time
 import uuid
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -445,14 +446,24 @@ def _carry_forward(
 def _typed_published(published: DataFrame, plan: incremental.CarryForward, keep_partition: bool = False) -> DataFrame:
     """Published rows of the rewritten partitions (in scope) and of the context days, as tx.type_rows shapes them.
     They are winners already, and no new row shares their dates, so any file rank will do."""
-    rewritten = [y * 100 + m for y, m in plan.partitions]
     days = [day for days in plan.context_days.values() for day in days]
-    in_scope = (F.col("year") * 100 + F.col("month")).isin(rewritten) if rewritten else F.lit(False)
+    in_scope = _in_months(_partition_month(), plan.partitions)
     context = F.col("report_date").isin(days) if days else F.lit(False)
     partition = ["year", "month"] if keep_partition else []
     return published.where(in_scope | context).select(
         *TYPED_COLUMNS, F.lit(0).alias("file_rank"), in_scope.alias("in_scope"), *partition
     )
+
+
+def _in_months(month_key: Any, partitions: Iterable[incremental.Partition]) -> Any:
+    """month_key (year * 100 + month) is one of the partitions'; false for none."""
+    keys = [year * 100 + month for year, month in partitions]
+    return month_key.isin(keys) if keys else F.lit(False)
+
+
+def _partition_month() -> Any:
+    """year * 100 + month from the partition columns: a filter on them skips whole folders."""
+    return F.col("year") * 100 + F.col("month")
 
 
 def _written_partitions(manifest: dict[str, Any]) -> list[incremental.Partition]:
@@ -461,7 +472,7 @@ def _written_partitions(manifest: dict[str, Any]) -> list[incremental.Partition]
 
 def _in_scope(affected: list[incremental.Partition], changed_files: set[str]) -> Any:
     """A row counts in this run when its month is rewritten, or (no date) when its file is new."""
-    month_key = tx.month_key("report_date").isin([y * 100 + m for y, m in affected]) if affected else F.lit(False)
+    month_key = _in_months(tx.month_key("report_date"), affected)
     dateless_new = F.col("report_date").isNull() & F.col("source_file").isin(sorted(changed_files))
     return F.coalesce(month_key, F.lit(False)) | dateless_new
 
@@ -518,8 +529,7 @@ def _transform(
     derived = tx.add_partition_columns(
         tx.add_rates(tx.add_daily_deltas(tx.enrich(winners, lookup_exact, lookup_country)))
     )
-    keep = (F.col("year") * 100 + F.col("month")).isin([y * 100 + m for y, m in affected])
-    return derived.where(F.col("in_scope") & keep) if affected else derived.where(F.lit(False))
+    return derived.where(F.col("in_scope") & _in_months(_partition_month(), affected))
 
 
 def _output_counts(output: DataFrame) -> tuple[dict[incremental.Partition, int], int]:

@@ -14,9 +14,10 @@ usual case: tomorrow's daily report), the unchanged rows of the rewritten
 partitions are carried forward from the published output instead of being
 re-read from their raw files: `plan_carry_forward` says which partitions to read
 back, the row counts the ledger recorded for them (a check that the output is
-the one this ledger describes), and the days before the new ones and before
-each rewritten month that the deltas need. Anything else (a revision, a removal, an overlap, an output the
-ledger has no count for) re-reads the raw files as above.
+the one this ledger describes), and the days before the new ranges and before
+each rewritten month that the deltas need. Anything else (a revision, a
+removal, an overlap, an output the ledger has no count for) re-reads the raw
+files as above.
 """
 
 from __future__ import annotations
@@ -134,7 +135,8 @@ def context_files(
 @dataclass(frozen=True)
 class CarryForward:
     """Published rows to read back instead of raw files: whole rewritten partitions (with the row counts on
-    record for them), plus single days from other partitions that the new days' deltas need."""
+    record for them), plus single days from other partitions that the deltas need (the day before a new range
+    or before a rewritten month's first day)."""
 
     partitions: dict[Partition, int]
     context_days: dict[Partition, list[date]]
@@ -173,16 +175,17 @@ def plan_carry_forward(
     Safe only when the new rows cannot meet an unchanged file's rows: every changed file is new (a revision or
     a removal takes rows away, and rows it beat in the dedup would have to come back) and no unchanged file
     covers any of its dates. Then the output already holds exactly the rows a full refresh would keep for
-    every other day, and only the new days and the day after each (its delta) are computed.
+    every other day; the job recomputes the deltas of every day in the rewritten partitions.
     """
     if any(entry is not None for entry in old_entries.values()):
         return "a changed or removed file had rows in the output"
     if record.get("schema_version") != schema_version:
         return "the ledger has no row counts for the current output schema"
+    unchanged_ranges = [ranges_of(entry) for entry in unchanged_entries.values()]
     for ranges in new_ranges.values():
         for partition, (lo, hi) in ranges.items():
-            for entry in unchanged_entries.values():
-                other = ranges_of(entry).get(partition)
+            for others in unchanged_ranges:
+                other = others.get(partition)
                 if other and lo <= other[1] and other[0] <= hi:
                     return "a new file's dates overlap a file already processed"
     on_record = {parse_partition_key(key): rows for key, rows in record.get("partitions", {}).items()}
