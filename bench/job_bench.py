@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from bench import datasets
 from bench.harness import REPO_ROOT, WORK_DIR, Measurement, Result, run_command
-from bench.job_runs import JobLayout, JobRun, S3Layout, job_env, run_job
+from bench.job_runs import JobLayout, JobRun, S3Layout, WarmWorker, job_env, run_job
 
 GIB = 1024**3
 RSS_TARGET_BYTES = 4 * GIB
@@ -37,9 +38,9 @@ def spark_floor(files: list[Path], output_dir: Path) -> tuple[float, int]:
 
 def full_vs_duckdb(
     input_dir: Path, files: list[Path], lookup: Path, repeats: int, label: str
-) -> tuple[list[Result], float]:
-    """Alternate baseline, Spark floor and job so that machine noise hits all alike; returns rows and the job's
-    median."""
+) -> tuple[list[Result], float, float]:
+    """Alternate baseline, Spark floor and job so that machine noise hits all alike; returns rows, the job's
+    median and DuckDB's."""
     duck, floor, job = Measurement(), Measurement(), Measurement()
     manifest: dict = {}
     for _ in range(repeats):
@@ -88,7 +89,7 @@ def full_vs_duckdb(
             f"job / floor = {job.median_seconds / floor.median_seconds:.2f}",
         ),
     ]
-    return rows, job.median_seconds
+    return rows, job.median_seconds, duck.median_seconds
 
 
 def incremental(files: list[Path], lookup: Path, repeats: int, full_median: float) -> list[Result]:
@@ -132,6 +133,80 @@ def incremental(files: list[Path], lookup: Path, repeats: int, full_median: floa
             notes="a fresh Spark process's least work: the floor under the one-day increment",
         ),
     ]
+
+
+def warm_worker(
+    files: list[Path], lookup: Path, repeats: int, cold_full: float, duckdb: float, label: str
+) -> list[Result]:
+    """The full refresh and the one-day increment served by warm job processes, as the local Glue executor serves
+    runs when ``local up`` or the demo run the pipeline (``bench.job_runs.WarmWorker``).
+
+    One worker builds the history of all days but the last (untimed), then serves, ``repeats`` times, a full
+    refresh of every day and the last day added to a copy of that history: each increment runs in a process
+    that has just run the job, as the next day's run does when the worker served the previous one. Then
+    ``repeats`` fresh workers each serve the increment as their first run (the executor was just started)."""
+    inbox = datasets.fresh_dir(WORK_DIR / "warm_inbox")
+    datasets.link_files(files[:-1], inbox)
+    history = JobLayout(datasets.fresh_dir(WORK_DIR / "warm_history"))
+    full, served, first = Measurement(), Measurement(), Measurement()
+    manifest: dict = {}
+
+    def increment(worker: WarmWorker, into: Measurement) -> None:
+        nonlocal manifest
+        layout = JobLayout(WORK_DIR / "warm_increment")
+        shutil.rmtree(layout.root, ignore_errors=True)
+        shutil.copytree(history.root, layout.root, symlinks=True)
+        run = worker.run_job(inbox, layout, lookup)
+        into.add(run.seconds, 0)
+        manifest = run.manifest
+
+    with WarmWorker(datasets.fresh_dir(WORK_DIR / "warm_worker")) as worker:
+        worker.run_job(inbox, history, lookup, full_refresh=True)
+        datasets.link_files(files[-1:], inbox)
+        for _ in range(repeats):
+            full.add(
+                worker.run_job(inbox, JobLayout(datasets.fresh_dir(WORK_DIR / "warm_full")), lookup, True).seconds, 0
+            )
+            increment(worker, served)
+    for _ in range(repeats):
+        with WarmWorker(datasets.fresh_dir(WORK_DIR / "warm_worker")) as worker:
+            increment(worker, first)
+    carried = manifest.get("carry_forward", {}).get("rows", 0)
+    rewrote = f"rewrote {', '.join(manifest.get('partitions_written', [])) or 'nothing'}, {carried:,} rows carried"
+    return [
+        Result(
+            benchmark=f"job, full refresh, warm worker ({label})",
+            metric="wall time",
+            value=full.median_seconds,
+            unit="s",
+            baseline="DuckDB equivalent",
+            baseline_value=duckdb,
+            ratio=full.median_seconds / duckdb,
+            target="ratio <= 1.5",
+            met=full.median_seconds / duckdb <= 1.5,
+            runs=repeats,
+            notes=f"the same job in a fresh process: {cold_full:.1f} s",
+        ),
+        _warm_increment_row("warm worker that served the previous run", served, full, rewrote),
+        _warm_increment_row("first run of a fresh warm worker", first, full, "warmed only by its generic workload"),
+    ]
+
+
+def _warm_increment_row(worker: str, increments: Measurement, full: Measurement, notes: str) -> Result:
+    fraction = increments.median_seconds / full.median_seconds
+    return Result(
+        benchmark=f"job, one new day on the full history, {worker}",
+        metric="wall time",
+        value=increments.median_seconds,
+        unit="s",
+        baseline="full refresh, warm worker",
+        baseline_value=full.median_seconds,
+        ratio=fraction,
+        target="<= 15% of full",
+        met=fraction <= 0.15,
+        runs=len(increments.seconds),
+        notes=notes,
+    )
 
 
 def scale(files: list[Path], lookup: Path, factor: int, one_x_seconds: float, one_x_rows: int) -> list[Result]:

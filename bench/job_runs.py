@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import json
 import os
+import queue
+import subprocess
 import sys
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import IO, Any
 
-from bench.harness import REPO_ROOT, run_command
+from bench.harness import REPO_ROOT, failure_tail, run_command
+from covid_pipeline.config import JOB_PYTHON_MODULES
+from covid_pipeline.local.glue_executor import python_module_names
+from covid_pipeline.local.glue_standby import READY_LINE, RUN_END_LINE
 from covid_pipeline.spark_env import quiet_local_conf, submit_args
 
 JOB_SCRIPT = REPO_ROOT / "glue_job" / "covid_transform.py"
@@ -65,6 +73,26 @@ def job_env(master: str = "local[2]", extra_conf: dict[str, str] | None = None) 
     return {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1", "PYSPARK_SUBMIT_ARGS": submit_args(conf, master=master)}
 
 
+def job_argv(
+    input_dir: Path | str,
+    layout: JobLayout | S3Layout,
+    reference: Path | str,
+    full_refresh: bool = False,
+    source: str = "jhu_daily",
+) -> list[str]:
+    """The job script's arguments (after the script's path)."""
+    return [
+        "--JOB_NAME", "bench",
+        "--source", source,
+        "--input_path", str(input_dir),
+        "--output_path", str(layout.output),
+        "--quarantine_path", str(layout.quarantine),
+        "--state_path", str(layout.state),
+        "--reference_path", str(reference),
+        "--full_refresh", "true" if full_refresh else "false",
+    ]  # fmt: skip
+
+
 def run_job(
     input_dir: Path | str,
     layout: JobLayout | S3Layout,
@@ -77,18 +105,112 @@ def run_job(
     """One job run; its output goes to ``log_path`` (by default ``job.log`` beside a local layout's folders)."""
     if log_path is None and isinstance(layout, JobLayout):
         log_path = layout.root / "job.log"
-    argv = [
-        sys.executable, str(JOB_SCRIPT),
-        "--JOB_NAME", "bench",
-        "--source", source,
-        "--input_path", str(input_dir),
-        "--output_path", str(layout.output),
-        "--quarantine_path", str(layout.quarantine),
-        "--state_path", str(layout.state),
-        "--reference_path", str(reference),
-        "--full_refresh", "true" if full_refresh else "false",
-    ]  # fmt: skip
+    argv = [sys.executable, str(JOB_SCRIPT), *job_argv(input_dir, layout, reference, full_refresh, source)]
     seconds, rss = run_command(argv, env=env or job_env(), log_path=log_path)
+    return JobRun(seconds=seconds, peak_rss_bytes=rss, manifest=_manifest(layout))
+
+
+def _manifest(layout: JobLayout | S3Layout) -> dict[str, Any]:
     latest = Path(layout.state) / "latest.json"
-    manifest = json.loads(latest.read_text()) if isinstance(layout, JobLayout) and latest.is_file() else {}
-    return JobRun(seconds=seconds, peak_rss_bytes=rss, manifest=manifest)
+    return json.loads(latest.read_text()) if isinstance(layout, JobLayout) and latest.is_file() else {}
+
+
+class WarmWorker:
+    """A warm job process of the local Glue executor (``covid_pipeline.local.glue_standby``), driven as the
+    executor drives it when ``local up`` or the demo run jobs: started with a cold job process's environment and
+    the jobs' --additional-python-modules, warmed up by its own generic workload (untimed, as Glue's warm pools
+    are), then handed runs one at a time. A run's time is from the request to its end line."""
+
+    def __init__(self, folder: Path, env: dict[str, str] | None = None, ready_timeout: float = 300.0) -> None:
+        self.folder = folder
+        self.log_path = folder / "worker.log"
+        self.env = env or job_env()
+        self.ready_timeout = ready_timeout
+        self._lines: queue.Queue[str] = queue.Queue()
+        self._process: subprocess.Popen[bytes] | None = None
+        self._log: IO[str] | None = None
+        self._log_lock = threading.Lock()
+
+    def __enter__(self) -> WarmWorker:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._log = self.log_path.open("w")
+        modules = python_module_names(JOB_PYTHON_MODULES)
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "covid_pipeline.local.glue_standby", *modules],
+            cwd=self.folder,
+            env=self.env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        # Both streams are drained (a full pipe would stall the worker); the control lines are read on stderr.
+        threading.Thread(target=self._pump, args=(self._process.stdout, False), daemon=True).start()
+        threading.Thread(target=self._pump, args=(self._process.stderr, True), daemon=True).start()
+        self._wait_for(READY_LINE, self.ready_timeout)
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        process = self._process
+        if process is not None:
+            if process.stdin is not None:
+                process.stdin.close()  # an empty stdin ends the worker
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        if self._log is not None:
+            self._log.close()
+
+    def _pump(self, stream: IO[bytes], control: bool) -> None:
+        for raw in iter(stream.readline, b""):
+            line = raw.decode(errors="replace")
+            with self._log_lock:
+                assert self._log is not None
+                self._log.write(line)
+                self._log.flush()
+            if control:
+                self._lines.put(line)
+        if control:
+            self._lines.put("")  # the worker has exited
+
+    def _wait_for(self, marker: str, timeout: float) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self._lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise RuntimeError(
+                    f"warm worker: no {marker!r} line within {timeout:.0f} s (log: {self.log_path})"
+                ) from None
+            if marker in line:
+                return line
+            if line == "":
+                raise RuntimeError(f"warm worker exited:\n{failure_tail(self.log_path.read_text())}")
+
+    def run_job(
+        self,
+        input_dir: Path | str,
+        layout: JobLayout,
+        reference: Path | str,
+        full_refresh: bool = False,
+        timeout: float = 3600.0,
+    ) -> JobRun:
+        """One run of the job script in the worker; raises when it does not end with exit code 0."""
+        assert self._process is not None and self._process.stdin is not None, "use the worker as a context manager"
+        request = {
+            "script": str(JOB_SCRIPT),
+            "argv": job_argv(input_dir, layout, reference, full_refresh),
+            "cwd": str(layout.root),
+            "python_path": [],
+        }
+        started = time.perf_counter()
+        self._process.stdin.write((json.dumps(request) + "\n").encode())
+        self._process.stdin.flush()
+        end = self._wait_for(RUN_END_LINE, timeout)
+        seconds = time.perf_counter() - started
+        if " rc=0 " not in f"{end.strip()} ":
+            raise RuntimeError(f"warm worker run failed ({end.strip()}):\n{failure_tail(self.log_path.read_text())}")
+        return JobRun(seconds=seconds, peak_rss_bytes=0, manifest=_manifest(layout))

@@ -1,7 +1,7 @@
 """`make bench`: every benchmark, one table, bench/results/latest.{json,md}, and the README's table.
 
     python -m bench.run_all [--repeats 3] [--smoke] [--merge]
-        [--only job,incremental,scale,s3a,scale_s3a,e2e,warehouse,queries]
+        [--only job,incremental,warm,scale,s3a,scale_s3a,e2e,warehouse,queries]
 
 --smoke runs the harness end to end on tiny generated input (what `make test` does, so it cannot rot);
 its results go to bench/results/smoke.* and never touch the README.
@@ -17,9 +17,9 @@ from collections.abc import Callable
 from bench import datasets
 from bench.harness import WORK_DIR, Result, machine, print_table, update_readme, write_results
 
-ALL = ("job", "incremental", "scale", "s3a", "scale_s3a", "e2e", "warehouse", "queries")
+ALL = ("job", "incremental", "warm", "scale", "s3a", "scale_s3a", "e2e", "warehouse", "queries")
 # Steps that compare with (or read the output of) another step's run: the full run of "job", or the 1x S3A run.
-NEEDS = {"incremental": "job", "scale": "job", "s3a": "job", "queries": "job", "scale_s3a": "s3a"}
+NEEDS = {"incremental": "job", "warm": "job", "scale": "job", "s3a": "job", "queries": "job", "scale_s3a": "s3a"}
 
 
 def run(only: set[str], repeats: int, smoke: bool, scale_factor: int) -> list[Result]:
@@ -40,15 +40,16 @@ def run(only: set[str], repeats: int, smoke: bool, scale_factor: int) -> list[Re
         label = f"JHU, {len(files)} files"
 
     steps: list[tuple[str, Callable[[], list[Result]]]] = []
-    full_median = 0.0
+    full_median = duckdb_median = 0.0
 
     def job() -> list[Result]:
-        nonlocal full_median
-        rows, full_median = job_bench.full_vs_duckdb(input_dir, files, lookup, repeats, label)
+        nonlocal full_median, duckdb_median
+        rows, full_median, duckdb_median = job_bench.full_vs_duckdb(input_dir, files, lookup, repeats, label)
         return rows
 
     steps.append(("job", job))
     steps.append(("incremental", lambda: job_bench.incremental(files, lookup, repeats, full_median)))
+    steps.append(("warm", lambda: job_bench.warm_worker(files, lookup, repeats, full_median, duckdb_median, label)))
     if not smoke:
         one_x_rows = 1_669_907  # rows of the 495 JHU files (../shared/data/README.md)
         steps.append(("scale", lambda: job_bench.scale(files, lookup, scale_factor, full_median, one_x_rows)))

@@ -380,7 +380,8 @@ def run_job(spark: SparkSession, options: JobOptions) -> dict[str, Any]:
             storage.delete_prefix(storage.join(options.output_path, tx.partition_name(*partition)))
         manifest["partitions_removed"] = [tx.partition_name(*p) for p in emptied]
     finally:
-        for frame in persisted:
+        # Newest first: unpersisting a frame makes Spark compare every remaining cached plan with it.
+        for frame in reversed(persisted):
             frame.unpersist()
 
     clock.lap("publish")

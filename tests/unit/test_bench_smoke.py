@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -101,3 +102,22 @@ def test_smoke_run_measures_the_job_against_duckdb_and_the_queries() -> None:
     pruning = next(row for (name, _), row in by_name.items() if name.startswith("Parquet scan"))
     assert pruning["met"] is True  # a one-month query reads fewer files than the whole table
     assert payload["machine"]["cores"] >= 1
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_smoke_run_measures_the_job_in_warm_workers_of_the_local_glue_executor() -> None:
+    assert run_all.main(["--smoke", "--only", "job,warm"]) == 0
+    rows = json.loads((harness.RESULTS_DIR / "smoke.json").read_text())["results"]
+    cold = next(row for row in rows if row["benchmark"].startswith("job, full refresh (") and row["unit"] == "s")
+    warm = next(row for row in rows if row["benchmark"].startswith("job, full refresh, warm worker"))
+    assert warm["baseline_value"] == cold["baseline_value"]  # DuckDB's median of the same bench run
+    assert f"fresh process: {cold['value']:.1f} s" in warm["notes"]
+    increments = [row for row in rows if row["benchmark"].startswith("job, one new day on the full history, ")]
+    assert len(increments) == 2
+    for row in increments:
+        assert row["baseline_value"] == warm["value"] and row["value"] > 0
+        assert row["ratio"] == pytest.approx(row["value"] / warm["value"])
+    # The increment was carried forward: the job read the month back instead of its raw files.
+    carried = re.fullmatch(r"rewrote year=2021/month=5, ([\d,]+) rows carried", increments[0]["notes"])
+    assert carried and int(carried.group(1).replace(",", "")) > 0

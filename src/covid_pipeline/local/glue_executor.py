@@ -758,10 +758,7 @@ class GlueExecutor:
         except ClientError:
             return []
         for job in jobs:
-            for spec in _csv((job.get("DefaultArguments") or {}).get("--additional-python-modules")):
-                name = re.split(r"[<>=!~\[; ]", spec, maxsplit=1)[0].strip()
-                if re.fullmatch(r"[A-Za-z0-9_.-]+", name):
-                    names.add(name.replace("-", "_"))
+            names.update(python_module_names((job.get("DefaultArguments") or {}).get("--additional-python-modules")))
         return sorted(names)
 
     def _hand_to_standby(
@@ -935,6 +932,16 @@ def _stop_error(job: str, run_id: str, code: str, message: str) -> dict[str, Any
 
 def _csv(value: str | None) -> list[str]:
     return [part.strip() for part in (value or "").split(",") if part.strip()]
+
+
+def python_module_names(specs: str | None) -> list[str]:
+    """The importable names in an --additional-python-modules value (``pkg==1.2,other-lib>=3`` -> pkg, other_lib)."""
+    names = []
+    for spec in _csv(specs):
+        name = re.split(r"[<>=!~\[; ]", spec, maxsplit=1)[0].strip()
+        if re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+            names.append(name.replace("-", "_"))
+    return names
 
 
 def _reader(stream: IO[bytes] | None, sink: Callable[[str], object], name: str = "glue-run-output") -> threading.Thread:
