@@ -28,12 +28,21 @@ def full_run(input_dir: Path, lookup: Path, root: Path) -> tuple[float, int, dic
     return run.seconds, run.peak_rss_bytes, run.manifest
 
 
+SPARK_FLOOR = REPO_ROOT / "bench" / "spark_floor.py"
+
+
 def spark_floor(files: list[Path], output_dir: Path) -> tuple[float, int]:
     """A fresh Spark process reading the files and writing them as Parquet, nothing else (bench/spark_floor.py)."""
     datasets.fresh_dir(output_dir)
-    script = REPO_ROOT / "bench" / "spark_floor.py"
-    argv = [sys.executable, str(script), str(output_dir), *(str(p) for p in files)]
+    argv = [sys.executable, str(SPARK_FLOOR), str(output_dir), *(str(p) for p in files)]
     return run_command(argv, env=job_env(), log_path=output_dir.parent / f"{output_dir.name}.log")
+
+
+def warm_spark_floor(files: list[Path], output_dir: Path) -> float:
+    """The same floor as the first run of a freshly warmed worker (the script stops Spark, which ends the worker)."""
+    with WarmWorker(datasets.fresh_dir(WORK_DIR / "warm_worker")) as worker:
+        datasets.fresh_dir(output_dir)
+        return worker.run_script(SPARK_FLOOR, [str(output_dir), *(str(p) for p in files)], output_dir.parent)
 
 
 def full_vs_duckdb(
@@ -144,7 +153,8 @@ def warm_worker(
     One worker builds the history of all days but the last (untimed), then serves, ``repeats`` times, a full
     refresh of every day and the last day added to a copy of that history: each increment runs in a process
     that has just run the job, as the next day's run does when the worker served the previous one. Then
-    ``repeats`` fresh workers each serve the increment as their first run (the executor was just started)."""
+    ``repeats`` fresh workers each serve the increment as their first run (the executor was just started), and
+    Spark's floors (all files, the new day's file) are measured as the first run of fresh workers too."""
     inbox = datasets.fresh_dir(WORK_DIR / "warm_inbox")
     datasets.link_files(files[:-1], inbox)
     history = JobLayout(datasets.fresh_dir(WORK_DIR / "warm_history"))
@@ -168,9 +178,12 @@ def warm_worker(
                 worker.run_job(inbox, JobLayout(datasets.fresh_dir(WORK_DIR / "warm_full")), lookup, True).seconds, 0
             )
             increment(worker, served)
+    floor, one_day_floor = Measurement(), Measurement()
     for _ in range(repeats):
         with WarmWorker(datasets.fresh_dir(WORK_DIR / "warm_worker")) as worker:
             increment(worker, first)
+        floor.add(warm_spark_floor(files, WORK_DIR / "warm_spark_floor"), 0)
+        one_day_floor.add(warm_spark_floor(files[-1:], WORK_DIR / "warm_spark_floor_one_day"), 0)
     carried = manifest.get("carry_forward", {}).get("rows", 0)
     rewrote = f"rewrote {', '.join(manifest.get('partitions_written', [])) or 'nothing'}, {carried:,} rows carried"
     return [
@@ -189,6 +202,28 @@ def warm_worker(
         ),
         _warm_increment_row("warm worker that served the previous run", served, full, rewrote),
         _warm_increment_row("first run of a fresh warm worker", first, full, "warmed only by its generic workload"),
+        Result(
+            benchmark=f"Spark alone: read the files, write Parquet, no transform, fresh warm worker ({label})",
+            metric="wall time",
+            value=floor.median_seconds,
+            unit="s",
+            baseline="DuckDB equivalent",
+            baseline_value=duckdb,
+            ratio=floor.median_seconds / duckdb,
+            runs=repeats,
+            notes=f"the floor under the job, warm; job / floor = {full.median_seconds / floor.median_seconds:.2f}",
+        ),
+        Result(
+            benchmark="Spark alone: read the new day's file, write Parquet, no transform, fresh warm worker",
+            metric="wall time",
+            value=one_day_floor.median_seconds,
+            unit="s",
+            baseline="full refresh, warm worker",
+            baseline_value=full.median_seconds,
+            ratio=one_day_floor.median_seconds / full.median_seconds,
+            runs=repeats,
+            notes="the floor under the one-day increment in a warm worker",
+        ),
     ]
 
 

@@ -190,22 +190,11 @@ class WarmWorker:
             if line == "":
                 raise RuntimeError(f"warm worker exited:\n{failure_tail(self.log_path.read_text())}")
 
-    def run_job(
-        self,
-        input_dir: Path | str,
-        layout: JobLayout,
-        reference: Path | str,
-        full_refresh: bool = False,
-        timeout: float = 3600.0,
-    ) -> JobRun:
-        """One run of the job script in the worker; raises when it does not end with exit code 0."""
+    def run_script(self, script: Path, argv: list[str], cwd: Path, timeout: float = 3600.0) -> float:
+        """One run of a script in the worker (as ``python script argv...`` in ``cwd``); returns its seconds, raises
+        when it does not end with exit code 0. A script that stops Spark ends the worker after its run."""
         assert self._process is not None and self._process.stdin is not None, "use the worker as a context manager"
-        request = {
-            "script": str(JOB_SCRIPT),
-            "argv": job_argv(input_dir, layout, reference, full_refresh),
-            "cwd": str(layout.root),
-            "python_path": [],
-        }
+        request = {"script": str(script), "argv": argv, "cwd": str(cwd), "python_path": []}
         started = time.perf_counter()
         self._process.stdin.write((json.dumps(request) + "\n").encode())
         self._process.stdin.flush()
@@ -213,4 +202,12 @@ class WarmWorker:
         seconds = time.perf_counter() - started
         if " rc=0 " not in f"{end.strip()} ":
             raise RuntimeError(f"warm worker run failed ({end.strip()}):\n{failure_tail(self.log_path.read_text())}")
+        return seconds
+
+    def run_job(
+        self, input_dir: Path | str, layout: JobLayout, reference: Path | str, full_refresh: bool = False
+    ) -> JobRun:
+        """One run of the job script in the worker."""
+        argv = job_argv(input_dir, layout, reference, full_refresh)
+        seconds = self.run_script(JOB_SCRIPT, argv, layout.root)
         return JobRun(seconds=seconds, peak_rss_bytes=0, manifest=_manifest(layout))

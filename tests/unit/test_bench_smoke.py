@@ -121,3 +121,11 @@ def test_smoke_run_measures_the_job_in_warm_workers_of_the_local_glue_executor()
     # The increment was carried forward: the job read the month back instead of its raw files.
     carried = re.fullmatch(r"rewrote year=2021/month=5, ([\d,]+) rows carried", increments[0]["notes"])
     assert carried and int(carried.group(1).replace(",", "")) > 0
+    floors = {
+        row["benchmark"].split(", no transform")[0]: row for row in rows if "fresh warm worker" in row["benchmark"]
+    }
+    all_files = floors["Spark alone: read the files, write Parquet"]
+    assert all_files["baseline_value"] == cold["baseline_value"] and all_files["value"] > 0
+    assert f"job / floor = {warm['value'] / all_files['value']:.2f}" in all_files["notes"]
+    one_day = floors["Spark alone: read the new day's file, write Parquet"]
+    assert one_day["baseline_value"] == warm["value"] and one_day["value"] > 0
