@@ -31,18 +31,22 @@ def full_run(input_dir: Path, lookup: Path, root: Path) -> tuple[float, int, dic
 SPARK_FLOOR = REPO_ROOT / "bench" / "spark_floor.py"
 
 
+def _floor_argv(files: list[Path], output_dir: Path) -> list[str]:
+    """bench/spark_floor.py's arguments, into an emptied ``output_dir``."""
+    datasets.fresh_dir(output_dir)
+    return [str(output_dir), *(str(p) for p in files)]
+
+
 def spark_floor(files: list[Path], output_dir: Path) -> tuple[float, int]:
     """A fresh Spark process reading the files and writing them as Parquet, nothing else (bench/spark_floor.py)."""
-    datasets.fresh_dir(output_dir)
-    argv = [sys.executable, str(SPARK_FLOOR), str(output_dir), *(str(p) for p in files)]
+    argv = [sys.executable, str(SPARK_FLOOR), *_floor_argv(files, output_dir)]
     return run_command(argv, env=job_env(), log_path=output_dir.parent / f"{output_dir.name}.log")
 
 
 def warm_spark_floor(files: list[Path], output_dir: Path) -> float:
     """The same floor as the first run of a freshly warmed worker (the script stops Spark, which ends the worker)."""
     with WarmWorker(datasets.fresh_dir(WORK_DIR / "warm_worker")) as worker:
-        datasets.fresh_dir(output_dir)
-        return worker.run_script(SPARK_FLOOR, [str(output_dir), *(str(p) for p in files)], output_dir.parent)
+        return worker.run_script(SPARK_FLOOR, _floor_argv(files, output_dir), output_dir.parent)
 
 
 def full_vs_duckdb(

@@ -17,7 +17,7 @@ from typing import IO, Any
 from bench.harness import REPO_ROOT, failure_tail, run_command
 from covid_pipeline.config import JOB_PYTHON_MODULES
 from covid_pipeline.local.glue_executor import python_module_names
-from covid_pipeline.local.glue_standby import READY_LINE, RUN_END_LINE
+from covid_pipeline.local.glue_standby import READY_LINE, RUN_END_LINE, parse_end_of_run
 from covid_pipeline.spark_env import quiet_local_conf, submit_args
 
 JOB_SCRIPT = REPO_ROOT / "glue_job" / "covid_transform.py"
@@ -200,7 +200,7 @@ class WarmWorker:
         self._process.stdin.flush()
         end = self._wait_for(RUN_END_LINE, timeout)
         seconds = time.perf_counter() - started
-        if " rc=0 " not in f"{end.strip()} ":
+        if parse_end_of_run(end)[0] != 0:
             raise RuntimeError(f"warm worker run failed ({end.strip()}):\n{failure_tail(self.log_path.read_text())}")
         return seconds
 

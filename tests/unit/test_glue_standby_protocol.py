@@ -14,7 +14,15 @@ from pathlib import Path
 import pytest
 
 from covid_pipeline.local.glue_executor import _Standby
-from covid_pipeline.local.glue_standby import READY_LINE, RUN_END_LINE, _ProcessState, exit_code, forget_modules
+from covid_pipeline.local.glue_standby import (
+    READY_LINE,
+    RUN_END_LINE,
+    _ProcessState,
+    end_of_run_line,
+    exit_code,
+    forget_modules,
+    parse_end_of_run,
+)
 
 # A stand-in for the warm process that speaks its protocol: warm-up output, ready line, one run per stdin line.
 FAKE_PROCESS = textwrap.dedent(
@@ -125,3 +133,9 @@ def test_process_state_puts_back_what_a_script_changed(tmp_path: Path) -> None:
     assert (os.getcwd(), sys.argv, sys.path) == (cwd, argv, path)
     assert "COVID_TEST_STANDBY_STATE" not in os.environ
     assert handler not in logging.getLogger().handlers
+
+
+def test_the_end_of_run_line_reads_back_as_written() -> None:
+    assert parse_end_of_run(end_of_run_line(0, True) + "\n") == (0, True)
+    assert parse_end_of_run(end_of_run_line(3, False)) == (3, False)
+    assert parse_end_of_run(RUN_END_LINE) == (1, False)  # no exit code: a failure, never reused

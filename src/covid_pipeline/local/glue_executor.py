@@ -49,7 +49,7 @@ from botocore.exceptions import ClientError
 
 from covid_pipeline.local.emulator import ClientCache
 from covid_pipeline.local.glue_front import GlueAction, GlueApiError
-from covid_pipeline.local.glue_standby import READY_LINE, RUN_END_LINE
+from covid_pipeline.local.glue_standby import READY_LINE, RUN_END_LINE, parse_end_of_run
 from covid_pipeline.spark_env import SPARK_LOG_LINE, quiet_local_conf, s3a_conf, submit_args
 
 ACTIVE_STATES = frozenset({"STARTING", "RUNNING", "STOPPING", "WAITING"})
@@ -225,9 +225,7 @@ class _Standby:
                 return
             if line.startswith(RUN_END_LINE):
                 self._ended.add(channel)
-                fields = dict(part.split("=", 1) for part in line.split()[4:] if "=" in part)
-                self.exit_code = int(fields.get("rc", "1"))
-                self.reusable = fields.get("reuse") == "1"
+                self.exit_code, self.reusable = parse_end_of_run(line)
                 if len(self._ended) == 2:
                     self._sinks = None
                     self.run_ended.set()

@@ -242,8 +242,18 @@ def serve(base: Any, request: dict[str, Any]) -> tuple[int, bool]:
     return code, reusable
 
 
+def end_of_run_line(code: int, reusable: bool) -> str:
+    return f"{RUN_END_LINE} rc={code} reuse={int(reusable)}"
+
+
+def parse_end_of_run(line: str) -> tuple[int, bool]:
+    """(exit code, reusable) from an end-of-run line; a line without an exit code reads as a failure."""
+    fields = dict(part.split("=", 1) for part in line[len(RUN_END_LINE) :].split() if "=" in part)
+    return int(fields.get("rc", "1")), fields.get("reuse") == "1"
+
+
 def _end_of_run(code: int, reusable: bool) -> None:
-    line = f"{RUN_END_LINE} rc={code} reuse={int(reusable)}"
+    line = end_of_run_line(code, reusable)
     for stream in (sys.stdout, sys.stderr):
         print(line, file=stream, flush=True)
 
