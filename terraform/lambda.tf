@@ -1,32 +1,20 @@
-# The three functions of lambda/. scripts/deploy.sh stages their code under build/lambda/ before plan:
-#   bundle/         lambda/*.py + the covid_pipeline package (the monitor and loader import it) + its pure-Python
-#                   dependencies (python-hcl2, built for the Lambda platform)
-#   pyarrow_layer/  python/pyarrow..., a layer for the warehouse loader (Parquet schemas; too big for the bundle)
+# The three functions of lambda/. covid_pipeline.artifacts (run by scripts/deploy.sh and the local cloud) builds their
+# code under build/lambda/ before plan:
+#   bundle.zip         lambda/*.py + the covid_pipeline package without its local cloud (the monitor and loader import it)
+#   pyarrow_layer.zip  python/pyarrow..., a layer for the warehouse loader (Parquet schemas; too big for the bundle),
+#                      from the wheel pinned in lambda/requirements-layer.txt for the Lambda platform
 #
 #   s3-event-handler      raw-events queue -> glue:StartJobRun (one run per source per batch)
 #   data-quality-monitor  Glue run finished -> DQ score / quarantine ratio / failure -> SNS alert + metrics
 #   warehouse-loader      Glue run succeeded -> Redshift COPY of the new partitions (Data API); only triggered when
 #                         enable_redshift (without a warehouse on AWS there is nothing to load into)
-data "archive_file" "lambda_bundle" {
-  type        = "zip"
-  source_dir  = local.lambda_bundle_dir
-  output_path = "${local.build_dir}/lambda/bundle.zip"
-  excludes    = ["**/__pycache__/**", "**/*.pyc"]
-}
-
-data "archive_file" "pyarrow_layer" {
-  type        = "zip"
-  source_dir  = local.lambda_layer_dir
-  output_path = "${local.build_dir}/lambda/pyarrow_layer.zip"
-  excludes    = ["**/__pycache__/**", "**/*.pyc"]
-}
 
 # The layer zip is larger than a direct upload allows, so it goes through the scripts bucket.
 resource "aws_s3_object" "pyarrow_layer" {
   bucket      = module.scripts_bucket.id
   key         = "lambda/pyarrow_layer.zip"
-  source      = data.archive_file.pyarrow_layer.output_path
-  source_hash = data.archive_file.pyarrow_layer.output_md5
+  source      = local.lambda_layer_zip
+  source_hash = filemd5(local.lambda_layer_zip)
   kms_key_id  = aws_kms_key.pipeline.arn
 }
 
@@ -36,7 +24,7 @@ resource "aws_lambda_layer_version" "pyarrow" {
   s3_bucket           = aws_s3_object.pyarrow_layer.bucket
   s3_key              = aws_s3_object.pyarrow_layer.key
   s3_object_version   = aws_s3_object.pyarrow_layer.version_id
-  source_code_hash    = data.archive_file.pyarrow_layer.output_base64sha256
+  source_code_hash    = filebase64sha256(local.lambda_layer_zip)
   compatible_runtimes = [var.lambda_runtime]
 }
 
@@ -109,8 +97,8 @@ resource "aws_lambda_function" "s3_event_handler" {
   role                           = aws_iam_role.lambda["s3-event-handler"].arn
   runtime                        = var.lambda_runtime
   handler                        = local.lambda_handlers["s3-event-handler"]
-  filename                       = data.archive_file.lambda_bundle.output_path
-  source_code_hash               = data.archive_file.lambda_bundle.output_base64sha256
+  filename                       = local.lambda_bundle_zip
+  source_code_hash               = filebase64sha256(local.lambda_bundle_zip)
   timeout                        = var.lambda_timeout_seconds
   memory_size                    = var.lambda_memory_mb
   reserved_concurrent_executions = var.lambda_reserved_concurrency
@@ -165,8 +153,8 @@ resource "aws_lambda_function" "data_quality_monitor" {
   role                           = aws_iam_role.lambda["data-quality-monitor"].arn
   runtime                        = var.lambda_runtime
   handler                        = local.lambda_handlers["data-quality-monitor"]
-  filename                       = data.archive_file.lambda_bundle.output_path
-  source_code_hash               = data.archive_file.lambda_bundle.output_base64sha256
+  filename                       = local.lambda_bundle_zip
+  source_code_hash               = filebase64sha256(local.lambda_bundle_zip)
   timeout                        = var.lambda_timeout_seconds
   memory_size                    = var.lambda_memory_mb
   reserved_concurrent_executions = var.lambda_reserved_concurrency
@@ -199,8 +187,8 @@ resource "aws_lambda_function" "warehouse_loader" {
   runtime                        = var.lambda_runtime
   handler                        = local.lambda_handlers["warehouse-loader"]
   layers                         = [aws_lambda_layer_version.pyarrow.arn]
-  filename                       = data.archive_file.lambda_bundle.output_path
-  source_code_hash               = data.archive_file.lambda_bundle.output_base64sha256
+  filename                       = local.lambda_bundle_zip
+  source_code_hash               = filebase64sha256(local.lambda_bundle_zip)
   timeout                        = var.lambda_timeout_seconds
   memory_size                    = var.lambda_memory_mb
   reserved_concurrent_executions = var.lambda_reserved_concurrency

@@ -105,13 +105,13 @@ locals {
     "--full_refresh"                     = "false"
   }
 
-  # Build artifacts scripts/deploy.sh writes before plan (it passes an absolute artifacts_dir).
+  # Build artifacts covid_pipeline.artifacts writes before plan (scripts/deploy.sh passes an absolute artifacts_dir).
   build_dir            = var.artifacts_dir
   glue_script_artifact = "${local.build_dir}/glue/covid_transform.py"
   glue_libs_artifact   = "${local.build_dir}/glue/glue_job_libs.zip"
   reference_artifact   = "${local.build_dir}/reference/UID_ISO_FIPS_LookUp_Table.csv"
-  lambda_bundle_dir    = "${local.build_dir}/lambda/bundle"
-  lambda_layer_dir     = "${local.build_dir}/lambda/pyarrow_layer"
+  lambda_bundle_zip    = "${local.build_dir}/lambda/bundle.zip"
+  lambda_layer_zip     = "${local.build_dir}/lambda/pyarrow_layer.zip"
 
   common_tags = merge(var.tags, {
     Project     = var.project_name

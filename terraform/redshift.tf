@@ -205,12 +205,15 @@ resource "aws_redshift_cluster" "warehouse" {
   # Protected environments keep a final snapshot on destroy.
   skip_final_snapshot       = !var.deletion_protection
   final_snapshot_identifier = var.deletion_protection ? "${local.redshift_cluster}-final" : null
+}
 
-  logging {
-    enable               = true
-    log_destination_type = "cloudwatch"
-    log_exports          = ["connectionlog", "userlog", "useractivitylog"]
-  }
+# Audit logs (connections, users, user activity) to the CloudWatch log groups above.
+resource "aws_redshift_logging" "warehouse" {
+  count = var.enable_redshift ? 1 : 0
+
+  cluster_identifier   = aws_redshift_cluster.warehouse[0].cluster_identifier
+  log_destination_type = "cloudwatch"
+  log_exports          = ["connectionlog", "userlog", "useractivitylog"]
 
   depends_on = [aws_cloudwatch_log_group.warehouse_audit]
 }

@@ -1,5 +1,6 @@
 # Terraform and provider pins. The AWS provider 5.x line is the one this configuration is written and scanned
-# against; archive packages the Lambda handlers from the repository.
+# against; .terraform.lock.hcl (committed) records the exact version and its checksums. The Lambda zips are built by
+# covid_pipeline.artifacts (scripts/deploy.sh runs it), so no archive provider is needed.
 terraform {
   required_version = ">= 1.5.0"
 
@@ -7,10 +8,6 @@ terraform {
     aws = {
       source  = "hashicorp/aws"
       version = "~> 5.80"
-    }
-    archive = {
-      source  = "hashicorp/archive"
-      version = "~> 2.4"
     }
   }
 }
