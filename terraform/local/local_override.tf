@@ -1,9 +1,8 @@
-# Override for the local cloud (see local_endpoint.tf): every service the configuration uses goes to the emulator,
-# credentials are not checked, S3 uses path-style addressing, and state stays on this machine.
+# Override for the local cloud (see local_endpoint.tf): every service the configuration uses goes to the emulator's
+# HTTPS endpoint, credentials are not checked, S3 uses path-style addressing, and state stays on this machine
+# (init sets its path under .local/<env>/).
 terraform {
-  backend "local" {
-    path = "terraform-local.tfstate"
-  }
+  backend "local" {}
 }
 
 provider "aws" {
@@ -11,6 +10,7 @@ provider "aws" {
   skip_metadata_api_check     = true
   skip_region_validation      = true
   s3_use_path_style           = true
+  custom_ca_bundle            = var.local_ca_bundle
 
   endpoints {
     budgets        = var.local_endpoint
@@ -29,4 +29,17 @@ provider "aws" {
     sqs            = var.local_endpoint
     sts            = var.local_endpoint
   }
+}
+
+# The local warehouse is always there: the loader writes to it and is triggered by every successful run.
+locals {
+  warehouse_url = var.local_warehouse_url
+}
+
+resource "aws_cloudwatch_event_target" "warehouse_loader" {
+  count = 1
+}
+
+resource "aws_lambda_permission" "warehouse_loader_from_events" {
+  count = 1
 }
