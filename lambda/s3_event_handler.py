@@ -23,25 +23,21 @@ glue:StartJobRun + glue:GetJobRuns on the job, s3:GetObject/PutObject/DeleteObje
 s3:GetObject on the jobs' ledgers (``STATE_PREFIX<source>/ledger.json``),
 and sqs:SendMessage + sqs:GetQueueUrl on its queue.
 
-Environment (terraform/lambda.tf sets the same):
+Environment (terraform/lambda.tf sets it; nothing here has a default that could drift from it):
 
-- ``GLUE_JOB_NAME`` (required), ``RAW_BUCKET`` (required), ``RAW_PREFIX`` (default ``raw/``)
-- ``STATE_BUCKET`` (required), ``STATE_PREFIX`` (default ``_state/``): claims go under
-  ``s3://STATE_BUCKET/STATE_PREFIX events/``
-- ``SUPPORTED_SUFFIXES`` (default ``.csv,.csv.gz,.json,.jsonl,.parquet``), ``KNOWN_SOURCES``
-  (default ``jhu_daily,owid``), ``MAX_KEY_LENGTH`` (default 512)
-- optional per-source run arguments: ``OUTPUT_BUCKET`` (``--output_path s3://OUTPUT_BUCKET/<source>/``),
-  ``TABLE_PREFIX`` (``--catalog_table <prefix><source>``), ``QUARANTINE_BUCKET`` + ``QUARANTINE_PREFIX``
-  (``--quarantine_path``); ``--state_path`` is ``s3://STATE_BUCKET/STATE_PREFIX<source>/``
-- ``RETRY_DELAY_SECONDS`` (default 15, at most 900): delay of the re-sent copy when the job is busy
-  (needs ``sqs:SendMessage`` on the queue); ``MAX_BUSY_RETRIES`` (default 240, about an hour): after
-  that many re-sends the message is reported as failed instead (visibility timeout, then the DLQ);
-  ``CLAIM_STALE_SECONDS`` (default 900): a claim without a run older than this was left by a crashed
+- ``GLUE_JOB_NAME``, ``RAW_BUCKET``, ``RAW_PREFIX``: the job to start and where raw objects land
+- ``STATE_BUCKET``, ``STATE_PREFIX``: claims go under ``s3://STATE_BUCKET/STATE_PREFIX events/``
+- ``SUPPORTED_SUFFIXES``: comma-separated suffixes the job reads (tfvars ``supported_suffixes``)
+- ``SOURCE_JOB_ARGUMENTS``: JSON, source -> the arguments a run of that source overrides (``--source``,
+  ``--input_path``, ...); its keys are the known sources
+- optional: ``MAX_KEY_LENGTH`` (default 512), ``RETRY_DELAY_SECONDS`` (default 15, at most 900): delay of the
+  re-sent copy when the job is busy (needs ``sqs:SendMessage`` on the queue); ``MAX_BUSY_RETRIES`` (default 240,
+  about an hour): after that many re-sends the message is reported as failed instead (visibility timeout, then
+  the DLQ); ``CLAIM_STALE_SECONDS`` (default 900): a claim without a run older than this was left by a crashed
   invocation and may be taken over
 - ``LOG_LEVEL`` (default INFO), ``POWERTOOLS_SERVICE_NAME`` (default ``s3-event-handler``)
 
-The handler does not import the covid_pipeline package (it is deployed alone); its constants mirror
-covid_pipeline.config and a unit test keeps them in step.
+The handler does not import the covid_pipeline package: it needs nothing but boto3.
 """
 
 from __future__ import annotations
@@ -61,10 +57,15 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-DEFAULT_RAW_PREFIX = "raw/"
-DEFAULT_STATE_PREFIX = "_state/"
-DEFAULT_SUPPORTED_SUFFIXES = (".csv", ".csv.gz", ".json", ".jsonl", ".parquet")
-DEFAULT_KNOWN_SOURCES = ("jhu_daily", "owid")  # == covid_pipeline.config.SOURCES
+REQUIRED_ENVIRONMENT = (
+    "GLUE_JOB_NAME",
+    "RAW_BUCKET",
+    "RAW_PREFIX",
+    "STATE_BUCKET",
+    "STATE_PREFIX",
+    "SUPPORTED_SUFFIXES",
+    "SOURCE_JOB_ARGUMENTS",
+)
 DEFAULT_MAX_KEY_LENGTH = 512
 DEFAULT_RETRY_DELAY_SECONDS = 15
 DEFAULT_MAX_BUSY_RETRIES = 240
@@ -268,10 +269,22 @@ def sqs_records(event: Any) -> list[Any]:
 # --- settings and validation -------------------------------------------------------------------------
 
 
-def _csv_setting(env: Mapping[str, str], name: str, default: Sequence[str]) -> tuple[str, ...]:
-    value = env.get(name, "")
-    items = tuple(item.strip() for item in value.split(",") if item.strip())
-    return items or tuple(default)
+def _csv_setting(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in env[name].split(",") if item.strip())
+
+
+def _source_arguments(value: str) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
+    """SOURCE_JOB_ARGUMENTS as a hashable, ordered value (settings key the warm clients)."""
+    try:
+        document = json.loads(value)
+        if not isinstance(document, dict) or not document:
+            raise ValueError("not a non-empty JSON object")
+        return tuple(
+            (str(source), tuple(sorted((str(k), str(v)) for k, v in dict(arguments).items())))
+            for source, arguments in sorted(document.items())
+        )
+    except (ValueError, TypeError) as exc:
+        raise RuntimeError(f"SOURCE_JOB_ARGUMENTS is not a JSON object of source -> arguments: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -282,37 +295,27 @@ class Settings:
     state_bucket: str
     state_prefix: str
     supported_suffixes: tuple[str, ...]
-    known_sources: tuple[str, ...]
-    max_key_length: int
-    output_bucket: str | None = None
-    table_prefix: str | None = None
-    quarantine_bucket: str | None = None
-    quarantine_prefix: str | None = None
+    source_arguments: tuple[tuple[str, tuple[tuple[str, str], ...]], ...]
+    max_key_length: int = DEFAULT_MAX_KEY_LENGTH
     retry_delay_seconds: int = DEFAULT_RETRY_DELAY_SECONDS
     max_busy_retries: int = DEFAULT_MAX_BUSY_RETRIES
     claim_stale_seconds: int = DEFAULT_CLAIM_STALE_SECONDS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
-        missing = [name for name in ("GLUE_JOB_NAME", "RAW_BUCKET", "STATE_BUCKET") if not env.get(name)]
+        missing = [name for name in REQUIRED_ENVIRONMENT if not env.get(name)]
         if missing:
             # A deployment error, not a bad message: every message fails and is retried once fixed.
             raise RuntimeError(f"missing environment variable(s): {', '.join(missing)}")
         return cls(
             glue_job_name=env["GLUE_JOB_NAME"],
             raw_bucket=env["RAW_BUCKET"],
-            raw_prefix=env.get("RAW_PREFIX", DEFAULT_RAW_PREFIX),
+            raw_prefix=env["RAW_PREFIX"],
             state_bucket=env["STATE_BUCKET"],
-            state_prefix=env.get("STATE_PREFIX", DEFAULT_STATE_PREFIX),
-            supported_suffixes=tuple(
-                s.lower() for s in _csv_setting(env, "SUPPORTED_SUFFIXES", DEFAULT_SUPPORTED_SUFFIXES)
-            ),
-            known_sources=_csv_setting(env, "KNOWN_SOURCES", DEFAULT_KNOWN_SOURCES),
+            state_prefix=env["STATE_PREFIX"],
+            supported_suffixes=tuple(suffix.lower() for suffix in _csv_setting(env, "SUPPORTED_SUFFIXES")),
+            source_arguments=_source_arguments(env["SOURCE_JOB_ARGUMENTS"]),
             max_key_length=int(env.get("MAX_KEY_LENGTH", DEFAULT_MAX_KEY_LENGTH)),
-            output_bucket=env.get("OUTPUT_BUCKET") or None,
-            table_prefix=env.get("TABLE_PREFIX") or None,
-            quarantine_bucket=env.get("QUARANTINE_BUCKET") or None,
-            quarantine_prefix=env.get("QUARANTINE_PREFIX") or None,
             retry_delay_seconds=min(
                 int(env.get("RETRY_DELAY_SECONDS", DEFAULT_RETRY_DELAY_SECONDS)), MAX_SQS_DELAY_SECONDS
             ),
@@ -320,17 +323,13 @@ class Settings:
             claim_stale_seconds=int(env.get("CLAIM_STALE_SECONDS", DEFAULT_CLAIM_STALE_SECONDS)),
         )
 
+    @property
+    def known_sources(self) -> tuple[str, ...]:
+        return tuple(source for source, _ in self.source_arguments)
+
     def run_arguments(self, source: str) -> dict[str, str]:
         """Per-source Glue run arguments; the job's DefaultArguments supply the rest."""
-        arguments = {"--source": source, "--input_path": f"s3://{self.raw_bucket}/{self.raw_prefix}{source}/"}
-        if self.output_bucket:
-            arguments["--output_path"] = f"s3://{self.output_bucket}/{source}/"
-        if self.table_prefix:
-            arguments["--catalog_table"] = f"{self.table_prefix}{source}"
-        if self.quarantine_bucket:
-            arguments["--quarantine_path"] = f"s3://{self.quarantine_bucket}/{self.quarantine_prefix or ''}{source}/"
-        arguments["--state_path"] = f"s3://{self.state_bucket}/{self.state_prefix}{source}/"
-        return arguments
+        return dict(dict(self.source_arguments)[source])
 
 
 @dataclass(frozen=True)

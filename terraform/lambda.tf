@@ -45,20 +45,25 @@ locals {
     var.aws_region,
   ) : ""
 
-  # Environment per function: the names each handler (or the covid_pipeline module it calls) reads.
+  # What every function's logger reads: its service name in each JSON log line, and the level.
+  lambda_common_environment = {
+    for short in keys(local.lambda_functions) : short => {
+      POWERTOOLS_SERVICE_NAME = short
+      LOG_LEVEL               = "INFO"
+    }
+  }
+
+  # Environment per function: the names each handler (or the covid_pipeline module it calls) reads. The functions
+  # have no defaults of their own for any of these, here is the only place they are written.
   lambda_environment = {
     "s3-event-handler" = {
-      GLUE_JOB_NAME      = local.glue_job
-      RAW_BUCKET         = local.raw_bucket
-      RAW_PREFIX         = var.raw_prefix
-      STATE_BUCKET       = local.processed_bucket
-      STATE_PREFIX       = var.state_prefix
-      SUPPORTED_SUFFIXES = join(",", var.supported_suffixes)
-      KNOWN_SOURCES      = join(",", local.sources)
-      OUTPUT_BUCKET      = local.processed_bucket
-      TABLE_PREFIX       = var.glue_table_prefix
-      QUARANTINE_BUCKET  = local.quarantine_bucket
-      QUARANTINE_PREFIX  = var.quarantine_prefix
+      GLUE_JOB_NAME        = local.glue_job
+      RAW_BUCKET           = local.raw_bucket
+      RAW_PREFIX           = var.raw_prefix
+      STATE_BUCKET         = local.processed_bucket
+      STATE_PREFIX         = var.state_prefix
+      SUPPORTED_SUFFIXES   = join(",", var.supported_suffixes)
+      SOURCE_JOB_ARGUMENTS = jsonencode(local.source_job_arguments)
     }
     "data-quality-monitor" = {
       ALERTS_TOPIC_ARN           = aws_sns_topic.alerts.arn
@@ -105,7 +110,7 @@ resource "aws_lambda_function" "s3_event_handler" {
   kms_key_arn                    = aws_kms_key.pipeline.arn
 
   environment {
-    variables = local.lambda_environment["s3-event-handler"]
+    variables = merge(local.lambda_common_environment["s3-event-handler"], local.lambda_environment["s3-event-handler"])
   }
 
   tracing_config {
@@ -161,7 +166,7 @@ resource "aws_lambda_function" "data_quality_monitor" {
   kms_key_arn                    = aws_kms_key.pipeline.arn
 
   environment {
-    variables = local.lambda_environment["data-quality-monitor"]
+    variables = merge(local.lambda_common_environment["data-quality-monitor"], local.lambda_environment["data-quality-monitor"])
   }
 
   dead_letter_config {
@@ -195,7 +200,7 @@ resource "aws_lambda_function" "warehouse_loader" {
   kms_key_arn                    = aws_kms_key.pipeline.arn
 
   environment {
-    variables = local.lambda_environment["warehouse-loader"]
+    variables = merge(local.lambda_common_environment["warehouse-loader"], local.lambda_environment["warehouse-loader"])
   }
 
   dead_letter_config {

@@ -1,6 +1,6 @@
-# Every resource name, derived exactly as src/covid_pipeline/config.py (PipelineConfig.names, job_arguments) derives
-# it for the local cloud. tests/infra/test_parity.py evaluates these locals for each config/<env>.tfvars and
-# compares them with the package: change both together.
+# Every resource name and S3 location, written once. The `pipeline` output (outputs.tf) hands them to the CLI and the
+# local cloud, which read it from the Terraform state (covid_pipeline.config), and the Lambda functions get theirs in
+# their environment (lambda.tf): no name is derived a second time anywhere else.
 locals {
   name_prefix = "${var.project_name}-${var.environment}"
 
@@ -19,7 +19,7 @@ locals {
   glue_job       = "${local.name_prefix}-${var.glue_job_name}"
   glue_log_group = "/aws-glue/jobs/${local.name_prefix}-${var.glue_job_name}"
 
-  # Short name -> function name, as in config.LAMBDA_FUNCTIONS.
+  # Short name -> function name.
   lambda_functions = {
     "s3-event-handler"     = "${local.name_prefix}-s3-event-handler"
     "data-quality-monitor" = "${local.name_prefix}-data-quality-monitor"
@@ -31,7 +31,7 @@ locals {
     "warehouse-loader"     = "/aws/lambda/${local.name_prefix}-warehouse-loader"
   }
 
-  # Source -> catalog table, as in config.SOURCES.
+  # Source -> catalog table.
   glue_tables = {
     jhu_daily = "${var.glue_table_prefix}jhu_daily"
     owid      = "${var.glue_table_prefix}owid"
@@ -46,7 +46,6 @@ locals {
     "job-duration"      = "${local.name_prefix}-job-duration"
   }
 
-  # Terraform-only names (no local-cloud counterpart): the async Lambda DLQ and the Glue state-change rules.
   lambda_async_dlq       = "${local.name_prefix}-lambda-async-dlq"
   glue_finished_rule     = "${local.name_prefix}-glue-job-finished"
   glue_succeeded_rule    = "${local.name_prefix}-glue-job-succeeded"
@@ -60,7 +59,7 @@ locals {
   metrics_namespace      = "CovidPipeline"
   glue_metrics_namespace = "Glue"
 
-  # S3 locations, as config.raw_path/output_path/quarantine_path/state_path/reference_path/script_location.
+  # S3 locations.
   sources = ["jhu_daily", "owid"]
   raw_paths = {
     for source in local.sources : source => "s3://${local.raw_bucket}/${var.raw_prefix}${source}/"
@@ -80,30 +79,35 @@ locals {
   script_location = "s3://${local.scripts_bucket}/${local.script_key}"
   extra_py_key    = "glue/glue_job_libs.zip"
   extra_py_files  = "s3://${local.scripts_bucket}/${local.extra_py_key}"
-  # Glue pip-installs these at job start; Glue 5.0 does not ship Great Expectations (config.JOB_PYTHON_MODULES).
+  # Glue pip-installs these at job start; Glue 5.0 does not ship Great Expectations (pinned as requirements.txt).
   job_python_modules = "great_expectations==1.24.1"
   default_source     = "jhu_daily"
 
-  # config.job_arguments("jhu_daily"): the job's DefaultArguments. A run for another source overrides the
-  # source-specific ones in StartJobRun's Arguments.
-  glue_job_arguments = {
+  # What a run of each source overrides: the job's DefaultArguments are the default source's.
+  source_job_arguments = {
+    for source in local.sources : source => {
+      "--source"          = source
+      "--input_path"      = local.raw_paths[source]
+      "--output_path"     = local.output_paths[source]
+      "--quarantine_path" = local.quarantine_paths[source]
+      "--state_path"      = local.state_paths[source]
+      "--catalog_table"   = local.glue_tables[source]
+    }
+  }
+
+  # The job's DefaultArguments.
+  glue_job_arguments = merge({
     "--job-language"                     = "python"
     "--extra-py-files"                   = local.extra_py_files
     "--additional-python-modules"        = local.job_python_modules
     "--enable-metrics"                   = "true"
     "--enable-continuous-cloudwatch-log" = "true"
     "--continuous-log-logGroup"          = local.glue_log_group
-    "--source"                           = local.default_source
-    "--input_path"                       = local.raw_paths[local.default_source]
-    "--output_path"                      = local.output_paths[local.default_source]
-    "--quarantine_path"                  = local.quarantine_paths[local.default_source]
-    "--state_path"                       = local.state_paths[local.default_source]
     "--reference_path"                   = local.reference_path
     "--catalog_database"                 = local.glue_database
-    "--catalog_table"                    = local.glue_tables[local.default_source]
     "--metrics_namespace"                = local.metrics_namespace
     "--full_refresh"                     = "false"
-  }
+  }, local.source_job_arguments[local.default_source])
 
   # Build artifacts covid_pipeline.artifacts writes before plan (scripts/deploy.sh passes an absolute artifacts_dir).
   build_dir            = var.artifacts_dir

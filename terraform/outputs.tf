@@ -1,35 +1,50 @@
-# Outputs: what an operator or the CLI needs after apply. Names equal covid_pipeline.config's, so the CLI does not
-# read these; they are for people and for wiring other stacks.
+# Outputs: what an operator, the CLI and the local cloud need after apply.
 
-output "buckets" {
-  description = "Bucket names by role (raw, processed, quarantine, scripts, access_logs)."
+output "pipeline" {
+  description = "Names and S3 locations of this environment, as the covid-pipeline CLI and the local cloud use them (they read this output from the Terraform state: covid_pipeline.config). No ARNs: the same document holds for AWS and for the local cloud."
   value = {
-    raw         = module.raw_bucket.id
-    processed   = module.processed_bucket.id
-    quarantine  = module.quarantine_bucket.id
-    scripts     = module.scripts_bucket.id
-    access_logs = aws_s3_bucket.access_logs.id
+    environment       = var.environment
+    region            = local.region
+    name_prefix       = local.name_prefix
+    raw_prefix        = var.raw_prefix
+    quarantine_prefix = var.quarantine_prefix
+    state_prefix      = var.state_prefix
+    buckets = {
+      raw         = local.raw_bucket
+      processed   = local.processed_bucket
+      quarantine  = local.quarantine_bucket
+      scripts     = local.scripts_bucket
+      access_logs = local.access_logs_bucket
+    }
+    queues = {
+      raw_events       = local.raw_events_queue
+      raw_events_dlq   = local.raw_events_dlq
+      lambda_async_dlq = local.lambda_async_dlq
+    }
+    alerts_topic      = local.alerts_topic
+    kms_alias         = local.kms_alias
+    glue_database     = local.glue_database
+    glue_job          = local.glue_job
+    glue_log_group    = local.glue_log_group
+    glue_tables       = local.glue_tables
+    lambda_functions  = local.lambda_functions
+    lambda_log_groups = local.lambda_log_groups
+    alarms            = local.alarms
+    dashboard         = local.dashboard
+    metrics_namespace = local.metrics_namespace
+    sources           = local.sources
+    script_location   = local.script_location
+    extra_py_files    = local.extra_py_files
+    reference_path    = local.reference_path
+    # The job's DefaultArguments, and what a run of each source overrides.
+    default_arguments = local.glue_job_arguments
+    source_arguments  = local.source_job_arguments
   }
 }
 
 output "raw_events_queue_url" {
   description = "URL of the raw-events queue (S3 notifications for new raw objects)."
   value       = aws_sqs_queue.raw_events.id
-}
-
-output "raw_events_dlq_url" {
-  description = "URL of the raw-events dead-letter queue (inspect and replay failed events)."
-  value       = aws_sqs_queue.raw_events_dlq.id
-}
-
-output "glue_job_name" {
-  description = "Name of the Glue job (covid-pipeline run starts it)."
-  value       = aws_glue_job.transform.name
-}
-
-output "glue_database" {
-  description = "Glue Data Catalog database holding the output tables."
-  value       = aws_glue_catalog_database.pipeline.name
 }
 
 output "alerts_topic_arn" {
@@ -40,11 +55,6 @@ output "alerts_topic_arn" {
 output "kms_key_arn" {
   description = "Customer managed key encrypting the pipeline's data, queues, topic and logs."
   value       = aws_kms_key.pipeline.arn
-}
-
-output "dashboard_name" {
-  description = "CloudWatch dashboard of the pipeline."
-  value       = aws_cloudwatch_dashboard.pipeline.dashboard_name
 }
 
 output "redshift" {

@@ -27,3 +27,8 @@ resource "aws_sns_topic_subscription" "alerts_inbox" {
   protocol  = "sqs"
   endpoint  = aws_sqs_queue.alerts_inbox.arn
 }
+
+output "local_alerts_inbox" {
+  description = "Name of the SQS queue that receives what the alerts topic publishes (the local stand-in for e-mail)."
+  value       = aws_sqs_queue.alerts_inbox.name
+}
