@@ -7,6 +7,7 @@ STAMP := $(VENV)/.installed
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 JARS_STAMP := .cache/jars/.verified
+LAYER_STAMP := .cache/lambda/.fetched
 export SPARK_LOCAL_IP := 127.0.0.1
 export CHECKPOINT_DISABLE := 1
 export PYTHONDONTWRITEBYTECODE := 1
@@ -31,14 +32,19 @@ $(JARS_STAMP): $(STAMP) src/covid_pipeline/spark_env.py
 	$(PY) -m covid_pipeline.spark_env
 	touch $@
 
+# The Lambda layer's wheels for the Lambda platform (covid_pipeline.artifacts builds the zips Terraform uploads).
+$(LAYER_STAMP): $(STAMP) lambda/requirements-layer.txt
+	$(PY) -m covid_pipeline.artifacts --fetch-only
+	touch $@
+
 $(CHECKOV_STAMP): requirements-checkov.txt
 	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
 	touch $@
 
-setup: $(STAMP) $(JARS_STAMP) $(CHECKOV_STAMP)
+setup: $(STAMP) $(JARS_STAMP) $(LAYER_STAMP) $(CHECKOV_STAMP)
 
-demo: $(STAMP) $(JARS_STAMP)
+demo: $(STAMP) $(JARS_STAMP) $(LAYER_STAMP)
 	$(VENV)/bin/covid-pipeline --env dev demo
 
 test: setup
@@ -59,8 +65,8 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-bench: $(STAMP) $(JARS_STAMP)
+bench: $(STAMP) $(JARS_STAMP) $(LAYER_STAMP)
 	$(PY) -m bench.run_all
 
 clean:
-	rm -rf .local .pytest_cache .ruff_cache .mypy_cache spark-warehouse bench/results/tmp
+	rm -rf .local build .pytest_cache .ruff_cache .mypy_cache spark-warehouse bench/results/tmp

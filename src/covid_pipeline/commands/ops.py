@@ -433,9 +433,10 @@ def cmd_alarms(args: argparse.Namespace) -> int:
 
 
 def default_warehouse_url(config: PipelineConfig) -> str:
+    from covid_pipeline.local.provision import local_warehouse_url
     from covid_pipeline.local.session import local_state_dir
 
-    return f"duckdb:///{local_state_dir(config) / 'warehouse.duckdb'}"
+    return local_warehouse_url(local_state_dir(config))
 
 
 def cmd_load(args: argparse.Namespace) -> int:

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from covid_pipeline.local import metric_math
+
 log = logging.getLogger(__name__)
 
 COMPARISONS: dict[str, Callable[[float, float], bool]] = {
@@ -108,28 +110,57 @@ def decide_state(
     )
 
 
-def _metric_query(alarm: Mapping[str, Any]) -> dict[str, Any] | None:
-    """Namespace/metric/dimensions/statistic of a single-metric alarm (or a metric-math alarm's one returned stat)."""
+@dataclass(frozen=True)
+class MetricStat:
+    """One metric's statistic per period: what GetMetricStatistics is asked for."""
+
+    namespace: str
+    metric_name: str
+    dimensions: tuple[tuple[str, str], ...]
+    statistic: str
+    period: int
+
+
+@dataclass(frozen=True)
+class AlarmQuery:
+    """What an alarm watches: its metric statistics by id, and how the evaluated series comes from them (the id of
+    a statistic, or a metric math expression)."""
+
+    stats: dict[str, MetricStat]
+    returned: str
+    expression: str | None
+    period: int
+
+
+def alarm_query(alarm: Mapping[str, Any]) -> AlarmQuery | None:
+    """The query of a single-metric alarm, or of a metric math alarm (its ``Metrics``); None when neither."""
     if alarm.get("MetricName"):
-        return {
-            "Namespace": alarm["Namespace"],
-            "MetricName": alarm["MetricName"],
-            "Dimensions": alarm.get("Dimensions") or [],
-            "Statistic": alarm.get("Statistic") or "Average",
-            "Period": int(alarm.get("Period") or 60),
-        }
+        stat = MetricStat(
+            str(alarm["Namespace"]),
+            str(alarm["MetricName"]),
+            tuple((d["Name"], d["Value"]) for d in alarm.get("Dimensions") or []),
+            str(alarm.get("Statistic") or "Average"),
+            int(alarm.get("Period") or 60),
+        )
+        return AlarmQuery({"m1": stat}, "m1", None, stat.period)
+    stats: dict[str, MetricStat] = {}
+    returned: tuple[str, str | None] | None = None
     for query in alarm.get("Metrics") or []:
-        stat = query.get("MetricStat")
-        if stat and query.get("ReturnData", True):
-            metric = stat["Metric"]
-            return {
-                "Namespace": metric["Namespace"],
-                "MetricName": metric["MetricName"],
-                "Dimensions": metric.get("Dimensions") or [],
-                "Statistic": stat["Stat"],
-                "Period": int(stat["Period"]),
-            }
-    return None
+        if query.get("MetricStat"):
+            stat_spec = query["MetricStat"]
+            metric = stat_spec["Metric"]
+            stats[query["Id"]] = MetricStat(
+                str(metric["Namespace"]),
+                str(metric["MetricName"]),
+                tuple((d["Name"], d["Value"]) for d in metric.get("Dimensions") or []),
+                str(stat_spec["Stat"]),
+                int(stat_spec["Period"]),
+            )
+        if query.get("ReturnData"):
+            returned = (query["Id"], query.get("Expression"))
+    if not stats or returned is None:
+        return None
+    return AlarmQuery(stats, returned[0], returned[1], max(stat.period for stat in stats.values()))
 
 
 def period_values(
@@ -188,27 +219,29 @@ def evaluate_alarms(
     results = []
     for alarm in alarms:
         previous = str(alarm.get("StateValue") or "INSUFFICIENT_DATA")
-        query = _metric_query(alarm)
+        query = alarm_query(alarm)
         if query is None:
-            decision = Decision(previous, "alarm without a single metric statistic: not evaluated locally", 0, 0)
+            decision = Decision(previous, "alarm without a metric statistic to evaluate: not evaluated locally", 0, 0)
             results.append(AlarmEvaluation(alarm["AlarmName"], previous, decision))
             continue
         periods = int(alarm.get("EvaluationPeriods") or 1)
-        period = query["Period"]
         # The window ends just after `now`: timestamps travel with whole-second precision, so a datapoint put
         # a moment ago would otherwise fall after a truncated EndTime.
         end = now + timedelta(seconds=1)
-        start = end - timedelta(seconds=period * periods)
-        response = cloudwatch.get_metric_statistics(
-            Namespace=query["Namespace"],
-            MetricName=query["MetricName"],
-            Dimensions=query["Dimensions"],
-            StartTime=start,
-            EndTime=end,
-            Period=period,
-            Statistics=[query["Statistic"]],
-        )
-        values = period_values(response.get("Datapoints", []), query["Statistic"], start, period, periods)
+        start = end - timedelta(seconds=query.period * periods)
+        series = {
+            query_id: _statistic_values(cloudwatch, stat, start, end, periods)
+            for query_id, stat in query.stats.items()
+        }
+        if query.expression is None:
+            values = series[query.returned]
+        else:
+            try:
+                values = metric_math.evaluate(query.expression, series, list(query.stats), periods)
+            except metric_math.UnsupportedExpression as exc:
+                decision = Decision(previous, f"metric math not evaluated locally: {exc}", 0, 0)
+                results.append(AlarmEvaluation(alarm["AlarmName"], previous, decision))
+                continue
         decision = decide_state(alarm, values, previous)
         evaluation = AlarmEvaluation(alarm["AlarmName"], previous, decision)
         results.append(evaluation)
@@ -222,6 +255,21 @@ def evaluate_alarms(
         if evaluation.changed and sns is not None:
             _notify(sns, alarm, previous, decision, now)
     return results
+
+
+def _statistic_values(
+    cloudwatch: Any, stat: MetricStat, start: datetime, end: datetime, periods: int
+) -> list[float | None]:
+    response = cloudwatch.get_metric_statistics(
+        Namespace=stat.namespace,
+        MetricName=stat.metric_name,
+        Dimensions=[{"Name": name, "Value": value} for name, value in stat.dimensions],
+        StartTime=start,
+        EndTime=end,
+        Period=stat.period,
+        Statistics=[stat.statistic],
+    )
+    return period_values(response.get("Datapoints", []), stat.statistic, start, stat.period, periods)
 
 
 def _notify(sns: Any, alarm: Mapping[str, Any], previous: str, decision: Decision, now: datetime) -> None:

@@ -1,22 +1,22 @@
 """LocalCloud: the whole AWS side of the pipeline on a laptop, in this process.
 
 ``start()`` brings up, in order:
-1. moto's server on a free loopback port, and the Glue front on another (job runs are executed
-   by the local Glue executor; everything else is moto). The main endpoint answers the job-run
-   actions from the executor as well, so a client with only ``--endpoint-url`` sees real runs;
-2. the saved state of the environment (objects, catalog) from ``<state_dir>``;
-3. provisioning from config/<env>.tfvars (idempotent), S3 -> SQS notifications last, so restored
-   objects do not look like new uploads;
-4. the run history, and the Lambda runtime: an SQS event source mapping feeding the raw-events
-   queue to lambda/s3_event_handler.py, and the "Glue Job State Change" events of finished runs
-   delivered to lambda/data_quality_monitor.py and lambda/warehouse_loader.py (what the EventBridge
-   rule does on AWS).
+1. the emulator (moto) on one loopback HTTPS port, with a certificate the local cloud makes (.local/tls/), and the
+   Glue job-run actions answered by the local Glue executor on the same endpoint;
+2. the emulator's saved state from ``<state_dir>`` (everything it held when it last stopped: resources, objects,
+   messages, logs), so the pipeline carries on where it stopped;
+3. the infrastructure: ``terraform apply`` of terraform/ + terraform/local/ with config/<env>.tfvars, the same
+   configuration AWS gets (covid_pipeline.local.provision); skipped when nothing changed since the last apply;
+4. the runtimes, configured from what Terraform registered, as AWS's services would be: the Lambda functions
+   (handler, environment, timeout, code from the uploaded zip) run in local sandboxes; each enabled SQS event
+   source mapping gets a poller with its batch size and window; the Glue job runs its script from S3 with its
+   DefaultArguments; finished runs' "Glue Job State Change" events go to the targets of the matching EventBridge
+   rules; CloudWatch alarms are evaluated.
 
-The endpoint variables (``AWS_ENDPOINT_URL``, ``AWS_ENDPOINT_URL_GLUE``, dummy credentials,
-region) are exported into os.environ while the cloud runs, so any boto3 code in the process just
-works; ``.env`` gives the same for child processes, and ``<state_dir>/endpoint.json`` lets other
-processes (the CLI) attach to a running cloud. ``stop()`` stops runs and pollers and snapshots
-the state to disk.
+The endpoint variables (``AWS_ENDPOINT_URL``, ``AWS_CA_BUNDLE``, dummy credentials, region) are exported into
+os.environ while the cloud runs, so any boto3 code in the process just works; ``env`` gives the same for child
+processes, and ``<state_dir>/endpoint.json`` lets other processes (the CLI, scripts/deploy.sh) attach to a running
+cloud. ``stop()`` stops runs and pollers and saves the emulator's state to disk.
 
 moto keeps its state in module globals, so a process can run one LocalCloud at a time.
 """
@@ -35,33 +35,21 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from covid_pipeline.config import METRICS_NAMESPACE, REPO_ROOT, SOURCES, PipelineConfig
+from covid_pipeline.config import PipelineConfig, local_root, local_tls_dir
 from covid_pipeline.errors import UserError
-from covid_pipeline.local import bootstrap
 from covid_pipeline.local.alarm_evaluator import evaluate_alarms
 from covid_pipeline.local.emulator import ClientCache, Emulator, emulator_env, export_env, restore_env
+from covid_pipeline.local.event_bus import EventBus
 from covid_pipeline.local.glue_executor import GlueExecutor
-from covid_pipeline.local.glue_front import GlueFront
-from covid_pipeline.local.lambda_runtime import SqsEventSourceMapping, invoke
-from covid_pipeline.local.state import StateStore
+from covid_pipeline.local.lambda_runtime import EventSourceMappings, LambdaService
+from covid_pipeline.local.provision import LocalInfrastructure, ProvisionReport, local_warehouse_url
+from covid_pipeline.local.state import EmulatorState
 
 log = logging.getLogger(__name__)
 
-LAMBDA_DIR = REPO_ROOT / "lambda"
-HANDLER_NAME = "handler"
-# Short function name -> handler file (config.LAMBDA_FUNCTIONS).
-HANDLER_FILES = {
-    "s3-event-handler": LAMBDA_DIR / "s3_event_handler.py",
-    "data-quality-monitor": LAMBDA_DIR / "data_quality_monitor.py",
-    "warehouse-loader": LAMBDA_DIR / "warehouse_loader.py",
-}
-# Functions that the Glue state-change rule targets (terraform: one rule on every final state, both targets).
-STATE_CHANGE_TARGETS = ("data-quality-monitor", "warehouse-loader")
-SUPPORTED_SUFFIXES = ".csv,.csv.gz,.json,.jsonl,.parquet"
 ENDPOINT_FILE = "endpoint.json"
 LOCK_FILE = ".lock"
+MAPPING_SYNC_SECONDS = 10.0
 
 _active_lock = threading.Lock()
 _active: LocalCloud | None = None
@@ -69,78 +57,7 @@ _active: LocalCloud | None = None
 
 def default_state_dir(config: PipelineConfig) -> Path:
     """``<repo>/.local/<env>`` (or ``$COVID_PIPELINE_LOCAL_DIR/<env>``), shared with the CLI's session lookup."""
-    return Path(os.environ.get("COVID_PIPELINE_LOCAL_DIR", REPO_ROOT / ".local")) / config.environment
-
-
-def warehouse_url(config: PipelineConfig, state_dir: Path) -> str:
-    """The local warehouse: an embedded DuckDB file in the state dir (Redshift's stand-in)."""
-    return f"duckdb:///{(state_dir / 'warehouse.duckdb').resolve()}"
-
-
-def lambda_function_env(config: PipelineConfig, cloud: LocalCloud | None = None) -> dict[str, dict[str, str]]:
-    """Each Lambda function's environment variables, as terraform/lambda.tf sets them.
-
-    Every function:      AWS_REGION, LOG_LEVEL=INFO, POWERTOOLS_SERVICE_NAME=<short name>,
-                         AWS_LAMBDA_FUNCTION_NAME=<prefix>-<short name>, ENVIRONMENT, GLUE_JOB_NAME,
-                         ALERTS_TOPIC_ARN, METRICS_NAMESPACE
-    s3-event-handler:    RAW_BUCKET, RAW_PREFIX, STATE_BUCKET (= processed bucket), STATE_PREFIX (claims go under
-                         STATE_PREFIX + "events/"), SUPPORTED_SUFFIXES=.csv,.csv.gz,.json,.jsonl,.parquet,
-                         KNOWN_SOURCES=jhu_daily,owid, OUTPUT_BUCKET, TABLE_PREFIX, QUARANTINE_BUCKET,
-                         QUARANTINE_PREFIX
-    data-quality-monitor: PROCESSED_BUCKET, STATE_PREFIX, DQ_SCORE_THRESHOLD, QUARANTINE_RATIO_THRESHOLD,
-                          CLAIM_STALE_SECONDS
-    warehouse-loader:    PROCESSED_BUCKET, STATE_PREFIX, GLUE_DATABASE, WAREHOUSE_URL (locally
-                         duckdb:///<state_dir>/warehouse.duckdb; on AWS the Redshift URL)
-
-    The endpoint variables are not part of it: the functions run in this process, whose os.environ
-    already points boto3 at the emulator (as Lambda's own environment points it at AWS).
-    """
-    names = config.names
-    common = {
-        "AWS_REGION": config.region,
-        "LOG_LEVEL": "INFO",
-        "ENVIRONMENT": config.environment,
-        "GLUE_JOB_NAME": names.glue_job,
-        "ALERTS_TOPIC_ARN": bootstrap.topic_arn(config),
-        "METRICS_NAMESPACE": METRICS_NAMESPACE,
-    }
-    state_dir = cloud.state_dir if cloud is not None else default_state_dir(config)
-    specific = {
-        "s3-event-handler": {
-            "RAW_BUCKET": names.raw_bucket,
-            "RAW_PREFIX": str(config["raw_prefix"]),
-            "STATE_BUCKET": names.processed_bucket,
-            "STATE_PREFIX": str(config["state_prefix"]),
-            "SUPPORTED_SUFFIXES": SUPPORTED_SUFFIXES,
-            "KNOWN_SOURCES": ",".join(SOURCES),
-            "OUTPUT_BUCKET": names.processed_bucket,
-            "TABLE_PREFIX": str(config["glue_table_prefix"]),
-            "QUARANTINE_BUCKET": names.quarantine_bucket,
-            "QUARANTINE_PREFIX": str(config["quarantine_prefix"]),
-        },
-        "data-quality-monitor": {
-            "PROCESSED_BUCKET": names.processed_bucket,
-            "STATE_PREFIX": str(config["state_prefix"]),
-            "DQ_SCORE_THRESHOLD": str(config["dq_score_threshold"]),
-            "QUARANTINE_RATIO_THRESHOLD": str(config["quarantine_ratio_threshold"]),
-            "CLAIM_STALE_SECONDS": str(config["lambda_timeout_seconds"]),
-        },
-        "warehouse-loader": {
-            "PROCESSED_BUCKET": names.processed_bucket,
-            "STATE_PREFIX": str(config["state_prefix"]),
-            "GLUE_DATABASE": names.glue_database,
-            "WAREHOUSE_URL": warehouse_url(config, state_dir),
-        },
-    }
-    return {
-        short: {
-            **common,
-            "POWERTOOLS_SERVICE_NAME": short,
-            "AWS_LAMBDA_FUNCTION_NAME": names.lambda_functions[short],
-            **specific[short],
-        }
-        for short in specific
-    }
+    return local_root() / config.environment
 
 
 class LocalCloud:
@@ -154,6 +71,7 @@ class LocalCloud:
     not: publish the AWS/SQS queue metrics and evaluate the alarms (None: only when asked, ``run_cloudwatch()``).
     ``warm_standby``: keep one warm job process ready for the next Glue run (``local up`` and the demo do; it
     costs a JVM's memory while idle, so tests that only need a few runs leave it off).
+    ``run_lambdas``: False leaves the functions deployed but not triggered (no pollers, no event delivery).
     """
 
     def __init__(
@@ -169,6 +87,7 @@ class LocalCloud:
         snapshot_interval_seconds: float | None = 120.0,
         cloudwatch_interval_seconds: float | None = 60.0,
         warm_standby: bool = False,
+        async_retry_delays: tuple[float, ...] = (1.0, 2.0),
     ) -> None:
         self.config = config
         self.warm_standby = warm_standby
@@ -180,24 +99,23 @@ class LocalCloud:
         self.snapshot_after_runs = snapshot_after_runs
         self.snapshot_interval_seconds = snapshot_interval_seconds
         self.cloudwatch_interval_seconds = cloudwatch_interval_seconds
-        self._cloudwatch_loop: threading.Thread | None = None
+        self.async_retry_delays = async_retry_delays
         self._stopping = threading.Event()
-        self._snapshotter: threading.Thread | None = None
-        self.emulator = Emulator(config.region)
-        self.front: GlueFront | None = None
+        self._loops: list[threading.Thread] = []
+        self.emulator = Emulator(config.region, tls_dir=local_tls_dir(), port=self._previous_port() or 0)
         self.executor: GlueExecutor | None = None
-        self.state: StateStore | None = None
-        self.provision_report: bootstrap.ProvisionReport | None = None
-        self.event_source_mapping: Any = None
-        self.state_change_errors: list[tuple[str, str, str]] = []  # (function, run id, error) for diagnosis
+        self.state: EmulatorState | None = None
+        self.infrastructure: LocalInfrastructure | None = None
+        self.provision_report: ProvisionReport | None = None
+        self.lambdas: LambdaService | None = None
+        self.mappings: EventSourceMappings | None = None
+        self.event_bus: EventBus | None = None
         self._env: dict[str, str] = {}
         self._saved_environ: dict[str, str | None] | None = None
         self._lock_handle: Any = None
-        self._events: queue.Queue[dict[str, Any] | None] = queue.Queue()
-        self._dispatcher: threading.Thread | None = None
-        self._started = False
         self._clients: ClientCache | None = None
-        self._moto_client: ClientCache | None = None
+        self._snapshot_lock = threading.Lock()
+        self._events: queue.Queue[dict[str, Any] | None] = queue.Queue()
 
     # --- public surface ---------------------------------------------------------------------------
 
@@ -206,22 +124,12 @@ class LocalCloud:
         return self.emulator.endpoint_url
 
     @property
-    def glue_endpoint_url(self) -> str:
-        if self.front is None:
-            raise RuntimeError("the local cloud is not started")
-        return self.front.endpoint_url
-
-    @property
     def env(self) -> dict[str, str]:
         """Variables a child process needs to reach this cloud with boto3 or the AWS CLI."""
         return dict(self._env)
 
-    @property
-    def function_env(self) -> dict[str, dict[str, str]]:
-        return lambda_function_env(self.config, self)
-
     def client(self, service: str) -> Any:
-        """A boto3 client for this cloud (Glue through the front), cached per service; safe to share across threads."""
+        """A boto3 client for this cloud, cached per service; safe to share across threads."""
         if self._clients is None:
             raise RuntimeError("the local cloud is not started")
         return self._clients(service)
@@ -250,7 +158,7 @@ class LocalCloud:
         try:
             self._start()
         except BaseException:
-            self.stop()
+            self.stop(save=False)
             raise
         return self
 
@@ -259,98 +167,102 @@ class LocalCloud:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self._acquire_state_lock()
         region = self.config.region
-        moto_endpoint = self.emulator.start()
+        endpoint = self.emulator.start()
+        self._env = emulator_env(endpoint, region, self.emulator.ca_bundle)
+        self._clients = ClientCache(endpoint, region)
+        self._saved_environ = export_env(self._env)
+
+        self.state = EmulatorState(self.state_dir, gate=self.emulator.gate)
+        try:
+            restored = self.state.restore()
+        except UserError:
+            raise
+        except Exception as exc:
+            raise UserError(
+                f"could not restore the local cloud's saved state from {self.state_dir}: {type(exc).__name__}: {exc}"
+                " (move that folder away to start with an empty cloud)"
+            ) from exc
+
+        self.infrastructure = LocalInfrastructure(
+            self.config,
+            self.state_dir,
+            endpoint,
+            self.emulator.ca_bundle,
+            local_warehouse_url(self.state_dir),
+            self.client,
+        )
+        self.provision_report = self.infrastructure.ensure()
+        if self.provision_report.applied:
+            self.snapshot()  # the applied resources survive a crash from here on
+            self.infrastructure.mark_applied(self.provision_report)
+        self.config = self.config.with_outputs(self.provision_report.outputs)
+
         self.executor = GlueExecutor(
-            moto_endpoint=moto_endpoint,
+            moto_endpoint=endpoint,
             region=region,
             work_root=self.state_dir / "glue-runs",
             history_path=self.state_dir / "glue_runs.json",
-            child_env={},
+            child_env=dict(self._env),
             spark_master=self.spark_master,
             spark_conf=self.spark_conf,
             timeout_minute_seconds=self.timeout_minute_seconds,
             warm_standby=self.warm_standby,
         )
         self.emulator.glue_actions.actions = self.executor.actions()
-        self.front = GlueFront(moto_endpoint, self.executor.actions())
-        glue_endpoint = self.front.start()
-        self._env = emulator_env(moto_endpoint, region, glue_endpoint)
-        self._clients = ClientCache(moto_endpoint, region, {"glue": glue_endpoint})
-        # Straight to moto, bypassing the Glue front: for provisioning and snapshots.
-        self._moto_client = ClientCache(moto_endpoint, region)
-        self.executor.child_env = dict(self._env)
-        self._saved_environ = export_env(self._env)
-        self._started = True
-
-        self.state = StateStore(self.state_dir, self._moto_client, region)
-        try:
-            restored = self.state.restore()
-        except (OSError, ValueError, KeyError, ClientError) as exc:
-            raise UserError(
-                f"could not restore the local cloud's saved state from {self.state_dir}: {type(exc).__name__}: {exc}"
-                " (move that folder away to start with an empty cloud)"
-            ) from exc
-        self.provision_report = bootstrap.provision(self.config, self._moto_client)
         runs = self.executor.restore()
         self.executor.start_standby()  # after provisioning: it imports the job's --additional-python-modules
+        self.lambdas = LambdaService(
+            self.client, self.state_dir / "lambda", self._env, async_retry_delays=self.async_retry_delays
+        )
+        self.event_bus = EventBus(self.client, self.lambdas)
         self.executor.on_run_finished.append(self._events.put)
-        self._dispatcher = threading.Thread(target=self._dispatch_loop, name="glue-state-change-events", daemon=True)
-        self._dispatcher.start()
-        if self.run_lambdas:
-            self._start_event_source_mapping()
         self._stopping.clear()
+        dispatcher = threading.Thread(target=self._dispatch_loop, name="glue-state-change-events", daemon=True)
+        dispatcher.start()
+        self._loops.append(dispatcher)
+        if self.run_lambdas:
+            self.mappings = EventSourceMappings(self.lambdas)
+            self.mappings.sync()
+            self._every(MAPPING_SYNC_SECONDS, self.mappings.sync, "event source mapping sync")
         if self.cloudwatch_interval_seconds:
-            self._cloudwatch_loop = threading.Thread(
-                target=self._every,
-                args=(self.cloudwatch_interval_seconds, self.run_cloudwatch, "CloudWatch emulation"),
-                name="cloudwatch",
-                daemon=True,
-            )
-            self._cloudwatch_loop.start()
+            self._every(self.cloudwatch_interval_seconds, self.run_cloudwatch, "CloudWatch emulation")
         if self.snapshot_interval_seconds:
-            self._snapshotter = threading.Thread(target=self._snapshot_loop, name="state-snapshots", daemon=True)
-            self._snapshotter.start()
+            self._every(self.snapshot_interval_seconds, self.snapshot, "periodic state snapshot")
         self._write_endpoint_file()
         log.info(
-            "local cloud %s up in %.1f s at %s (restored %d objects, %d tables, %d runs)",
+            "local cloud %s up in %.1f s at %s (%s; terraform %s in %.1f s; %d runs in the history)",
             self.config.environment,
             time.monotonic() - started,
-            moto_endpoint,
-            restored.objects,
-            restored.tables,
+            endpoint,
+            restored,
+            "applied" if self.provision_report.applied else "unchanged",
+            self.provision_report.seconds,
             runs,
         )
 
-    def stop(self) -> None:
-        """Stop pollers and runs, save the state, shut the servers down. Safe to call twice."""
+    def stop(self, save: bool = True) -> None:
+        """Stop pollers and runs, save the state, shut the server down. Safe to call twice."""
         global _active
         try:
             self._stopping.set()
-            if self._snapshotter is not None:
-                self._snapshotter.join(timeout=120)
-                self._snapshotter = None
-            if self._cloudwatch_loop is not None:
-                self._cloudwatch_loop.join(timeout=60)
-                self._cloudwatch_loop = None
-            if self.event_source_mapping is not None:
-                self.event_source_mapping.stop()
-                self.event_source_mapping = None
+            self._events.put(None)
+            for loop in self._loops:
+                loop.join(timeout=120)
+            self._loops.clear()
+            if self.mappings is not None:
+                self.mappings.stop()
+                self.mappings = None
             if self.executor is not None:
                 self.executor.shutdown()
-            if self._dispatcher is not None:
-                self._events.put(None)
-                self._dispatcher.join(timeout=120)
-                self._dispatcher = None
-            if self.state is not None and self.emulator.running:
+            if self.lambdas is not None:
+                self.lambdas.stop()
+            if save and self.state is not None and self.emulator.running:
                 try:
-                    self.state.snapshot()
+                    self.snapshot()
                 except Exception:  # a failed snapshot must not leave servers running
                     log.exception("could not save the local cloud's state to %s", self.state_dir)
             self.state = None
         finally:
-            if self.front is not None:
-                self.front.stop()
-                self.front = None
             self.emulator.stop()
             if self._saved_environ is not None:
                 restore_env(self._saved_environ)
@@ -358,21 +270,21 @@ class LocalCloud:
             if self._lock_handle is not None:  # only the cloud that owns the state dir removes its endpoint file
                 (self.state_dir / ENDPOINT_FILE).unlink(missing_ok=True)
             self._release_state_lock()
-            self._started = False
             with _active_lock:
                 if _active is self:
                     _active = None
 
     def snapshot(self) -> None:
-        """Save objects and catalog now (the run history is saved as it changes)."""
+        """Save the emulator's whole state now (incremental: unchanged objects are not written again)."""
         if self.state is None:
             raise RuntimeError("the local cloud is not started")
-        self.state.snapshot()
+        with self._snapshot_lock:
+            self.state.snapshot()
 
     # --- waiting ----------------------------------------------------------------------------------
 
     def wait_for_runs(self, timeout: float = 300.0) -> bool:
-        """Block until no Glue run is active and every state-change event has been delivered."""
+        """Block until no Glue run is active and every state-change event has been handled."""
         deadline = time.monotonic() + timeout
         if self.executor is None or not self.executor.wait_idle(timeout):
             return False
@@ -380,28 +292,26 @@ class LocalCloud:
             if time.monotonic() >= deadline:
                 return False
             time.sleep(0.1)
-        return True
+        return self.lambdas is None or self.lambdas.wait_async(max(0.0, deadline - time.monotonic()))
 
     def wait_idle(self, timeout: float = 300.0) -> bool:
-        """Block until nothing is left to do: the raw-events queue empty and no handler running, no active run,
-        no undelivered state-change event, twice in a row (a handler may start a run, a run may emit an event)."""
+        """Block until nothing is left to do: the queues the mappings poll empty and no handler running, no active
+        run, no pending asynchronous invocation, twice in a row (a handler may start a run, a run emits an event)."""
         deadline = time.monotonic() + timeout
         calm_checks = 0
         while calm_checks < 2:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return False
-            busy = not self._idle_now()
-            if busy:
-                calm_checks = 0
-                mapping = self.event_source_mapping
-                if mapping is not None and not mapping.wait_idle(remaining):
-                    return False
-                if not self.wait_for_runs(max(0.0, deadline - time.monotonic())):
-                    return False
-            else:
+            if self._idle_now():
                 calm_checks += 1
                 time.sleep(0.3)
+                continue
+            calm_checks = 0
+            if self.mappings is not None and not self.mappings.wait_idle(remaining):
+                return False
+            if not self.wait_for_runs(max(0.0, deadline - time.monotonic())):
+                return False
         return True
 
     def _idle_now(self) -> bool:
@@ -409,10 +319,17 @@ class LocalCloud:
             return False
         if self._events.unfinished_tasks:
             return False
-        mapping = self.event_source_mapping
-        return mapping is None or mapping.wait_idle(0)
+        if self.lambdas is not None and not self.lambdas.wait_async(0.05):
+            return False
+        return self.mappings is None or self.mappings.wait_idle(0)
 
     # --- internals --------------------------------------------------------------------------------
+
+    def _previous_port(self) -> int | None:
+        """The port of the last run of this environment, to keep URLs stable across restarts when it is free."""
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+            return int(json.loads((self.state_dir / "last_endpoint.json").read_text())["port"])
+        return None
 
     def _acquire_state_lock(self) -> None:
         handle = (self.state_dir / LOCK_FILE).open("a+")
@@ -439,40 +356,45 @@ class LocalCloud:
         info = {
             "environment": self.config.environment,
             "endpoint_url": self.endpoint_url,
-            "glue_endpoint_url": self.glue_endpoint_url,
             "env": self.env,
             "pid": os.getpid(),
             "state_dir": str(self.state_dir),
             "started_at": time.time(),
         }
-        path = self.state_dir / ENDPOINT_FILE
-        path.with_suffix(".tmp").write_text(json.dumps(info, indent=1))
-        os.replace(path.with_suffix(".tmp"), path)
+        for name, document in ((ENDPOINT_FILE, info), ("last_endpoint.json", {"port": self.emulator.port})):
+            path = self.state_dir / name
+            path.with_suffix(".tmp").write_text(json.dumps(document, indent=1))
+            os.replace(path.with_suffix(".tmp"), path)
 
-    def _start_event_source_mapping(self) -> None:
-        handler_path = HANDLER_FILES["s3-event-handler"]
-        if not handler_path.is_file():
-            log.warning("no %s: uploads will not start job runs", handler_path)
-            return
-        assert self.provision_report is not None
-        self.event_source_mapping = SqsEventSourceMapping(
-            queue_url=self.provision_report.raw_events_queue_url,
-            handler_path=handler_path,
-            handler_name=HANDLER_NAME,
-            function_env=self.function_env["s3-event-handler"],
-            batch_size=int(self.config["sqs_batch_size"]),
-            batching_window_seconds=float(self.config["sqs_batching_window_seconds"]),
-            visibility_timeout=int(self.config["sqs_visibility_timeout_seconds"]),
-            max_receive_count=int(self.config["sqs_max_receive_count"]),
-            timeout_seconds=int(self.config["lambda_timeout_seconds"]),
-            memory_mb=int(self.config["lambda_memory_mb"]),
-            function_name=self.config.names.lambda_functions["s3-event-handler"],
-        )
-        self.event_source_mapping.start()
+    def _dispatch_loop(self) -> None:
+        """Finished runs' state changes go to EventBridge's targets; then the state is saved."""
+        while True:
+            event = self._events.get()
+            try:
+                if event is None:
+                    return
+                self._run_finished(event)
+            except Exception:
+                log.exception("delivering a state change failed")
+            finally:
+                self._events.task_done()
+
+    def _run_finished(self, event: dict[str, Any]) -> None:
+        run_id, state = event["detail"]["jobRunId"], event["detail"]["state"]
+        if self.run_lambdas and self.event_bus is not None:
+            deliveries = self.event_bus.put(event)
+            log.info("run %s %s: delivered to %d target(s)", run_id, state, len(deliveries))
+        if self.snapshot_after_runs and not self._stopping.is_set() and self.lambdas is not None:
+            # After the targets ran: a snapshot holds the run and what it caused.
+            self.lambdas.wait_async(300)
+            try:
+                self.snapshot()
+            except Exception:
+                log.exception("state snapshot after run %s failed", run_id)
 
     def publish_service_metrics(self) -> int:
         """Put the AWS/SQS metrics AWS publishes every minute (moto publishes none), for every queue; returns how
-        many datapoints. The dlq-not-empty alarm watches ApproximateNumberOfMessagesVisible of the DLQ."""
+        many datapoints. The dlq-not-empty alarm watches ApproximateNumberOfMessagesVisible of the DLQs."""
         sqs, cloudwatch = self.client("sqs"), self.client("cloudwatch")
         metric_names = {
             "ApproximateNumberOfMessages": "ApproximateNumberOfMessagesVisible",
@@ -503,49 +425,13 @@ class LocalCloud:
         return list(evaluate_alarms(self.client("cloudwatch"), self.client("sns")))
 
     def _every(self, interval: float, action: Any, what: str) -> None:
-        while not self._stopping.wait(interval):
-            try:
-                action()
-            except Exception:  # the emulator may be going away; the next tick tries again
-                log.warning("%s failed", what, exc_info=True)
+        def loop() -> None:
+            while not self._stopping.wait(interval):
+                try:
+                    action()
+                except Exception:  # the emulator may be going away; the next tick tries again
+                    log.warning("%s failed", what, exc_info=True)
 
-    def _snapshot_loop(self) -> None:
-        assert self.snapshot_interval_seconds
-        while not self._stopping.wait(self.snapshot_interval_seconds):
-            state = self.state
-            if state is None:
-                return
-            try:
-                state.snapshot()
-            except Exception:
-                log.exception("periodic state snapshot failed")
-
-    def _dispatch_loop(self) -> None:
-        """Deliver finished runs' state-change events to their targets, then save the state (EventBridge's job)."""
-        while True:
-            event = self._events.get()
-            try:
-                if event is None:
-                    return
-                if self.run_lambdas:
-                    self._deliver_state_change(event)
-                if self.snapshot_after_runs and self.state is not None and not self._stopping.is_set():
-                    try:
-                        self.state.snapshot()
-                    except Exception:
-                        log.exception("state snapshot after run %s failed", event["detail"]["jobRunId"])
-            finally:
-                self._events.task_done()
-
-    def _deliver_state_change(self, event: dict[str, Any]) -> None:
-        environments = self.function_env
-        for short in STATE_CHANGE_TARGETS:
-            handler_path = HANDLER_FILES[short]
-            if not handler_path.is_file():
-                continue
-            try:
-                invoke(handler_path, HANDLER_NAME, event, environments[short])
-            except Exception as exc:  # EventBridge retries and then drops; we log and keep the error for tests
-                run_id = event["detail"]["jobRunId"]
-                log.exception("%s failed on the state change of run %s", short, run_id)
-                self.state_change_errors.append((short, run_id, f"{type(exc).__name__}: {exc}"))
+        thread = threading.Thread(target=loop, name=what, daemon=True)
+        thread.start()
+        self._loops.append(thread)

@@ -8,9 +8,9 @@ install) off sys.path, which is set to the code, the layers and the runtime's li
 from the bundle fails here as it does on Lambda.
 
 Protocol with covid_pipeline.local.lambda_runtime: one JSON document per line on stdin (``{"event": ...,
-"context": {..., "timeout_ms": ...}}``); stdout and stderr (one pipe) carry the function's log, and after each invocation one line
-``<LAMBDA_RESULT_TOKEN>{"response": ...}`` or ``<LAMBDA_RESULT_TOKEN>{"error": {"errorMessage", "errorType",
-"stackTrace"}}``, written after the log is flushed, so the log lines before it are that invocation's.
+"context": {..., "timeout_ms": ...}}``); stdout and stderr (one pipe) carry the function's log, and after each
+invocation one line ``<LAMBDA_RESULT_TOKEN>{"response": ...}`` or ``<LAMBDA_RESULT_TOKEN>{"error": {"errorMessage",
+"errorType", "stackTrace"}}``, written after the log is flushed, so the log lines before it are that invocation's.
 Standard library only.
 """
 

@@ -79,7 +79,9 @@ class FunctionError(RuntimeError):
 
 class FunctionTimeout(FunctionError):
     def __init__(self, function: str, seconds: int) -> None:
-        super().__init__(function, {"errorType": "Sandbox.Timedout", "errorMessage": f"Task timed out after {seconds}.00 seconds"})
+        super().__init__(
+            function, {"errorType": "Sandbox.Timedout", "errorMessage": f"Task timed out after {seconds}.00 seconds"}
+        )
 
 
 # --- what is deployed ----------------------------------------------------------------------------------------
@@ -346,6 +348,8 @@ class LambdaService:
         self._sinks: dict[str, _LogSink] = {}
         self.async_retry_delays = async_retry_delays
         self._async = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lambda-async")
+        self._pending = 0
+        self._pending_changed = threading.Condition()
         # The latest invocations, for tests and diagnosis (bounded: `local up` may run for days).
         self.invocations: deque[tuple[str, InvocationResult]] = deque(maxlen=1000)
         self.async_failures: deque[tuple[str, Any, str]] = deque(maxlen=1000)
@@ -413,9 +417,13 @@ class LambdaService:
                 timed_out = result.duration_ms >= function.timeout_seconds * 1000
                 if timed_out:
                     result.error = FunctionTimeout(function.name, function.timeout_seconds)
-                    lines.append((stamp, f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%S.%fZ} {request_id} {result.error.error_message}"))
+                    lines.append(
+                        (stamp, f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%S.%fZ} {request_id} {result.error.error_message}")
+                    )
                 else:
-                    result.error = FunctionError(function.name, {"errorType": "Runtime.ExitError", "errorMessage": "the runtime exited"})
+                    result.error = FunctionError(
+                        function.name, {"errorType": "Runtime.ExitError", "errorMessage": "the runtime exited"}
+                    )
                     lines.append((stamp, f"RequestId: {request_id} Error: Runtime exited without providing a reason"))
             elif "error" in outcome:
                 result.error = FunctionError(function.name, outcome["error"])
@@ -440,9 +448,19 @@ class LambdaService:
 
     def invoke_async(self, name: str, event: Any, dead_letter_arn: str | None = None) -> None:
         """An asynchronous (Event) invocation: queued, retried after function errors, then dead-lettered."""
+        with self._pending_changed:
+            self._pending += 1
         self._async.submit(self._run_async, name, event, dead_letter_arn)
 
     def _run_async(self, name: str, event: Any, dead_letter_arn: str | None) -> None:
+        try:
+            self._attempt_async(name, event, dead_letter_arn)
+        finally:
+            with self._pending_changed:
+                self._pending -= 1
+                self._pending_changed.notify_all()
+
+    def _attempt_async(self, name: str, event: Any, dead_letter_arn: str | None) -> None:
         error = ""
         for attempt in range(ASYNC_RETRY_ATTEMPTS + 1):
             if attempt:
@@ -470,18 +488,21 @@ class LambdaService:
         try:
             if target_arn.startswith("arn:aws:sqs:"):
                 sqs = self._client("sqs")
-                url = sqs.get_queue_url(QueueName=target_arn.split(":")[5], QueueOwnerAWSAccountId=target_arn.split(":")[4])
+                url = sqs.get_queue_url(
+                    QueueName=target_arn.split(":")[5], QueueOwnerAWSAccountId=target_arn.split(":")[4]
+                )
                 sqs.send_message(QueueUrl=url["QueueUrl"], MessageBody=json.dumps(event), MessageAttributes=attributes)
             elif target_arn.startswith("arn:aws:sns:"):
-                self._client("sns").publish(TopicArn=target_arn, Message=json.dumps(event), MessageAttributes=attributes)
+                self._client("sns").publish(
+                    TopicArn=target_arn, Message=json.dumps(event), MessageAttributes=attributes
+                )
         except (ClientError, BotoCoreError):
             log.exception("could not dead-letter an event to %s", target_arn)
 
     def wait_async(self, timeout: float = 60.0) -> bool:
-        """Block until every queued asynchronous invocation has finished (tests, drills)."""
-        done = threading.Event()
-        self._async.submit(done.set)
-        return done.wait(timeout)
+        """Block until every queued asynchronous invocation has finished, retries included."""
+        with self._pending_changed:
+            return self._pending_changed.wait_for(lambda: self._pending == 0, timeout)
 
     def stop(self) -> None:
         self._async.shutdown(wait=True, cancel_futures=False)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import ssl
 import urllib.request
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -24,7 +25,7 @@ from typing import Any
 
 import boto3
 
-from covid_pipeline.config import REPO_ROOT, PipelineConfig
+from covid_pipeline.config import PipelineConfig, local_root
 from covid_pipeline.errors import UserError
 from covid_pipeline.local.environ import overlaid_environ
 
@@ -34,7 +35,7 @@ LOCAL_ENV_FLAG = "COVID_PIPELINE_LOCAL"
 
 
 def local_state_dir(config: PipelineConfig) -> Path:
-    return Path(os.environ.get("COVID_PIPELINE_LOCAL_DIR", REPO_ROOT / ".local")) / config.environment
+    return local_root() / config.environment
 
 
 def _endpoint_env_from_file(config: PipelineConfig) -> dict[str, str] | None:
@@ -50,16 +51,13 @@ def _endpoint_env_from_file(config: PipelineConfig) -> dict[str, str] | None:
     endpoint = info.get("endpoint_url") or (env or {}).get("AWS_ENDPOINT_URL")
     if not endpoint:
         return None
-    try:  # a stale file from a cloud that has stopped must not send calls into the void
-        urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=2).close()
-    except OSError:
+    ca_bundle = (env or {}).get("AWS_CA_BUNDLE")
+    if not _is_emulator(str(endpoint), ca_bundle):  # a stale file from a cloud that has stopped
         log.debug("endpoint file %s points at %s, which does not answer", path, endpoint)
         return None
     result = {"AWS_ENDPOINT_URL": str(endpoint)}
     if env:
         result.update({str(k): str(v) for k, v in env.items() if str(k).startswith("AWS_")})
-    if info.get("glue_endpoint_url"):
-        result["AWS_ENDPOINT_URL_GLUE"] = str(info["glue_endpoint_url"])
     result.setdefault("AWS_ACCESS_KEY_ID", "testing")
     result.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
     return result
@@ -79,9 +77,9 @@ def describe_target() -> str:
 def aws_session_for(config: PipelineConfig, local: bool = False) -> Iterator[boto3.Session]:
     """A boto3 session for `config`'s region, with the endpoint chosen as the module docstring says.
 
-    While the context is open the chosen endpoint is in os.environ (AWS_ENDPOINT_URL and, when a local
-    Glue front exists, AWS_ENDPOINT_URL_GLUE), so anything else that honours the standard variables
-    (pyarrow, DuckDB's httpfs via our loader, child processes) reaches the same place.
+    While the context is open the chosen endpoint is in os.environ (AWS_ENDPOINT_URL, and AWS_CA_BUNDLE for the
+    local cloud's certificate), so anything else that honours the standard variables (pyarrow, DuckDB's httpfs via
+    our loader, child processes) reaches the same place.
     """
     want_local = local or os.environ.get(LOCAL_ENV_FLAG, "") in {"1", "true", "yes"}
     with ExitStack() as stack:
@@ -105,10 +103,11 @@ def aws_session_for(config: PipelineConfig, local: bool = False) -> Iterator[bot
         yield boto3.Session(region_name=config.region)
 
 
-def _is_emulator(endpoint: str) -> bool:
+def _is_emulator(endpoint: str, ca_bundle: str | None = None) -> bool:
+    context = ssl.create_default_context(cafile=ca_bundle) if endpoint.startswith("https:") else None
     try:
-        urllib.request.urlopen(f"{endpoint.rstrip('/')}/moto-api/", timeout=2).close()
-    except OSError:
+        urllib.request.urlopen(f"{endpoint.rstrip('/')}/moto-api/", timeout=2, context=context).close()
+    except (OSError, ssl.SSLError):
         return False
     return True
 
@@ -119,7 +118,7 @@ def refresh_emulated_alarms(session: boto3.Session) -> int:
     Returns how many alarms changed state.
     """
     endpoint = os.environ.get("AWS_ENDPOINT_URL_MONITORING") or os.environ.get("AWS_ENDPOINT_URL")
-    if not endpoint or not _is_emulator(endpoint):
+    if not endpoint or not _is_emulator(endpoint, os.environ.get("AWS_CA_BUNDLE")):
         return 0
     from covid_pipeline.local.alarm_evaluator import evaluate_alarms
 
