@@ -45,7 +45,7 @@ from covid_pipeline.local.emulator import ClientCache, Emulator, emulator_env, e
 from covid_pipeline.local.glue_executor import GlueExecutor
 from covid_pipeline.local.glue_front import GlueFront
 from covid_pipeline.local.lambda_runtime import SqsEventSourceMapping, invoke
-from covid_pipeline.local.state import StateStore
+from covid_pipeline.local.state import EmulatorState
 
 log = logging.getLogger(__name__)
 
@@ -186,7 +186,7 @@ class LocalCloud:
         self.emulator = Emulator(config.region)
         self.front: GlueFront | None = None
         self.executor: GlueExecutor | None = None
-        self.state: StateStore | None = None
+        self.state: EmulatorState | None = None
         self.provision_report: bootstrap.ProvisionReport | None = None
         self.event_source_mapping: Any = None
         self.state_change_errors: list[tuple[str, str, str]] = []  # (function, run id, error) for diagnosis
@@ -282,7 +282,7 @@ class LocalCloud:
         self._saved_environ = export_env(self._env)
         self._started = True
 
-        self.state = StateStore(self.state_dir, self._moto_client, region)
+        self.state = EmulatorState(self.state_dir)
         try:
             restored = self.state.restore()
         except (OSError, ValueError, KeyError, ClientError) as exc:
