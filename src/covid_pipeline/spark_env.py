@@ -18,6 +18,7 @@ import sys
 import tarfile
 import tempfile
 from pathlib import Path
+from typing import NamedTuple
 
 from covid_pipeline.config import REPO_ROOT
 
@@ -76,8 +77,30 @@ def fetch_jars() -> list[Path]:
     return jar_paths()
 
 
-def s3a_conf(endpoint_url: str | None) -> dict[str, str]:
-    """Spark settings that make s3:// and s3a:// go through S3A (to an emulator when endpoint_url is set)."""
+class JvmTrustStore(NamedTuple):
+    """A trust store a JVM verifies TLS servers with (the local cloud's CA, for S3A against its HTTPS endpoint)."""
+
+    path: Path
+    password: str
+    store_type: str = "PKCS12"
+
+    def java_options(self) -> str:
+        """The -D options that make the JVM's default TLS context (the one S3A's HTTP client uses) trust it."""
+        options = {
+            "javax.net.ssl.trustStore": str(self.path),
+            "javax.net.ssl.trustStorePassword": self.password,
+            "javax.net.ssl.trustStoreType": self.store_type,
+        }
+        # Spark splits option strings the way a shell does: a path with spaces stays one option.
+        return " ".join(shlex.quote(f"-D{key}={value}") for key, value in options.items())
+
+
+def s3a_conf(endpoint_url: str | None, truststore: JvmTrustStore | None = None) -> dict[str, str]:
+    """Spark settings that make s3:// and s3a:// go through S3A (to an emulator when endpoint_url is set).
+
+    An https endpoint is reached over TLS, as S3 is; ``truststore`` is what the driver and executor JVMs verify its
+    certificate with when it is not signed by a CA the JDK knows (the local cloud's own CA).
+    """
     conf = {
         "spark.jars": ",".join(str(p) for p in jar_paths()),
         "spark.hadoop.fs.s3.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
@@ -87,13 +110,20 @@ def s3a_conf(endpoint_url: str | None) -> dict[str, str]:
         "spark.hadoop.fs.s3a.change.detection.mode": "none",
     }
     if endpoint_url:
+        secure = endpoint_url.lower().startswith("https://")
         conf.update(
             {
                 "spark.hadoop.fs.s3a.endpoint": endpoint_url,
                 "spark.hadoop.fs.s3a.path.style.access": "true",
-                "spark.hadoop.fs.s3a.connection.ssl.enabled": "false",
+                "spark.hadoop.fs.s3a.connection.ssl.enabled": "true" if secure else "false",
             }
         )
+        if secure and truststore is not None:
+            # defaultJavaOptions, not extraJavaOptions: they are prepended to whatever extraJavaOptions another
+            # settings dict (quiet_local_conf, a caller's) sets, so merging dicts never drops the trust store.
+            options = truststore.java_options()
+            conf["spark.driver.defaultJavaOptions"] = options
+            conf["spark.executor.defaultJavaOptions"] = options
     return conf
 
 

@@ -1,69 +1,217 @@
-"""The embedded AWS emulator: moto's server, in this process, on a free loopback port.
+"""The embedded AWS emulator: moto's server, in this process, on one loopback port that speaks HTTPS and HTTP.
 
 Everything else reaches it through boto3's standard endpoint variables
-(``AWS_ENDPOINT_URL``, and ``AWS_ENDPOINT_URL_GLUE`` for the Glue front), so no
-code outside this package knows it talks to an emulator.
+(``AWS_ENDPOINT_URL``, ``AWS_CA_BUNDLE``), so no code outside this package knows it talks to an emulator.
+
+With a TLS folder (``Emulator(region, tls_dir=...)``) the endpoint is ``https://127.0.0.1:PORT``, with a
+certificate signed by the local CA (covid_pipeline.local.tls), as AWS endpoints are HTTPS. The same port still
+answers plain HTTP: each connection's first byte tells a TLS handshake (0x16) from an HTTP request line, and the
+WSGI environ's ``wsgi.url_scheme`` says which one a request came in on. That is what ``aws:SecureTransport`` is
+evaluated from (covid_pipeline.local.moto_patches), so the TLS-only policies of terraform/ hold here as on AWS:
+a plain-HTTP request to a TLS-only bucket is denied.
+
+The WSGI stack is composable: ``wrap(middleware)`` puts another layer (a request gate, ...) around moto's app and
+ours before ``start()``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import logging
 import os
+import socket
+import ssl
 import threading
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import boto3
 from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import LISTEN_QUEUE, ThreadedWSGIServer
 
+from covid_pipeline.local import moto_patches
 from covid_pipeline.local.glue_front import LOOPBACK, GlueActionMiddleware
+from covid_pipeline.local.tls import LocalTls, ensure_local_tls
 
 # Credentials moto accepts; they must never be real ones (the emulator does not check them).
 DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 # Variables that would make boto3 pick real credentials or a profile instead of ours.
 _SHADOWING_VARIABLES = ("AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE")
+# The first byte of every TLS connection: a handshake record (RFC 8446 5.1, ContentType handshake(22)).
+TLS_HANDSHAKE_RECORD = 0x16
+# How long a new connection may take to send its first byte and finish the TLS handshake.
+HANDSHAKE_TIMEOUT_SECONDS = 30.0
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 log = logging.getLogger(__name__)
 
+# The CA of each running emulator's HTTPS endpoint in this process: ClientCache and emulator_env find it here when
+# the caller does not pass one (a client made from just the endpoint URL still verifies the certificate).
+_CA_BUNDLES: dict[str, Path] = {}
+_CA_BUNDLES_LOCK = threading.Lock()
+
+
+def ca_bundle_for(endpoint_url: str) -> Path | None:
+    """The CA certificate a running emulator of this process serves ``endpoint_url`` with, if any."""
+    with _CA_BUNDLES_LOCK:
+        return _CA_BUNDLES.get(endpoint_url.rstrip("/"))
+
+
+class _Handler(MotoRequestHandler):
+    """moto's request handler, telling HTTPS from HTTP per connection (werkzeug asks the server, which has no TLS
+    context of its own: TLS is per connection here)."""
+
+    def make_environ(self) -> dict[str, Any]:
+        environ = super().make_environ()
+        environ["wsgi.url_scheme"] = "https" if isinstance(self.connection, ssl.SSLSocket) else "http"
+        return environ
+
+    def handle(self) -> None:
+        try:
+            super().handle()
+        except (ssl.SSLError, ConnectionError, TimeoutError) as exc:
+            # A client that goes away mid-request (or mid-TLS) is its business, not a server error.
+            log.debug("connection from %s ended: %s", self.client_address, exc)
+
+
+class _DualProtocolServer(ThreadedWSGIServer):
+    """werkzeug's threaded WSGI server on a listening socket we bound, with TLS decided per connection.
+
+    The accept loop only accepts; the first byte is peeked and the TLS handshake done in the connection's own
+    thread (``finish_request`` runs there), so one slow or silent client never holds up the others.
+    """
+
+    def __init__(self, sock: socket.socket, app: WSGIApp, tls_context: ssl.SSLContext | None) -> None:
+        host, port = sock.getsockname()[:2]
+        # fd: werkzeug adopts (duplicates) our socket instead of binding its own, which would exit the process
+        # when the port is taken.
+        super().__init__(host, port, app, _Handler, fd=sock.fileno())
+        self.tls_context = tls_context
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        if self.tls_context is None:
+            super().finish_request(request, client_address)
+            return
+        connection = request
+        try:
+            request.settimeout(HANDSHAKE_TIMEOUT_SECONDS)
+            first = request.recv(1, socket.MSG_PEEK)
+            if not first:
+                return  # connected and closed: a port probe
+            if first[0] == TLS_HANDSHAKE_RECORD:
+                connection = self.tls_context.wrap_socket(request, server_side=True)
+            connection.settimeout(None)
+        except (OSError, ssl.SSLError) as exc:
+            log.debug("connection from %s dropped before its first request: %s", client_address, exc)
+            return
+        try:
+            super().finish_request(connection, client_address)
+        finally:
+            if connection is not request:
+                # The TLS socket took over the descriptor: close it here (socketserver closes the bare one).
+                with contextlib.suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
+                connection.close()
+
+
+def _listen(port: int) -> socket.socket:
+    """A listening loopback socket on ``port`` (0: the kernel picks a free one); a taken port falls back to 0."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # A previous emulator's connections in TIME_WAIT must not keep its port from being reused.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((LOOPBACK, port))
+    except OSError as exc:
+        sock.close()
+        if port == 0 or exc.errno != errno.EADDRINUSE:
+            raise
+        log.info("port %d is taken; the emulator takes a free one", port)
+        return _listen(0)
+    sock.listen(LISTEN_QUEUE)
+    return sock
+
 
 class Emulator:
-    """moto's server app (as ThreadedMotoServer runs it) on 127.0.0.1, on a port the OS picks (port 0: never a
-    fixed one), in a thread of this process.
+    """moto's server app on 127.0.0.1 in a thread of this process, on the port asked for when it is free and on
+    one the kernel picks otherwise (port 0, the default: never a fixed one).
+
+    ``tls_dir``: the folder of the local CA and the endpoint's certificate (made there if missing or expiring);
+    with it the endpoint is HTTPS (plain HTTP still answered on the same port), without it plain HTTP only.
 
     moto keeps its backends in module globals, so one process can only hold one
     emulator's state: ``stop()`` resets them so the next emulator starts empty.
     """
 
-    def __init__(self, region: str) -> None:
+    def __init__(self, region: str, tls_dir: Path | None = None, port: int = 0) -> None:
         self.region = region
-        self._server: BaseWSGIServer | None = None
+        self.tls_dir = tls_dir
+        self.requested_port = port
+        self.tls: LocalTls | None = None
+        self._server: _DualProtocolServer | None = None
         self._thread: threading.Thread | None = None
         self._port: int | None = None
+        # moto answering as AWS does where Terraform's provider and our runtimes notice (moto_patches' docstring).
+        moto_patches.install()
         # Glue job-run actions served on this endpoint too (the local cloud installs the executor's).
         self.glue_actions = GlueActionMiddleware(DomainDispatcherApplication(create_backend_app))
+        # Innermost to outermost: moto, the Glue job-run actions, the request context policies are evaluated in.
+        self.app: WSGIApp = moto_patches.RequestContextMiddleware(self.glue_actions)
+
+    def wrap(self, middleware: Callable[[WSGIApp], WSGIApp]) -> None:
+        """Put ``middleware`` around the current stack (outermost); before ``start()``."""
+        if self._server is not None:
+            raise RuntimeError("wrap the emulator's app before starting it")
+        self.app = middleware(self.app)
 
     def start(self) -> str:
-        # Port 0 lets the kernel choose a free port at bind time: no race between "find" and "bind".
         # werkzeug logs every request at INFO: thousands of lines per Spark job.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        # What ThreadedMotoServer does, with the Glue job-run middleware wrapped around moto's app.
-        server = make_server(LOOPBACK, 0, self.glue_actions, threaded=True, request_handler=MotoRequestHandler)
+        tls_context = None
+        if self.tls_dir is not None:
+            self.tls = ensure_local_tls(self.tls_dir)
+            tls_context = self.tls.server_context()
+        sock = _listen(self.requested_port)
+        try:
+            server = _DualProtocolServer(sock, self.app, tls_context)
+        finally:
+            sock.close()  # the server holds its own duplicate
         self._server = server
         self._port = int(server.server_address[1])
         self._thread = threading.Thread(target=server.serve_forever, name="moto", daemon=True)
         self._thread.start()
+        if self.tls is not None:
+            with _CA_BUNDLES_LOCK:
+                _CA_BUNDLES[self.endpoint_url] = self.tls.ca_cert
         # A previous emulator in this process may have left state behind in moto's globals.
         self.reset()
         log.info("moto listening on %s", self.endpoint_url)
         return self.endpoint_url
 
     @property
-    def endpoint_url(self) -> str:
+    def port(self) -> int:
         if self._port is None:
             raise RuntimeError("the emulator is not started")
-        return f"http://{LOOPBACK}:{self._port}"
+        return self._port
+
+    @property
+    def endpoint_url(self) -> str:
+        """The endpoint clients use: https://127.0.0.1:PORT with TLS, else http://127.0.0.1:PORT."""
+        scheme = "https" if self.tls is not None else "http"
+        return f"{scheme}://{LOOPBACK}:{self.port}"
+
+    @property
+    def http_endpoint_url(self) -> str:
+        """The same port, plain HTTP (what a TLS-only policy denies)."""
+        return f"http://{LOOPBACK}:{self.port}"
+
+    @property
+    def ca_bundle(self) -> Path | None:
+        """The PEM file clients verify the endpoint with (AWS_CA_BUNDLE, the provider's custom_ca_bundle)."""
+        return self.tls.ca_cert if self.tls is not None else None
 
     @property
     def running(self) -> bool:
@@ -72,7 +220,8 @@ class Emulator:
     def reset(self) -> None:
         """Drop every resource moto holds (all services, all accounts)."""
         request = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST", data=b"")
-        with urllib.request.urlopen(request, timeout=30) as response:
+        context = self.tls.client_context() if self.tls is not None else None
+        with urllib.request.urlopen(request, timeout=30, context=context) as response:
             response.read()
 
     def stop(self) -> None:
@@ -81,6 +230,8 @@ class Emulator:
         try:
             self.reset()
         finally:
+            with _CA_BUNDLES_LOCK:
+                _CA_BUNDLES.pop(self.endpoint_url, None)
             self._server.shutdown()
             self._server.server_close()
             if self._thread is not None:
@@ -90,8 +241,12 @@ class Emulator:
             self._port = None
 
 
-def emulator_env(endpoint_url: str, region: str, glue_endpoint_url: str | None = None) -> dict[str, str]:
-    """The environment a process needs so that its boto3 (and the AWS CLI) talks to the emulator."""
+def emulator_env(
+    endpoint_url: str, region: str, glue_endpoint_url: str | None = None, ca_bundle: Path | str | None = None
+) -> dict[str, str]:
+    """The environment a process needs so that its boto3 (and the AWS CLI, and Terraform's provider) talks to the
+    emulator. ``ca_bundle`` (default: the CA of this process's emulator on ``endpoint_url``) becomes AWS_CA_BUNDLE,
+    which all three read."""
     env = {
         **DUMMY_CREDENTIALS,
         "AWS_ENDPOINT_URL": endpoint_url,
@@ -101,6 +256,9 @@ def emulator_env(endpoint_url: str, region: str, glue_endpoint_url: str | None =
     }
     if glue_endpoint_url:
         env["AWS_ENDPOINT_URL_GLUE"] = glue_endpoint_url
+    ca = ca_bundle or ca_bundle_for(endpoint_url)
+    if ca:
+        env["AWS_CA_BUNDLE"] = str(ca)
     return env
 
 
@@ -127,10 +285,19 @@ class ClientCache:
     """boto3 clients for the emulator, one per service, made once: creating a client parses the service's
     model (slow, and slower on a busy machine), while using one from several threads is safe."""
 
-    def __init__(self, endpoint_url: str, region: str, service_endpoints: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        endpoint_url: str,
+        region: str,
+        service_endpoints: Mapping[str, str] | None = None,
+        ca_bundle: Path | str | None = None,
+    ) -> None:
         self.endpoint_url = endpoint_url
         self.region = region
         self.service_endpoints = dict(service_endpoints or {})
+        # The emulator's CA when it serves HTTPS (else boto3's own default: the CA bundle it ships, AWS_CA_BUNDLE).
+        ca = ca_bundle or ca_bundle_for(endpoint_url)
+        self._verify: str | None = str(ca) if ca else None
         self._session = boto3.session.Session(
             aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
@@ -144,6 +311,6 @@ class ClientCache:
             client = self._clients.get(service)
             if client is None:
                 endpoint = self.service_endpoints.get(service, self.endpoint_url)
-                client = self._session.client(service, endpoint_url=endpoint)
+                client = self._session.client(service, endpoint_url=endpoint, verify=self._verify)
                 self._clients[service] = client
             return client
