@@ -230,8 +230,7 @@ def evaluate_alarms(
         end = now + timedelta(seconds=1)
         start = end - timedelta(seconds=query.period * periods)
         series = {
-            query_id: _statistic_values(cloudwatch, stat, start, end, periods)
-            for query_id, stat in query.stats.items()
+            query_id: _statistic_values(cloudwatch, stat, start, end, periods) for query_id, stat in query.stats.items()
         }
         if query.expression is None:
             values = series[query.returned]

@@ -183,6 +183,8 @@ class LocalCloud:
                 " (move that folder away to start with an empty cloud)"
             ) from exc
 
+        if self.emulator.ca_bundle is None:
+            raise RuntimeError("the local cloud's emulator must speak HTTPS")
         self.infrastructure = LocalInfrastructure(
             self.config,
             self.state_dir,

@@ -34,6 +34,7 @@ from werkzeug.serving import LISTEN_QUEUE, ThreadedWSGIServer
 
 from covid_pipeline.local import moto_patches
 from covid_pipeline.local.glue_front import LOOPBACK, GlueActionMiddleware
+from covid_pipeline.local.request_gate import RequestGate
 from covid_pipeline.local.tls import LocalTls, ensure_local_tls
 
 # Credentials moto accepts; they must never be real ones (the emulator does not check them).
@@ -156,9 +157,13 @@ class Emulator:
         self._port: int | None = None
         # moto answering as AWS does where Terraform's provider and our runtimes notice (moto_patches' docstring).
         moto_patches.install()
+        # Every request holds the gate while it is inside moto, so a snapshot can pause them (EmulatorState). It wraps
+        # moto alone: the Glue job-run actions call moto back over HTTP while they serve a request.
+        self.gate = RequestGate(DomainDispatcherApplication(create_backend_app))
         # Glue job-run actions served on this endpoint too (the local cloud installs the executor's).
-        self.glue_actions = GlueActionMiddleware(DomainDispatcherApplication(create_backend_app))
-        # Innermost to outermost: moto, the Glue job-run actions, the request context policies are evaluated in.
+        self.glue_actions = GlueActionMiddleware(self.gate)
+        # Innermost to outermost: moto, the gate, the Glue job-run actions, the request context policies are
+        # evaluated in.
         self.app: WSGIApp = moto_patches.RequestContextMiddleware(self.glue_actions)
 
     def wrap(self, middleware: Callable[[WSGIApp], WSGIApp]) -> None:
@@ -241,9 +246,7 @@ class Emulator:
             self._port = None
 
 
-def emulator_env(
-    endpoint_url: str, region: str, glue_endpoint_url: str | None = None, ca_bundle: Path | str | None = None
-) -> dict[str, str]:
+def emulator_env(endpoint_url: str, region: str, ca_bundle: Path | str | None = None) -> dict[str, str]:
     """The environment a process needs so that its boto3 (and the AWS CLI, and Terraform's provider) talks to the
     emulator. ``ca_bundle`` (default: the CA of this process's emulator on ``endpoint_url``) becomes AWS_CA_BUNDLE,
     which all three read."""
@@ -254,8 +257,6 @@ def emulator_env(
         "AWS_REGION": region,
         "AWS_EC2_METADATA_DISABLED": "true",
     }
-    if glue_endpoint_url:
-        env["AWS_ENDPOINT_URL_GLUE"] = glue_endpoint_url
     ca = ca_bundle or ca_bundle_for(endpoint_url)
     if ca:
         env["AWS_CA_BUNDLE"] = str(ca)

@@ -69,7 +69,7 @@ class EventBus:
         events = self._client("events")
         deliveries = []
         for rule in self._rules():
-            if not rule.get("EventPattern") or not EventPattern.load(rule["EventPattern"]).matches_event(event):
+            if not rule.get("EventPattern") or not EventPattern.load(rule["EventPattern"]).matches_event(event):  # type: ignore[arg-type]
                 continue
             targets = events.list_targets_by_rule(Rule=rule["Name"], EventBusName=DEFAULT_BUS).get("Targets", [])
             for target in targets:

@@ -154,7 +154,7 @@ class EmulatorCode:
         from moto.awslambda.models import lambda_backends
 
         account, region = layer_arn.split(":")[4], layer_arn.split(":")[3]
-        layer = lambda_backends[account][region].get_layer_version_by_arn(layer_arn)
+        layer = lambda_backends[account][region].layers_versions_by_arn(layer_arn)
         if layer is None:
             raise FunctionError(layer_arn, {"errorType": "ResourceNotFoundException", "errorMessage": "no such layer"})
         return bytes(layer.code_bytes)

@@ -110,7 +110,8 @@ def evaluate(expression: str, series: Mapping[str, Series], metric_ids: Sequence
                 target, filler = _as_series(visit(node.args[0]), periods), visit(node.args[1])
                 if not isinstance(filler, float):
                     raise UnsupportedExpression("FILL with anything but a number")
-                return [filler if value is None else value for value in target]
+                filled: Series = [filler if value is None else value for value in target]
+                return filled
             raise UnsupportedExpression(f"function {name} with {len(node.args)} argument(s)")
         raise UnsupportedExpression(f"{type(node).__name__} in {expression!r}")
 
