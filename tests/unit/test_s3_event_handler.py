@@ -1,7 +1,8 @@
 """lambda/s3_event_handler.py: parsing and validation (pure), and the handler against moto over HTTP.
 
-The Glue job definition is created in moto from config/test.tfvars; plain moto's StartJobRun records
-a run (and enforces MaxConcurrentRuns), which is what counting runs per object version needs.
+The function's environment is the sample tests/events/s3_event_handler_environment.json, which a test below holds
+equal to what Terraform plans for the `test` environment. Plain moto's StartJobRun records a run (and enforces
+MaxConcurrentRuns), which is what counting runs per object version needs.
 """
 
 from __future__ import annotations
@@ -21,11 +22,17 @@ import pytest
 import s3_event_handler as h
 from moto.server import ThreadedMotoServer
 
-from covid_pipeline.config import SOURCES, PipelineConfig, load_config
+from tests.conftest import planned_resource
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
-CONFIG = load_config("test")
-NAMES = CONFIG.names
+ENVIRONMENT: dict[str, str] = json.loads((EVENTS / "s3_event_handler_environment.json").read_text())
+SOURCE_ARGUMENTS: dict[str, dict[str, str]] = json.loads(ENVIRONMENT["SOURCE_JOB_ARGUMENTS"])
+RAW_BUCKET = ENVIRONMENT["RAW_BUCKET"]
+STATE_BUCKET = ENVIRONMENT["STATE_BUCKET"]
+JOB_NAME = ENVIRONMENT["GLUE_JOB_NAME"]
+REGION = "us-east-1"
+# The job this module creates in moto: its own DefaultArguments, merged under each run's.
+JOB_DEFAULT_ARGUMENTS = {"--job-language": "python", "--full_refresh": "false"}
 
 
 def load_event(name: str) -> dict[str, Any]:
@@ -44,26 +51,9 @@ def uploaded_now(event: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
-def handler_env(config: PipelineConfig) -> dict[str, str]:
-    """The function environment Terraform and the local bootstrap give the handler, from the same config."""
-    names = config.names
-    return {
-        "GLUE_JOB_NAME": names.glue_job,
-        "RAW_BUCKET": names.raw_bucket,
-        "RAW_PREFIX": config["raw_prefix"],
-        "STATE_BUCKET": names.processed_bucket,
-        "STATE_PREFIX": config["state_prefix"],
-        "OUTPUT_BUCKET": names.processed_bucket,
-        "TABLE_PREFIX": config["glue_table_prefix"],
-        "QUARANTINE_BUCKET": names.quarantine_bucket,
-        "QUARANTINE_PREFIX": config["quarantine_prefix"],
-        "KNOWN_SOURCES": ",".join(SOURCES),
-    }
-
-
 def fake_context() -> SimpleNamespace:
     return SimpleNamespace(
-        function_name=NAMES.lambda_functions["s3-event-handler"],
+        function_name="covid-pipeline-test-s3-event-handler",
         aws_request_id="c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
         get_remaining_time_in_millis=lambda: 30_000,
     )
@@ -71,7 +61,7 @@ def fake_context() -> SimpleNamespace:
 
 def s3_object(key: str, **overrides: Any) -> h.S3ObjectCreated:
     values: dict[str, Any] = {
-        "bucket": NAMES.raw_bucket,
+        "bucket": RAW_BUCKET,
         "key": key,
         "size": 100,
         "etag": "abc",
@@ -84,7 +74,7 @@ def s3_object(key: str, **overrides: Any) -> h.S3ObjectCreated:
     return h.S3ObjectCreated(**values)
 
 
-SETTINGS = h.Settings.from_env(handler_env(CONFIG))
+SETTINGS = h.Settings.from_env(ENVIRONMENT)
 
 
 # --- pure: parsing and classification -----------------------------------------------------------------
@@ -194,14 +184,37 @@ def test_raw_inputs_are_accepted_for_their_source(key: str, source: str) -> None
     assert h.classify(obj, SETTINGS) == h.Accepted(obj, source)
 
 
-def test_handler_constants_and_arguments_mirror_the_config() -> None:
-    # The handler is deployed without the package: its defaults must equal config's, its arguments the job's.
-    assert h.DEFAULT_KNOWN_SOURCES == SOURCES
-    assert CONFIG["raw_prefix"] == h.DEFAULT_RAW_PREFIX
-    assert CONFIG["state_prefix"] == h.DEFAULT_STATE_PREFIX
-    for source in SOURCES:
-        job_arguments = CONFIG.job_arguments(source)
-        assert SETTINGS.run_arguments(source) == {key: job_arguments[key] for key in SETTINGS.run_arguments(source)}
+def test_the_sample_environment_is_the_one_terraform_plans(planned_stacks: dict[str, dict[str, Any]]) -> None:
+    planned = planned_resource(planned_stacks["test"], "aws_lambda_function.s3_event_handler")
+    assert planned["environment"][0]["variables"] == ENVIRONMENT
+
+
+def test_sources_and_their_run_arguments_come_from_the_environment() -> None:
+    assert SETTINGS.known_sources == ("jhu_daily", "owid")
+    assert SETTINGS.run_arguments("owid") == {
+        "--catalog_table": "covid_owid",
+        "--input_path": "s3://covid-pipeline-test-raw/raw/owid/",
+        "--output_path": "s3://covid-pipeline-test-processed/owid/",
+        "--quarantine_path": "s3://covid-pipeline-test-quarantine/quarantine/owid/",
+        "--source": "owid",
+        "--state_path": "s3://covid-pipeline-test-processed/_state/owid/",
+    }
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("SUPPORTED_SUFFIXES", None, "missing environment variable\\(s\\): SUPPORTED_SUFFIXES"),
+        ("SOURCE_JOB_ARGUMENTS", "[]", "SOURCE_JOB_ARGUMENTS is not a JSON object of source -> arguments"),
+        ("SOURCE_JOB_ARGUMENTS", "{not json", "SOURCE_JOB_ARGUMENTS is not a JSON object of source -> arguments"),
+    ],
+)
+def test_a_wrong_environment_is_a_clear_deployment_error(variable: str, value: str | None, message: str) -> None:
+    env = {key: item for key, item in ENVIRONMENT.items() if key != variable}
+    if value is not None:
+        env[variable] = value
+    with pytest.raises(RuntimeError, match=message):
+        h.Settings.from_env(env)
 
 
 def test_trigger_summary_is_bounded() -> None:
@@ -222,14 +235,16 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[SimpleNamespace]:
     server.start()
     endpoint = f"http://127.0.0.1:{server.get_host_and_port()[1]}"
     monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
-    for key, value in handler_env(CONFIG).items():
+    for key, value in ENVIRONMENT.items():
         monkeypatch.setenv(key, value)
-    s3 = boto3.client("s3", region_name=CONFIG.region)
-    glue = boto3.client("glue", region_name=CONFIG.region)
-    sqs = boto3.client("sqs", region_name=CONFIG.region)
-    for bucket in (NAMES.raw_bucket, NAMES.processed_bucket, NAMES.quarantine_bucket):
+    s3 = boto3.client("s3", region_name=REGION)
+    glue = boto3.client("glue", region_name=REGION)
+    sqs = boto3.client("sqs", region_name=REGION)
+    for bucket in (RAW_BUCKET, STATE_BUCKET):
         s3.create_bucket(Bucket=bucket)
-    queue_url = sqs.create_queue(QueueName=NAMES.raw_events_queue, Attributes={"VisibilityTimeout": "1"})["QueueUrl"]
+    queue_url = sqs.create_queue(QueueName="covid-pipeline-test-raw-events", Attributes={"VisibilityTimeout": "1"})[
+        "QueueUrl"
+    ]
     try:
         yield SimpleNamespace(endpoint=endpoint, s3=s3, glue=glue, sqs=sqs, queue_url=queue_url)
     finally:
@@ -240,25 +255,28 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[SimpleNamespace]:
 
 def create_job(glue: Any, max_concurrent_runs: int) -> None:
     glue.create_job(
-        Name=NAMES.glue_job,
+        Name=JOB_NAME,
         Role="arn:aws:iam::123456789012:role/glue",
-        Command={"Name": "glueetl", "ScriptLocation": CONFIG.script_location, "PythonVersion": "3"},
-        DefaultArguments=CONFIG.job_arguments(),
+        Command={
+            "Name": "glueetl",
+            "ScriptLocation": "s3://covid-pipeline-test-scripts/glue/job.py",
+            "PythonVersion": "3",
+        },
+        DefaultArguments=JOB_DEFAULT_ARGUMENTS,
         ExecutionProperty={"MaxConcurrentRuns": max_concurrent_runs},
         GlueVersion="5.0",
     )
 
 
 def job_runs(glue: Any) -> list[dict[str, Any]]:
-    return glue.get_job_runs(JobName=NAMES.glue_job)["JobRuns"]
+    return glue.get_job_runs(JobName=JOB_NAME)["JobRuns"]
 
 
 def claims(s3: Any) -> dict[str, dict[str, Any]]:
-    prefix = CONFIG["state_prefix"] + "events/"
-    listed = s3.list_objects_v2(Bucket=NAMES.processed_bucket, Prefix=prefix).get("Contents", [])
+    prefix = ENVIRONMENT["STATE_PREFIX"] + "events/"
+    listed = s3.list_objects_v2(Bucket=STATE_BUCKET, Prefix=prefix).get("Contents", [])
     return {
-        item["Key"]: json.loads(s3.get_object(Bucket=NAMES.processed_bucket, Key=item["Key"])["Body"].read())
-        for item in listed
+        item["Key"]: json.loads(s3.get_object(Bucket=STATE_BUCKET, Key=item["Key"])["Body"].read()) for item in listed
     }
 
 
@@ -267,7 +285,11 @@ def test_one_upload_starts_one_run_with_the_sources_arguments(aws: SimpleNamespa
     response = h.handler(load_event("s3_object_created.json"), fake_context())
     assert response == {"batchItemFailures": []}
     (run,) = job_runs(aws.glue)
-    expected = {**CONFIG.job_arguments("jhu_daily"), "--trigger_objects": "1 object(s): raw/jhu_daily/01-22-2020.csv"}
+    expected = {
+        **JOB_DEFAULT_ARGUMENTS,
+        **SOURCE_ARGUMENTS["jhu_daily"],
+        "--trigger_objects": "1 object(s): raw/jhu_daily/01-22-2020.csv",
+    }
     assert run["Arguments"] == expected
     (claim,) = claims(aws.s3).values()
     assert (claim["key"], claim["version_id"], claim["status"], claim["run_id"]) == (
@@ -304,7 +326,7 @@ def test_a_new_version_of_the_same_key_starts_a_new_run(aws: SimpleNamespace) ->
 def test_an_object_a_later_successful_run_processed_needs_no_new_run(aws: SimpleNamespace) -> None:
     # The upload happened at 19:00 (eventTime); a run started afterwards and SUCCEEDED, so it listed the object.
     create_job(aws.glue, max_concurrent_runs=10)
-    aws.glue.start_job_run(JobName=NAMES.glue_job, Arguments={"--source": "jhu_daily"})
+    aws.glue.start_job_run(JobName=JOB_NAME, Arguments={"--source": "jhu_daily"})
     assert h.handler(load_event("s3_object_created.json"), fake_context()) == {"batchItemFailures": []}
     assert len(job_runs(aws.glue)) == 1
     assert claims(aws.s3) == {}
@@ -316,8 +338,8 @@ def test_an_object_a_later_successful_run_processed_needs_no_new_run(aws: Simple
 
 
 def put_ledger(s3: Any, source: str, files: dict[str, dict[str, Any]]) -> None:
-    key = f"{CONFIG['state_prefix']}{source}/ledger.json"
-    s3.put_object(Bucket=NAMES.processed_bucket, Key=key, Body=json.dumps({"version": 1, "files": files}).encode())
+    key = f"{ENVIRONMENT['STATE_PREFIX']}{source}/ledger.json"
+    s3.put_object(Bucket=STATE_BUCKET, Key=key, Body=json.dumps({"version": 1, "files": files}).encode())
 
 
 def test_an_object_version_in_the_jobs_ledger_needs_no_new_run(aws: SimpleNamespace) -> None:
@@ -354,8 +376,8 @@ def test_a_ledger_without_this_version_starts_a_run(
 
 def test_an_unreadable_ledger_starts_a_run_rather_than_skip_one(aws: SimpleNamespace) -> None:
     create_job(aws.glue, max_concurrent_runs=10)
-    key = f"{CONFIG['state_prefix']}jhu_daily/ledger.json"
-    aws.s3.put_object(Bucket=NAMES.processed_bucket, Key=key, Body=b"{not json")
+    key = f"{ENVIRONMENT['STATE_PREFIX']}jhu_daily/ledger.json"
+    aws.s3.put_object(Bucket=STATE_BUCKET, Key=key, Body=b"{not json")
     assert h.handler(uploaded_now(load_event("s3_object_created.json")), fake_context()) == {"batchItemFailures": []}
     assert len(job_runs(aws.glue)) == 1
 
@@ -376,11 +398,11 @@ def test_mixed_batch_runs_per_source_and_ignores_the_rest(aws: SimpleNamespace, 
     runs = job_runs(aws.glue)
     assert sorted(run["Arguments"]["--source"] for run in runs) == ["jhu_daily", "owid"]
     owid_run = next(run for run in runs if run["Arguments"]["--source"] == "owid")
-    assert owid_run["Arguments"]["--input_path"] == CONFIG.raw_path("owid")
-    assert owid_run["Arguments"]["--catalog_table"] == NAMES.glue_tables["owid"]
+    assert owid_run["Arguments"]["--input_path"] == "s3://covid-pipeline-test-raw/raw/owid/"
+    assert owid_run["Arguments"]["--catalog_table"] == "covid_owid"
     logs = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     ignored = {entry["object"]: entry["reason"] for entry in logs if entry["message"] == "object ignored, no job run"}
-    raw = f"s3://{NAMES.raw_bucket}/"
+    raw = f"s3://{RAW_BUCKET}/"
     assert ignored == {
         raw + "incoming/jhu_daily/03-23-2020.csv": "key is outside the raw prefix 'raw/'",
         raw + "raw/unknown_source/03-23-2020.csv": "unknown source 'unknown_source' (known: jhu_daily, owid)",
@@ -446,7 +468,7 @@ def test_busy_job_releases_claims_and_resends_the_message_with_a_delay(
 ) -> None:
     monkeypatch.setenv("RETRY_DELAY_SECONDS", "1")
     create_job(aws.glue, max_concurrent_runs=1)
-    busy_run = aws.glue.start_job_run(JobName=NAMES.glue_job)["JobRunId"]
+    busy_run = aws.glue.start_job_run(JobName=JOB_NAME)["JobRunId"]
     event = uploaded_now(load_event("s3_object_created.json"))
 
     # The original is done with (a fresh delayed copy replaces it, so waiting never counts towards the DLQ).
@@ -461,8 +483,8 @@ def test_busy_job_releases_claims_and_resends_the_message_with_a_delay(
     assert copy_["MessageAttributes"]["busy_retries"]["StringValue"] == "1"
 
     for _ in range(2):  # STARTING -> RUNNING -> SUCCEEDED
-        aws.glue.get_job_run(JobName=NAMES.glue_job, RunId=busy_run)
-    assert aws.glue.get_job_run(JobName=NAMES.glue_job, RunId=busy_run)["JobRun"]["JobRunState"] == "SUCCEEDED"
+        aws.glue.get_job_run(JobName=JOB_NAME, RunId=busy_run)
+    assert aws.glue.get_job_run(JobName=JOB_NAME, RunId=busy_run)["JobRun"]["JobRunState"] == "SUCCEEDED"
     assert h.handler(event, fake_context()) == {"batchItemFailures": []}
     assert len(job_runs(aws.glue)) == 2
     assert [claim["status"] for claim in claims(aws.s3).values()] == ["started"]
@@ -474,7 +496,7 @@ def test_a_job_busy_for_too_long_leaves_the_message_to_sqs_retries(
 ) -> None:
     monkeypatch.setenv("MAX_BUSY_RETRIES", "3")
     create_job(aws.glue, max_concurrent_runs=1)
-    aws.glue.start_job_run(JobName=NAMES.glue_job)
+    aws.glue.start_job_run(JobName=JOB_NAME)
     event = load_event("s3_object_created.json")
     event["Records"][0]["messageAttributes"] = {
         "busy_retries": {"stringValue": "3", "stringListValues": [], "binaryListValues": [], "dataType": "Number"}

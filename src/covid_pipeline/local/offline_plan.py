@@ -2,9 +2,9 @@
 
     python -m covid_pipeline.local.offline_plan OUT_DIR [ENV ...]
 
-For each environment (default: all of config/*.tfvars): `terraform validate`, then `terraform plan` of terraform/ +
-terraform/local/ against a fresh emulator in this process, written as ``OUT_DIR/<env>.json`` (`terraform show -json`
-of the plan) with the validate output in ``OUT_DIR/<env>.validate.txt``. The tests read these files: the planned
+`terraform validate` once (``OUT_DIR/validate.txt``), then for each environment (default: all of config/*.tfvars)
+`terraform plan` of terraform/ + terraform/local/ against a fresh emulator in this process, written as
+``OUT_DIR/<env>.json`` (`terraform show -json` of the plan), two at a time. The tests read these files: the planned
 resources, their arguments and the outputs are what `terraform apply` would create, here and on AWS.
 
 The emulator lives in this process, so run it as its own process beside anything else that holds one.
@@ -17,6 +17,7 @@ import json
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from covid_pipeline import artifacts
@@ -24,39 +25,52 @@ from covid_pipeline.config import ENVIRONMENTS, load_config, local_tls_dir
 from covid_pipeline.errors import UserError
 from covid_pipeline.local.emulator import Emulator
 from covid_pipeline.local.provision import LocalInfrastructure, local_warehouse_url
+from covid_pipeline.terraform_cli import Workspace
 
 
-def plan_environments(out_dir: Path, environments: list[str], build_dir: Path = artifacts.DEFAULT_BUILD_DIR) -> None:
+def plan_environments(
+    out_dir: Path, environments: list[str], build_dir: Path = artifacts.DEFAULT_BUILD_DIR, parallel: int = 2
+) -> None:
+    """Validate once (it does not depend on the var file), then plan the environments, ``parallel`` at a time."""
     out_dir.mkdir(parents=True, exist_ok=True)
     artifacts.build(build_dir)
     emulator = Emulator(load_config(environments[0]).region, tls_dir=local_tls_dir())
     endpoint = emulator.start()
+    assert emulator.ca_bundle is not None
+    ca_bundle = emulator.ca_bundle
+
+    def workspace(environment: str, scratch: Path) -> tuple[Workspace, Path]:
+        state_dir = scratch / environment
+        state_dir.mkdir()
+        config = load_config(environment)
+        infrastructure = LocalInfrastructure(
+            config, state_dir, endpoint, ca_bundle, local_warehouse_url(state_dir), _no_client, build_dir
+        )
+        prepared = infrastructure.workspace()
+        prepared.init()
+        return prepared, state_dir
+
+    def plan(environment: str, scratch: Path) -> float:
+        started = time.monotonic()
+        prepared, state_dir = workspace(environment, scratch)
+        plan_file = state_dir / "plan.tfplan"
+        prepared.plan(plan_file)
+        document = prepared.show_json(plan_file)
+        seconds = round(time.monotonic() - started, 2)
+        document["covid_pipeline_plan_seconds"] = seconds
+        (out_dir / f"{environment}.json").write_text(json.dumps(document))
+        return seconds
+
     try:
-        with tempfile.TemporaryDirectory(prefix="offline-plan-") as scratch:
-            for environment in environments:
-                started = time.monotonic()
-                config = load_config(environment)
-                state_dir = Path(scratch) / environment
-                state_dir.mkdir()
-                assert emulator.ca_bundle is not None
-                infrastructure = LocalInfrastructure(
-                    config,
-                    state_dir,
-                    endpoint,
-                    emulator.ca_bundle,
-                    local_warehouse_url(state_dir),
-                    _no_client,
-                    build_dir,
-                )
-                workspace = infrastructure.workspace()
-                workspace.init()
-                (out_dir / f"{environment}.validate.txt").write_text(workspace.validate())
-                plan_file = state_dir / "plan.tfplan"
-                workspace.plan(plan_file)
-                document = workspace.show_json(plan_file)
-                document["covid_pipeline_plan_seconds"] = round(time.monotonic() - started, 2)
-                (out_dir / f"{environment}.json").write_text(json.dumps(document))
-                print(f"{environment}: planned in {document['covid_pipeline_plan_seconds']:.1f} s", flush=True)
+        with tempfile.TemporaryDirectory(prefix="offline-plan-") as folder:
+            scratch = Path(folder)
+            (scratch / "validate").mkdir()
+            validating, _ = workspace(environments[0], scratch / "validate")
+            (out_dir / "validate.txt").write_text(validating.validate())
+            with ThreadPoolExecutor(max_workers=parallel) as pool:
+                timings = dict(zip(environments, pool.map(lambda env: plan(env, scratch), environments), strict=True))
+            for environment, seconds in timings.items():
+                print(f"{environment}: planned in {seconds:.1f} s", flush=True)
     finally:
         emulator.stop()
 
