@@ -1,33 +1,52 @@
-"""The local Lambda runtime: an SQS event source mapping and direct invokes, against moto over HTTP."""
+"""The local Lambda runtime against the emulator: functions deployed through the Lambda API (a zip, a layer, an
+environment) run in sandbox processes; an SQS event source mapping created through the API feeds them."""
 
 from __future__ import annotations
 
+import io
 import json
-import urllib.request
+import os
+import time
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
-from covid_pipeline.local.lambda_runtime import SqsEventSourceMapping, failed_message_ids, invoke
+from covid_pipeline.local.emulator import ClientCache, Emulator
+from covid_pipeline.local.lambda_runtime import (
+    EventSourceMappings,
+    FunctionTimeout,
+    LambdaService,
+    SqsEventSourceMapping,
+    failed_message_ids,
+)
 
 FIXTURE_HANDLER = Path(__file__).resolve().parents[1] / "fixtures" / "lambda" / "recording_handler.py"
 REGION = "us-east-1"
+ACCOUNT = "123456789012"
 FUNCTION = "test-recording-function"
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/test-recording-function"
+
+
+def zipped(files: dict[str, str]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+    return buffer.getvalue()
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[SimpleNamespace]:
-    """moto on a free loopback port with a queue (1 s visibility, DLQ after 2 receives)."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{server.get_host_and_port()[1]}"
-    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
-    sqs = boto3.client("sqs", region_name=REGION)
+def aws(tmp_path: Path) -> Iterator[SimpleNamespace]:
+    """The emulator on a free loopback port with a queue (1 s visibility, DLQ after 2 receives), the recording
+    function deployed (zip + layer + environment) and the runtime that runs it."""
+    emulator = Emulator(REGION)
+    endpoint = emulator.start()
+    client = ClientCache(endpoint, REGION)
+    sqs, awslambda = client("sqs"), client("lambda")
     dlq_url = sqs.create_queue(QueueName="test-events-dlq")["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     queue_url = sqs.create_queue(
@@ -37,41 +56,58 @@ def aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[SimpleNames
             "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2"}),
         },
     )["QueueUrl"]
+    client("iam").create_role(RoleName=FUNCTION, AssumeRolePolicyDocument=json.dumps({"Statement": []}))
+    layer = awslambda.publish_layer_version(
+        LayerName="test-layer", Content={"ZipFile": zipped({"python/layer_module.py": "VALUE = 'from the layer'\n"})}
+    )["LayerVersionArn"]
     record_file = tmp_path / "invocations.jsonl"
-    env = {
-        "AWS_ENDPOINT_URL": endpoint,
-        "AWS_LAMBDA_FUNCTION_NAME": FUNCTION,
-        "RECORD_FILE": str(record_file),
-        "GREETING": "hello from the function env",
-    }
+    awslambda.create_function(
+        FunctionName=FUNCTION,
+        Runtime="python3.11",
+        Role=ROLE,
+        Handler="recording_handler.handler",
+        Code={"ZipFile": zipped({"recording_handler.py": FIXTURE_HANDLER.read_text()})},
+        Timeout=3,
+        MemorySize=256,
+        Layers=[layer],
+        DeadLetterConfig={"TargetArn": dlq_arn},
+        Environment={"Variables": {"RECORD_FILE": str(record_file), "GREETING": "hello from the function env"}},
+    )
+    service = LambdaService(client, tmp_path / "lambda", {"AWS_ENDPOINT_URL": endpoint}, async_retry_delays=(0.1,))
     try:
         yield SimpleNamespace(
             endpoint=endpoint,
+            client=client,
             sqs=sqs,
-            logs=boto3.client("logs", region_name=REGION),
+            logs=client("logs"),
+            awslambda=awslambda,
             queue_url=queue_url,
+            queue_arn=sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+                "QueueArn"
+            ],
             dlq_url=dlq_url,
             record_file=record_file,
-            env=env,
+            service=service,
         )
     finally:
-        urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")).close()
-        server.stop()
+        service.stop()
+        emulator.stop()
 
 
 @pytest.fixture
 def mapping(aws: SimpleNamespace) -> Iterator[SqsEventSourceMapping]:
-    esm = SqsEventSourceMapping(
-        queue_url=aws.queue_url,
-        handler_path=FIXTURE_HANDLER,
-        handler_name="handler",
-        function_env=aws.env,
-        batch_size=10,
-        visibility_timeout=1,
-        max_receive_count=2,
+    """The event source mapping as Terraform creates it, and the poller the runtime makes of it."""
+    aws.awslambda.create_event_source_mapping(
+        EventSourceArn=aws.queue_arn,
+        FunctionName=FUNCTION,
+        BatchSize=10,
+        FunctionResponseTypes=["ReportBatchItemFailures"],
     )
-    yield esm
-    esm.stop()
+    mappings = EventSourceMappings(aws.service)
+    mappings.sync()
+    (poller,) = mappings.pollers.values()
+    yield poller
+    mappings.stop()
 
 
 def invocations(aws: SimpleNamespace) -> list[dict[str, Any]]:
@@ -86,7 +122,7 @@ def queue_counts(aws: SimpleNamespace, url: str) -> tuple[int, int]:
 
 
 def send(aws: SimpleNamespace, *bodies: str) -> list[str]:
-    entries = [{"Id": str(i), "MessageBody": body} for i, body in enumerate(bodies)]
+    entries: list[dict[str, Any]] = [{"Id": str(i), "MessageBody": body} for i, body in enumerate(bodies)]
     if any(body == "with-attributes" for body in bodies):
         for entry in entries:
             entry["MessageAttributes"] = {"origin": {"DataType": "String", "StringValue": "test"}}
@@ -94,12 +130,26 @@ def send(aws: SimpleNamespace, *bodies: str) -> list[str]:
     return [item["MessageId"] for item in sorted(response["Successful"], key=lambda item: int(item["Id"]))]
 
 
+def log_lines(aws: SimpleNamespace) -> list[str]:
+    group = f"/aws/lambda/{FUNCTION}"
+    return [
+        event["message"]
+        for stream in aws.logs.describe_log_streams(logGroupName=group)["logStreams"]
+        for event in aws.logs.get_log_events(logGroupName=group, logStreamName=stream["logStreamName"])["events"]
+    ]
+
+
+def test_the_mapping_is_read_from_the_lambda_api(aws: SimpleNamespace, mapping: SqsEventSourceMapping) -> None:
+    assert (mapping.settings.function, mapping.settings.batch_size) == (FUNCTION, 10)
+    assert mapping.settings.report_batch_item_failures is True
+    assert mapping.queue_url.endswith("/123456789012/test-events")
+
+
 def test_successful_batch_is_delivered_in_the_sqs_event_shape_and_deleted(
     aws: SimpleNamespace, mapping: SqsEventSourceMapping
 ) -> None:
     message_ids = send(aws, "ok", "with-attributes")
-    mapping.start()
-    assert mapping.wait_idle(timeout=20)
+    assert mapping.wait_idle(timeout=30)
 
     (call,) = invocations(aws)
     records = call["event"]["Records"]
@@ -130,7 +180,7 @@ def test_successful_batch_is_delivered_in_the_sqs_event_shape_and_deleted(
     assert context["invoked_function_arn"] == f"arn:aws:lambda:{REGION}:123456789012:function:{FUNCTION}"
     assert context["log_group_name"] == f"/aws/lambda/{FUNCTION}"
     assert context["memory_limit_in_mb"] == 256
-    assert 0 < context["remaining_ms"] <= 30_000
+    assert 0 < context["remaining_ms"] <= 3_000
     assert call["env"] == {
         "GREETING": "hello from the function env",
         "AWS_LAMBDA_FUNCTION_NAME": FUNCTION,
@@ -141,22 +191,22 @@ def test_successful_batch_is_delivered_in_the_sqs_event_shape_and_deleted(
     assert queue_counts(aws, aws.dlq_url) == (0, 0)
 
 
-def test_the_function_env_is_only_present_while_the_function_runs(
-    aws: SimpleNamespace, mapping: SqsEventSourceMapping
-) -> None:
-    import os
-
-    send(aws, "ok")
-    mapping.start()
-    assert mapping.wait_idle(timeout=20)
-    assert "GREETING" not in os.environ and "RECORD_FILE" not in os.environ
+def test_the_function_runs_from_its_zip_and_layer_in_its_own_process(aws: SimpleNamespace) -> None:
+    result = aws.service.invoke(FUNCTION, {"Records": [{"messageId": "m", "body": "whoami"}]})
+    assert result.succeeded
+    sandbox = result.response["sandbox"]
+    assert sandbox["pid"] != os.getpid()
+    assert sandbox["layer"] == "from the layer"
+    assert Path(sandbox["handler_file"]).parent == Path(sandbox["task_root"])
+    assert sandbox["handler_file"] != str(FIXTURE_HANDLER)
+    assert "covid_pipeline" not in sandbox["modules"], "the project's package is not in a function's runtime"
+    assert "GREETING" not in os.environ, "the function's environment never reaches this process"
 
 
 def test_partial_batch_failure_deletes_only_the_successes_and_retries_the_rest(
     aws: SimpleNamespace, mapping: SqsEventSourceMapping
 ) -> None:
     ok_id, fail_id = send(aws, "ok", "fail")
-    mapping.start()
     # The failed message returns after the 1 s visibility timeout, fails again, then moto moves it to the DLQ.
     assert mapping.wait_idle(timeout=30)
     calls = invocations(aws)
@@ -172,21 +222,19 @@ def test_an_exception_fails_the_whole_batch_which_ends_in_the_dlq(
     aws: SimpleNamespace, mapping: SqsEventSourceMapping
 ) -> None:
     send(aws, "ok", "raise")
-    mapping.start()
     assert mapping.wait_idle(timeout=30)
     calls = invocations(aws)
     receive_counts = sorted(r["attributes"]["ApproximateReceiveCount"] for c in calls for r in c["event"]["Records"])
     assert receive_counts == ["1", "1", "2", "2"]  # both delivered twice: nothing deleted after the exception
     dead = aws.sqs.receive_message(QueueUrl=aws.dlq_url, MaxNumberOfMessages=10)["Messages"]
     assert sorted(m["Body"] for m in dead) == ["ok", "raise"]
-    assert [result.error.__class__.__name__ for result in mapping.invocations] == ["ValueError", "ValueError"]
+    assert [result.error.error_type for result in mapping.invocations if result.error] == ["ValueError", "ValueError"]
 
 
 def test_a_response_naming_an_unknown_message_fails_the_whole_batch(
     aws: SimpleNamespace, mapping: SqsEventSourceMapping
 ) -> None:
     send(aws, "bad-response")
-    mapping.start()
     assert mapping.wait_idle(timeout=30)
     assert len(invocations(aws)) == 2
     assert queue_counts(aws, aws.dlq_url)[0] == 1
@@ -222,19 +270,10 @@ def test_batch_item_failure_responses_that_fail_the_whole_batch(response: Any) -
         failed_message_ids(response, ["a", "b"])
 
 
-def test_handler_logs_go_to_cloudwatch_one_stream_per_batch(
-    aws: SimpleNamespace, mapping: SqsEventSourceMapping
-) -> None:
+def test_logs_go_to_cloudwatch_framed_by_start_end_report(aws: SimpleNamespace, mapping: SqsEventSourceMapping) -> None:
     send(aws, "ok")
-    mapping.start()
-    assert mapping.wait_idle(timeout=20)
-    group = f"/aws/lambda/{FUNCTION}"
-    (stream,) = aws.logs.describe_log_streams(logGroupName=group)["logStreams"]
-    assert stream["logStreamName"] == invocations(aws)[0]["context"]["log_stream_name"]
-    messages = [
-        e["message"]
-        for e in aws.logs.get_log_events(logGroupName=group, logStreamName=stream["logStreamName"])["events"]
-    ]
+    assert mapping.wait_idle(timeout=30)
+    messages = log_lines(aws)
     request_id = invocations(aws)[0]["context"]["aws_request_id"]
     assert messages[0] == f"START RequestId: {request_id} Version: $LATEST"
     assert "handling 1 message(s): ok" in messages
@@ -243,113 +282,59 @@ def test_handler_logs_go_to_cloudwatch_one_stream_per_batch(
     assert messages[-1].startswith(f"REPORT RequestId: {request_id}\tDuration: ")
 
 
-def test_invoke_runs_a_handler_once_and_reraises_its_error(aws: SimpleNamespace) -> None:
-    event = {"Records": [{"messageId": "m-1", "body": "fail"}]}
-    assert invoke(FIXTURE_HANDLER, "handler", event, aws.env) == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}
-    with pytest.raises(ValueError, match="asked to raise"):
-        invoke(FIXTURE_HANDLER, "handler", {"Records": [{"messageId": "m-2", "body": "raise"}]}, aws.env)
-    group = f"/aws/lambda/{FUNCTION}"
-    streams = aws.logs.describe_log_streams(logGroupName=group)["logStreams"]
-    assert len(streams) == 2
-    error_lines = [
-        e["message"]
-        for s in streams
-        for e in aws.logs.get_log_events(logGroupName=group, logStreamName=s["logStreamName"])["events"]
-        if e["message"].startswith("[ERROR]")
-    ]
-    assert error_lines and error_lines[0].startswith("[ERROR] ValueError: asked to raise")
+def test_a_function_error_is_reported_with_its_type_and_logged(aws: SimpleNamespace) -> None:
+    result = aws.service.invoke(FUNCTION, {"Records": [{"messageId": "m-1", "body": "fail"}]})
+    assert result.response == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}
+    result = aws.service.invoke(FUNCTION, {"Records": [{"messageId": "m-2", "body": "raise"}]})
+    assert result.error is not None
+    assert (result.error.error_type, result.error.error_message) == ("ValueError", "asked to raise")
+    assert "[ERROR] ValueError: asked to raise" in log_lines(aws)
 
 
-def test_missing_handler_file_is_a_clear_error(aws: SimpleNamespace, tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="Lambda handler file not found"):
-        invoke(tmp_path / "absent.py", "handler", {}, aws.env)
+def test_the_timeout_is_enforced_and_the_next_invocation_gets_a_new_sandbox(aws: SimpleNamespace) -> None:
+    first = aws.service.invoke(FUNCTION, {"Records": [{"messageId": "m", "body": "whoami"}]})
+    slow = aws.service.invoke(FUNCTION, {"Records": [{"messageId": "m", "body": "sleep"}]})
+    assert isinstance(slow.error, FunctionTimeout)
+    assert slow.error.error_message == "Task timed out after 3.00 seconds"
+    assert 3000 <= slow.duration_ms < 6000
+    after = aws.service.invoke(FUNCTION, {"Records": [{"messageId": "m", "body": "whoami"}]})
+    assert after.succeeded and after.response["sandbox"]["pid"] != first.response["sandbox"]["pid"]
+    assert any(line.endswith("Task timed out after 3.00 seconds") for line in log_lines(aws))
+
+
+def test_updated_code_runs_in_a_new_sandbox(aws: SimpleNamespace) -> None:
+    before = aws.service.invoke(FUNCTION, {"Records": []})
+    assert before.response == {"batchItemFailures": []}
+    aws.awslambda.update_function_code(
+        FunctionName=FUNCTION,
+        ZipFile=zipped({"recording_handler.py": "def handler(event, context):\n    return {'version': 2}\n"}),
+    )
+    assert aws.service.invoke(FUNCTION, {"Records": []}).response == {"version": 2}
+
+
+def test_a_handler_missing_from_the_package_is_an_import_error(aws: SimpleNamespace) -> None:
+    aws.awslambda.update_function_configuration(FunctionName=FUNCTION, Handler="absent_module.handler")
+    result = aws.service.invoke(FUNCTION, {})
+    assert result.error is not None
+    assert result.error.error_type.startswith("Runtime.ImportModuleError")
+    assert "absent_module" in result.error.error_message
+
+
+def test_an_asynchronous_invocation_is_retried_then_dead_lettered(aws: SimpleNamespace) -> None:
+    event = {"Records": [{"messageId": "async-1", "body": "raise"}]}
+    aws.service.invoke_async(FUNCTION, event)
+    assert aws.service.wait_async(60)
+    assert len(invocations(aws)) == 3, "Lambda retries a failed asynchronous event twice"
+    (dead,) = aws.sqs.receive_message(QueueUrl=aws.dlq_url, MessageAttributeNames=["All"])["Messages"]
+    assert json.loads(dead["Body"]) == event
+    assert "asked to raise" in dead["MessageAttributes"]["ErrorMessage"]["StringValue"]
 
 
 def test_wait_idle_reports_false_while_messages_wait(aws: SimpleNamespace, mapping: SqsEventSourceMapping) -> None:
-    send(aws, "ok")
-    assert mapping.wait_idle(timeout=0.5) is False  # not started: the message waits in the queue
-    mapping.start()
-    assert mapping.wait_idle(timeout=20) is True
     mapping.stop()
-    assert not mapping.running
-
-
-def test_uploads_flow_through_s3_sqs_and_the_real_handler_to_one_run_per_object_version(
-    aws: SimpleNamespace, tmp_path: Path
-) -> None:
-    from covid_pipeline.config import load_config
-
-    config = load_config("test")
-    names = config.names
-    s3 = boto3.client("s3", region_name=REGION)
-    glue = boto3.client("glue", region_name=REGION)
-    for bucket in (names.raw_bucket, names.processed_bucket):
-        s3.create_bucket(Bucket=bucket)
-    s3.put_bucket_versioning(Bucket=names.raw_bucket, VersioningConfiguration={"Status": "Enabled"})
-    queue_arn = aws.sqs.get_queue_attributes(QueueUrl=aws.queue_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    s3.put_bucket_notification_configuration(  # moto sends an s3:TestEvent now: the handler must ignore it
-        Bucket=names.raw_bucket,
-        NotificationConfiguration={"QueueConfigurations": [{"QueueArn": queue_arn, "Events": ["s3:ObjectCreated:*"]}]},
-    )
-    glue.create_job(
-        Name=names.glue_job,
-        Role="arn:aws:iam::123456789012:role/glue",
-        Command={"Name": "glueetl", "ScriptLocation": config.script_location},
-        DefaultArguments=config.job_arguments(),
-        ExecutionProperty={"MaxConcurrentRuns": 10},
-    )
-    handler_env = {
-        "GLUE_JOB_NAME": names.glue_job,
-        "RAW_BUCKET": names.raw_bucket,
-        "RAW_PREFIX": config["raw_prefix"],
-        "STATE_BUCKET": names.processed_bucket,
-        "STATE_PREFIX": config["state_prefix"],
-        "AWS_LAMBDA_FUNCTION_NAME": names.lambda_functions["s3-event-handler"],
-    }
-    esm = SqsEventSourceMapping(
-        queue_url=aws.queue_url,
-        handler_path=Path(__file__).resolve().parents[2] / "lambda" / "s3_event_handler.py",
-        handler_name="handler",
-        function_env=handler_env,
-        batch_size=10,
-        visibility_timeout=1,
-        max_receive_count=2,
-    )
-    body = (
-        b"Province/State,Country/Region,Last Update,Confirmed,Deaths,Recovered\n"
-        b"Hubei,Mainland China,1/22/2020 17:00,444,17,28\n"
-    )
-    s3.put_object(Bucket=names.raw_bucket, Key="raw/jhu_daily/01-22-2020.csv", Body=body)
-    s3.put_object(Bucket=names.raw_bucket, Key="raw/jhu_daily/notes.txt", Body=b"not data")
-    s3.put_object(Bucket=names.raw_bucket, Key="elsewhere/01-22-2020.csv", Body=body)
-    esm.start()
-    try:
-        assert esm.wait_idle(timeout=30)
-        (run,) = glue.get_job_runs(JobName=names.glue_job)["JobRuns"]
-        assert run["Arguments"]["--trigger_objects"] == "1 object(s): raw/jhu_daily/01-22-2020.csv"
-        # A new version of the same key is new input: one more run.
-        s3.put_object(
-            Bucket=names.raw_bucket,
-            Key="raw/jhu_daily/01-22-2020.csv",
-            Body=body + b"Beijing,Mainland China,1/22/2020 17:00,14,0,0\n",
-        )
-        assert esm.wait_idle(timeout=30)
-        assert len(glue.get_job_runs(JobName=names.glue_job)["JobRuns"]) == 2
-    finally:
-        esm.stop()
-    assert queue_counts(aws, aws.dlq_url) == (0, 0)
-    group = f"/aws/lambda/{names.lambda_functions['s3-event-handler']}"
-    logged = [
-        json.loads(e["message"])
-        for s in aws.logs.describe_log_streams(logGroupName=group)["logStreams"]
-        for e in aws.logs.get_log_events(logGroupName=group, logStreamName=s["logStreamName"])["events"]
-        if e["message"].startswith("{")
-    ]
-    reasons = sorted(entry["reason"] for entry in logged if entry["message"] == "object ignored, no job run")
-    assert reasons == [
-        "key is outside the raw prefix 'raw/'",
-        "unsupported suffix (supported: .csv, .csv.gz, .json, .jsonl, .parquet)",
-    ]
-    assert any(entry["message"] == "ignoring s3:TestEvent" for entry in logged)
+    send(aws, "ok")
+    assert mapping.wait_idle(timeout=0.5) is False  # stopped: the message waits in the queue
+    mapping.start()
+    started = time.monotonic()
+    assert mapping.wait_idle(timeout=30) is True
+    assert time.monotonic() - started < 30
