@@ -1,43 +1,52 @@
-"""The local cloud comes up on free loopback ports and provisions exactly what config/test.tfvars describes.
+"""The local cloud: one HTTPS loopback endpoint, provisioned by `terraform apply` of terraform/ for config/test.tfvars.
 
-Everything is checked through the AWS APIs (boto3 against the emulator), the way Terraform's resources would be.
+Everything is checked through the AWS APIs (boto3 against the emulator): what Terraform created is what the
+runtimes use. The cloud starts from the session's applied state (tests/integration/conftest.py).
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
+import boto3
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from covid_pipeline.config import METRICS_NAMESPACE, PipelineConfig
-from covid_pipeline.local import bootstrap
-from covid_pipeline.local.cloud import ENDPOINT_FILE, LocalCloud, lambda_function_env
+from covid_pipeline import artifacts
+from covid_pipeline.config import PipelineConfig
+from covid_pipeline.local.cloud import ENDPOINT_FILE, LocalCloud
 
 
 @pytest.fixture(scope="module")
-def cloud(test_config: PipelineConfig, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
+def cloud(test_config: PipelineConfig, cloud_state_dir: Callable[[], Path]) -> Iterator[LocalCloud]:
     # No Lambda runtime: these tests read the raw-events queue themselves.
-    cloud = LocalCloud(test_config, state_dir=tmp_path_factory.mktemp("local-cloud"), run_lambdas=False).start()
+    cloud = LocalCloud(test_config, state_dir=cloud_state_dir(), run_lambdas=False).start()
     try:
         yield cloud
     finally:
         cloud.stop()
 
 
-def test_endpoints_are_free_loopback_ports_exported_to_the_environment(cloud: LocalCloud) -> None:
-    assert cloud.endpoint_url.startswith("http://127.0.0.1:")
-    assert cloud.glue_endpoint_url.startswith("http://127.0.0.1:")
-    assert cloud.endpoint_url != cloud.glue_endpoint_url
+def test_the_endpoint_is_https_on_a_loopback_port_exported_to_the_environment(cloud: LocalCloud) -> None:
+    assert cloud.endpoint_url.startswith("https://127.0.0.1:")
     assert os.environ["AWS_ENDPOINT_URL"] == cloud.endpoint_url == cloud.env["AWS_ENDPOINT_URL"]
-    assert os.environ["AWS_ENDPOINT_URL_GLUE"] == cloud.glue_endpoint_url
+    assert Path(cloud.env["AWS_CA_BUNDLE"]).read_text().startswith("-----BEGIN CERTIFICATE-----")
     assert cloud.env["AWS_DEFAULT_REGION"] == "us-east-1"
     info = json.loads((cloud.state_dir / ENDPOINT_FILE).read_text())
-    assert info["endpoint_url"] == cloud.endpoint_url and info["glue_endpoint_url"] == cloud.glue_endpoint_url
+    assert info["endpoint_url"] == cloud.endpoint_url
     assert info["env"] == cloud.env and info["pid"] == os.getpid()
+
+
+def test_a_restart_applies_nothing(cloud: LocalCloud) -> None:
+    assert cloud.provision_report is not None
+    assert (cloud.provision_report.applied, cloud.provision_report.reason) == (False, "unchanged")
 
 
 def test_a_second_cloud_in_the_same_process_is_refused(cloud: LocalCloud, test_config, tmp_path) -> None:
@@ -45,12 +54,13 @@ def test_a_second_cloud_in_the_same_process_is_refused(cloud: LocalCloud, test_c
         LocalCloud(test_config, state_dir=tmp_path).start()
 
 
-def test_buckets_are_versioned_encrypted_and_private(cloud: LocalCloud, test_config: PipelineConfig) -> None:
+def test_buckets_are_versioned_private_encrypted_with_the_key_and_tls_only(
+    cloud: LocalCloud, test_config: PipelineConfig
+) -> None:
     names = test_config.names
     s3 = cloud.client("s3")
+    key_arn = cloud.client("kms").describe_key(KeyId=names.kms_alias)["KeyMetadata"]["Arn"]
     data_buckets = [names.raw_bucket, names.processed_bucket, names.quarantine_bucket, names.scripts_bucket]
-    listed = {bucket["Name"] for bucket in s3.list_buckets()["Buckets"]}
-    assert {*data_buckets, names.access_logs_bucket} <= listed
     for bucket in [*data_buckets, names.access_logs_bucket]:
         assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
         block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
@@ -60,24 +70,32 @@ def test_buckets_are_versioned_encrypted_and_private(cloud: LocalCloud, test_con
             "BlockPublicPolicy": True,
             "RestrictPublicBuckets": True,
         }
-        with pytest.raises(ClientError):  # no bucket policy: moto would answer 403 to everything
-            s3.get_bucket_policy(Bucket=bucket)
+        statements = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])["Statement"]
+        (deny,) = [statement for statement in statements if statement.get("Sid") == "DenyInsecureTransport"]
+        assert (deny["Effect"], deny["Condition"]) == ("Deny", {"Bool": {"aws:SecureTransport": "false"}})
     for bucket in data_buckets:
         (rule,) = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
-        assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
-    (logs_rule,) = s3.get_bucket_encryption(Bucket=names.access_logs_bucket)["ServerSideEncryptionConfiguration"][
-        "Rules"
-    ]
-    assert logs_rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+        assert rule["ApplyServerSideEncryptionByDefault"] == {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key_arn}
+        assert s3.get_bucket_logging(Bucket=bucket)["LoggingEnabled"]["TargetBucket"] == names.access_logs_bucket
     put = s3.put_object(Bucket=names.processed_bucket, Key="tests/encrypted.txt", Body=b"x")
-    assert put["ServerSideEncryption"] == "aws:kms"
+    assert (put["ServerSideEncryption"], put["SSEKMSKeyId"]) == ("aws:kms", key_arn)
 
 
-def test_kms_key_has_the_configured_alias(cloud: LocalCloud, test_config: PipelineConfig) -> None:
-    kms = cloud.client("kms")
-    key = kms.describe_key(KeyId=test_config.names.kms_alias)["KeyMetadata"]
-    assert key["Enabled"] is True
-    assert kms.get_key_rotation_status(KeyId=key["KeyId"])["KeyRotationEnabled"] is True
+def test_plain_http_is_refused_by_the_tls_only_policy_and_https_is_served(
+    cloud: LocalCloud, test_config: PipelineConfig
+) -> None:
+    bucket = test_config.names.processed_bucket
+    cloud.client("s3").put_object(Bucket=bucket, Key="tests/tls.txt", Body=b"over https")
+    plain = boto3.client(
+        "s3",
+        endpoint_url=cloud.endpoint_url.replace("https://", "http://"),
+        region_name="us-east-1",
+        config=Config(retries={"max_attempts": 1}),
+    )
+    with pytest.raises(ClientError) as denied:
+        plain.get_object(Bucket=bucket, Key="tests/tls.txt")
+    assert denied.value.response["Error"]["Code"] == "AccessDenied"
+    assert cloud.client("s3").get_object(Bucket=bucket, Key="tests/tls.txt")["Body"].read() == b"over https"
 
 
 def test_raw_events_queue_has_dlq_redrive_and_visibility_from_config(
@@ -89,13 +107,12 @@ def test_raw_events_queue_has_dlq_redrive_and_visibility_from_config(
     dlq_url = sqs.get_queue_url(QueueName=names.raw_events_dlq)["QueueUrl"]
     attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    assert json.loads(attributes["RedrivePolicy"]) == {
-        "deadLetterTargetArn": dlq_arn,
-        "maxReceiveCount": test_config["sqs_max_receive_count"],
-    }
-    assert int(attributes["VisibilityTimeout"]) == test_config["sqs_visibility_timeout_seconds"]
-    (statement,) = json.loads(attributes["Policy"])["Statement"]
-    assert statement["Condition"]["ArnEquals"]["aws:SourceArn"] == f"arn:aws:s3:::{names.raw_bucket}"
+    assert json.loads(attributes["RedrivePolicy"]) == {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 3}
+    assert int(attributes["VisibilityTimeout"]) == 10
+    statements = {statement["Sid"]: statement for statement in json.loads(attributes["Policy"])["Statement"]}
+    assert statements["OnlyTheRawBucketSendsEvents"]["Condition"]["ArnEquals"]["aws:SourceArn"] == (
+        f"arn:aws:s3:::{names.raw_bucket}"
+    )
 
 
 def test_uploads_under_the_raw_prefix_and_only_there_reach_the_queue(
@@ -107,7 +124,7 @@ def test_uploads_under_the_raw_prefix_and_only_there_reach_the_queue(
     sqs.purge_queue(QueueUrl=url)  # the s3:TestEvent sent when the notification was configured
     s3 = cloud.client("s3")
     s3.put_object(Bucket=names.raw_bucket, Key="elsewhere/ignored.csv", Body=b"a\n1\n")
-    s3.put_object(Bucket=names.raw_bucket, Key=f"{test_config['raw_prefix']}jhu_daily/01 02 2021.csv", Body=b"a\n1\n")
+    s3.put_object(Bucket=names.raw_bucket, Key="raw/jhu_daily/01 02 2021.csv", Body=b"a\n1\n")
 
     messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
 
@@ -118,39 +135,72 @@ def test_uploads_under_the_raw_prefix_and_only_there_reach_the_queue(
 
 def test_alerts_topic_delivers_to_the_local_inbox(cloud: LocalCloud, test_config: PipelineConfig) -> None:
     sns, sqs = cloud.client("sns"), cloud.client("sqs")
-    topic = bootstrap.topic_arn(test_config)
-    assert topic in {entry["TopicArn"] for entry in sns.list_topics()["Topics"]}
+    topic = cloud.config.all_outputs["alerts_topic_arn"]
     sns.publish(TopicArn=topic, Subject="test", Message="hello inbox")
-    inbox = sqs.get_queue_url(QueueName=bootstrap.alerts_inbox_queue(test_config))["QueueUrl"]
+    assert test_config.names.alerts_inbox == "covid-pipeline-test-alerts-inbox"
+    inbox = sqs.get_queue_url(QueueName=test_config.names.alerts_inbox)["QueueUrl"]
     (message,) = sqs.receive_message(QueueUrl=inbox, WaitTimeSeconds=1)["Messages"]
     assert json.loads(message["Body"])["Message"] == "hello inbox"
     protocols = {
         sub["Protocol"]: sub["Endpoint"] for sub in sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
     }
-    assert protocols["email"] == test_config["notification_email"]
+    assert protocols["email"] == "data-alerts@example.com"
 
 
-def test_glue_job_is_defined_from_config(cloud: LocalCloud, test_config: PipelineConfig) -> None:
-    job = cloud.client("glue").get_job(JobName=test_config.names.glue_job)["Job"]  # through the Glue front
+def test_the_glue_job_is_the_one_terraform_declares(cloud: LocalCloud, test_config: PipelineConfig) -> None:
+    job = cloud.client("glue").get_job(JobName=test_config.names.glue_job)["Job"]
     assert job["Command"] == {
         "Name": "glueetl",
-        "ScriptLocation": test_config.script_location,
+        "ScriptLocation": "s3://covid-pipeline-test-scripts/glue/covid_transform.py",
         "PythonVersion": "3",
     }
     assert job["DefaultArguments"] == test_config.job_arguments("jhu_daily")
-    assert job["ExecutionProperty"] == {"MaxConcurrentRuns": test_config["glue_max_concurrent_runs"]}
-    assert job["Timeout"] == test_config["glue_timeout_minutes"]
-    assert job["MaxRetries"] == test_config["glue_max_retries"]
-    assert job["GlueVersion"] == test_config["glue_version"]
-    assert (job["WorkerType"], job["NumberOfWorkers"]) == (
-        test_config["glue_worker_type"],
-        test_config["glue_number_of_workers"],
-    )
-    libs_bucket, _, libs_key = test_config.extra_py_files.removeprefix("s3://").partition("/")
-    cloud.client("s3").head_object(Bucket=libs_bucket, Key=libs_key)
+    assert job["ExecutionProperty"] == {"MaxConcurrentRuns": 1}
+    assert (job["Timeout"], job.get("MaxRetries", 0), job["GlueVersion"]) == (10, 0, "5.0")
+    assert (job["WorkerType"], job["NumberOfWorkers"]) == ("G.1X", 2)
+    assert job["SecurityConfiguration"] == "covid-pipeline-test-glue-security"
+    script = cloud.client("s3").get_object(Bucket="covid-pipeline-test-scripts", Key="glue/covid_transform.py")
+    assert script["Body"].read() == (artifacts.GLUE_JOB_DIR / "covid_transform.py").read_bytes()
 
 
-def test_catalog_database_and_partitioned_tables(cloud: LocalCloud, test_config: PipelineConfig) -> None:
+def test_the_functions_run_the_bundle_terraform_uploaded(cloud: LocalCloud, test_config: PipelineConfig) -> None:
+    awslambda = cloud.client("lambda")
+    bundle = artifacts.Artifacts(artifacts.DEFAULT_BUILD_DIR).lambda_bundle.read_bytes()
+    handlers = {
+        "s3-event-handler": "s3_event_handler.handler",
+        "data-quality-monitor": "data_quality_monitor.handler",
+        "warehouse-loader": "warehouse_loader.handler",
+    }
+    for short, name in test_config.names.lambda_functions.items():
+        function = awslambda.get_function_configuration(FunctionName=name)
+        assert (function["Handler"], function["Runtime"], function["Timeout"]) == (handlers[short], "python3.11", 5)
+        assert function["CodeSha256"] == base64.b64encode(hashlib.sha256(bundle).digest()).decode()
+        assert function["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"] == short
+    loader = awslambda.get_function_configuration(FunctionName=test_config.names.lambda_functions["warehouse-loader"])
+    assert loader["Environment"]["Variables"]["WAREHOUSE_URL"] == f"duckdb:///{cloud.state_dir / 'warehouse.duckdb'}"
+    (mapping,) = awslambda.list_event_source_mappings()["EventSourceMappings"]
+    assert (mapping["BatchSize"], mapping["MaximumBatchingWindowInSeconds"]) == (10, 2)
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
+def test_glue_state_changes_reach_the_monitor_and_the_loader(cloud: LocalCloud, test_config: PipelineConfig) -> None:
+    events = cloud.client("events")
+    functions = test_config.names.lambda_functions
+    targets = {
+        rule["Name"]: [
+            target["Arn"].split(":")[-1] for target in events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
+        ]
+        for rule in events.list_rules(NamePrefix="covid-pipeline-test-glue-job")["Rules"]
+    }
+    assert targets == {
+        "covid-pipeline-test-glue-job-finished": [functions["data-quality-monitor"]],
+        "covid-pipeline-test-glue-job-succeeded": [functions["warehouse-loader"]],
+    }
+
+
+def test_catalog_database_partitioned_tables_and_partition_calls(
+    cloud: LocalCloud, test_config: PipelineConfig
+) -> None:
     glue = cloud.client("glue")
     database = test_config.names.glue_database
     assert glue.get_database(Name=database)["Database"]["Name"] == database
@@ -158,11 +208,7 @@ def test_catalog_database_and_partitioned_tables(cloud: LocalCloud, test_config:
         table = glue.get_table(DatabaseName=database, Name=table_name)["Table"]
         assert [key["Name"] for key in table["PartitionKeys"]] == ["year", "month"]
         assert table["StorageDescriptor"]["Location"] == test_config.output_path(source)
-
-
-def test_catalog_partition_calls_pass_through_the_glue_front(cloud: LocalCloud, test_config: PipelineConfig) -> None:
-    glue = cloud.client("glue")
-    database, table = test_config.names.glue_database, test_config.names.glue_tables["owid"]
+    table = test_config.names.glue_tables["owid"]
     location = f"{test_config.output_path('owid')}year=2021/month=3/"
     glue.create_partition(
         DatabaseName=database,
@@ -183,46 +229,23 @@ def test_log_groups_and_alarms(cloud: LocalCloud, test_config: PipelineConfig) -
         for group in cloud.client("logs").describe_log_groups()["logGroups"]
     }
     for group in [names.glue_log_group, *names.lambda_log_groups.values()]:
-        assert groups[group] == test_config["log_retention_days"]
+        assert groups[group] == 7
     alarms = {
         alarm["AlarmName"]: alarm
         for alarm in cloud.client("cloudwatch").describe_alarms(AlarmNames=list(names.alarms.values()))["MetricAlarms"]
     }
     assert set(alarms) == set(names.alarms.values())
-    assert alarms[names.alarms["dq-score-low"]]["Namespace"] == METRICS_NAMESPACE
-    assert alarms[names.alarms["dq-score-low"]]["Threshold"] == test_config["dq_score_threshold"]
-    assert alarms[names.alarms["job-duration"]]["Threshold"] == test_config["job_duration_alarm_seconds"]
-    assert all(alarm["AlarmActions"] == [bootstrap.topic_arn(test_config)] for alarm in alarms.values())
-
-
-def test_provisioning_again_changes_nothing(cloud: LocalCloud, test_config: PipelineConfig) -> None:
-    s3 = cloud.client("s3")
-    bucket, _, key = test_config.extra_py_files.removeprefix("s3://").partition("/")
-    versions_before = s3.list_object_versions(Bucket=bucket, Prefix=key)["Versions"]
-
-    report = bootstrap.provision(test_config, cloud.client)
-
-    assert report.changed == {}
-    assert len(report.actions) >= 25
-    assert s3.list_object_versions(Bucket=bucket, Prefix=key)["Versions"] == versions_before
-
-
-def test_lambda_environment_names_match_config(cloud: LocalCloud, test_config: PipelineConfig) -> None:
-    env = lambda_function_env(test_config, cloud)
-    names = test_config.names
-    assert set(env) == set(names.lambda_functions)
-    handler = env["s3-event-handler"]
-    assert handler["GLUE_JOB_NAME"] == names.glue_job
-    assert (handler["RAW_BUCKET"], handler["RAW_PREFIX"]) == (names.raw_bucket, test_config["raw_prefix"])
-    assert (handler["STATE_BUCKET"], handler["STATE_PREFIX"]) == (names.processed_bucket, test_config["state_prefix"])
-    assert handler["SUPPORTED_SUFFIXES"] == ".csv,.csv.gz,.json,.jsonl,.parquet"
-    assert env["warehouse-loader"]["WAREHOUSE_URL"] == f"duckdb:///{cloud.state_dir / 'warehouse.duckdb'}"
-    assert all(function["ALERTS_TOPIC_ARN"] == bootstrap.topic_arn(test_config) for function in env.values())
+    assert alarms[names.alarms["dq-score-low"]]["Namespace"] == "CovidPipeline"
+    assert alarms[names.alarms["dq-score-low"]]["Threshold"] == 0.9
+    assert alarms[names.alarms["job-duration"]]["Threshold"] == 1800
+    topic = cloud.config.all_outputs["alerts_topic_arn"]
+    assert all(alarm["AlarmActions"] == [topic] for alarm in alarms.values())
 
 
 def test_cloudwatch_tick_publishes_queue_metrics_and_fires_the_dlq_alarm(
     cloud: LocalCloud, test_config: PipelineConfig
 ) -> None:
+    """dlq-not-empty is a metric math alarm (raw + async dead-letter queues): evaluated locally as CloudWatch does."""
     names = test_config.names
     sqs = cloud.client("sqs")
     dlq = sqs.get_queue_url(QueueName=names.raw_events_dlq)["QueueUrl"]
@@ -232,7 +255,7 @@ def test_cloudwatch_tick_publishes_queue_metrics_and_fires_the_dlq_alarm(
 
     alarm = cloud.client("cloudwatch").describe_alarms(AlarmNames=[names.alarms["dlq-not-empty"]])["MetricAlarms"][0]
     assert alarm["StateValue"] == "ALARM"
-    inbox = sqs.get_queue_url(QueueName=bootstrap.alerts_inbox_queue(test_config))["QueueUrl"]
+    inbox = sqs.get_queue_url(QueueName=str(names.alerts_inbox))["QueueUrl"]
     notifications = [
         json.loads(json.loads(message["Body"])["Message"])
         for message in sqs.receive_message(QueueUrl=inbox, MaxNumberOfMessages=10, WaitTimeSeconds=1)["Messages"]
