@@ -8,23 +8,24 @@
   goes to ALARM on the next CloudWatch tick and its notification reaches the alerts topic's inbox.
 
 Runs started here are stopped at once (BatchStopJobRun): these drills count runs, they do not need their output
-(the job-level drills are in test_drill_job_runs.py). The module's cloud uses the test environment with a
-2-second visibility timeout, so redeliveries take seconds, not minutes; names are unchanged.
+(the job-level drills are in test_drill_job_runs.py). The module's cloud is the test environment as Terraform
+applied it, with the raw-events queue's visibility timeout set to 2 seconds through the SQS API (as an operator
+could), so redeliveries take seconds, not minutes.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from covid_pipeline.config import PipelineConfig, load_config
-from covid_pipeline.local import bootstrap
-from covid_pipeline.local.cloud import HANDLER_FILES, HANDLER_NAME, LocalCloud
-from covid_pipeline.local.lambda_runtime import invoke, sqs_event_record
+from covid_pipeline.config import PipelineConfig
+from covid_pipeline.local.cloud import LocalCloud
+from covid_pipeline.local.lambda_runtime import SqsEventSourceMapping, sqs_event_record
 
 VISIBILITY_SECONDS = 2
 GOOD_CSV = (
@@ -34,24 +35,25 @@ GOOD_CSV = (
 
 
 @pytest.fixture(scope="module")
-def config() -> PipelineConfig:
-    base = load_config("test")
-    return PipelineConfig(base.environment, {**base.values, "sqs_visibility_timeout_seconds": VISIBILITY_SECONDS})
+def config(test_config: PipelineConfig) -> PipelineConfig:
+    return test_config
 
 
 @pytest.fixture(scope="module")
-def cloud(config: PipelineConfig, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
+def cloud(config: PipelineConfig, cloud_state_dir: Callable[[], Path]) -> Iterator[LocalCloud]:
     running = LocalCloud(
         config,
-        state_dir=tmp_path_factory.mktemp("drill-events"),
+        state_dir=cloud_state_dir(),
         run_lambdas=True,
         snapshot_after_runs=False,
         snapshot_interval_seconds=None,
         cloudwatch_interval_seconds=None,  # CloudWatch ticks only when a drill asks (run_cloudwatch)
     ).start()
     try:
-        assert running.event_source_mapping is not None, "the Lambda runtime did not start"
-        assert running.event_source_mapping.wait_idle(30)  # the s3:TestEvent of provisioning is handled
+        sqs = running.client("sqs")
+        url = sqs.get_queue_url(QueueName=config.names.raw_events_queue)["QueueUrl"]
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": str(VISIBILITY_SECONDS)})
+        assert raw_mapping(running, config).wait_idle(30)  # the s3:TestEvent of provisioning is handled
         yield running
     finally:
         running.stop()
@@ -60,14 +62,19 @@ def cloud(config: PipelineConfig, tmp_path_factory: pytest.TempPathFactory) -> I
 # --- helpers -------------------------------------------------------------------------------------------------------
 
 
+def raw_mapping(cloud: LocalCloud, config: PipelineConfig) -> SqsEventSourceMapping:
+    """The poller the Lambda runtime made of Terraform's event source mapping on the raw-events queue."""
+    assert cloud.mappings is not None, "the Lambda runtime did not start"
+    (mapping,) = cloud.mappings.for_queue(config.names.raw_events_queue)
+    return mapping
+
+
 def raw_queue_url(cloud: LocalCloud) -> str:
-    assert cloud.provision_report is not None
-    return cloud.provision_report.raw_events_queue_url
+    return str(cloud.client("sqs").get_queue_url(QueueName=cloud.config.names.raw_events_queue)["QueueUrl"])
 
 
 def dlq_url(cloud: LocalCloud) -> str:
-    assert cloud.provision_report is not None
-    return cloud.provision_report.raw_events_dlq_url
+    return str(cloud.client("sqs").get_queue_url(QueueName=cloud.config.names.raw_events_dlq)["QueueUrl"])
 
 
 def job_runs(cloud: LocalCloud, config: PipelineConfig) -> dict[str, dict[str, Any]]:
@@ -84,8 +91,7 @@ def stop_active_runs(cloud: LocalCloud, config: PipelineConfig) -> None:
 
 
 def drain(cloud: LocalCloud, config: PipelineConfig, timeout: float = 60) -> None:
-    mapping = cloud.event_source_mapping
-    assert mapping is not None
+    mapping = raw_mapping(cloud, config)
     assert mapping.wait_idle(timeout), "the raw-events queue did not drain"
     stop_active_runs(cloud, config)
 
@@ -143,8 +149,7 @@ def test_duplicate_event_and_redelivery_after_visibility_timeout_start_one_run_p
     cloud: LocalCloud, config: PipelineConfig
 ) -> None:
     names = config.names
-    mapping = cloud.event_source_mapping
-    assert mapping is not None
+    mapping = raw_mapping(cloud, config)
     key = f"{config['raw_prefix']}jhu_daily/01-22-2020.csv"
     sqs, s3 = cloud.client("sqs"), cloud.client("s3")
     before = set(job_runs(cloud, config))
@@ -157,12 +162,10 @@ def test_duplicate_event_and_redelivery_after_visibility_timeout_start_one_run_p
         sqs.send_message(QueueUrl=raw_queue_url(cloud), MessageBody=message["Body"])
         # The function handles the first delivery and starts the run, then dies before the poller deletes the
         # message: it comes back once its visibility timeout expires.
-        queue_arn = mapping.queue_arn
-        event = {"Records": [sqs_event_record(message, queue_arn, config.region)]}
-        response = invoke(
-            HANDLER_FILES["s3-event-handler"], HANDLER_NAME, event, cloud.function_env["s3-event-handler"]
-        )
-        assert response == {"batchItemFailures": []}
+        event = {"Records": [sqs_event_record(message, mapping.settings.queue_arn, config.region)]}
+        assert cloud.lambdas is not None
+        result = cloud.lambdas.invoke(names.lambda_functions["s3-event-handler"], event)
+        assert result.response == {"batchItemFailures": []}
         new_runs = set(job_runs(cloud, config)) - before
         assert len(new_runs) == 1
         (first_run,) = new_runs
@@ -219,8 +222,7 @@ def test_hostile_keys_reach_the_run_decoded_or_are_ignored_with_a_reason(
 ) -> None:
     assert config["raw_prefix"] == RAW
     names = config.names
-    mapping = cloud.event_source_mapping
-    assert mapping is not None
+    mapping = raw_mapping(cloud, config)
     s3 = cloud.client("s3")
     before = set(job_runs(cloud, config))
 
@@ -268,7 +270,7 @@ def wait_for_dlq(cloud: LocalCloud, count: int, timeout: float = 90) -> list[dic
 
 def inbox_alarm_messages(cloud: LocalCloud, config: PipelineConfig, alarm_name: str) -> list[dict[str, Any]]:
     sqs = cloud.client("sqs")
-    url = sqs.get_queue_url(QueueName=bootstrap.alerts_inbox_queue(config))["QueueUrl"]
+    url = sqs.get_queue_url(QueueName=str(config.names.alerts_inbox))["QueueUrl"]
     found = []
     for _ in range(5):
         for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", []):
@@ -307,7 +309,7 @@ def test_a_message_that_always_fails_lands_in_the_dlq_and_the_alarm_alerts(
     assert len([e for e in failures if "is not JSON" in e["error"]]) >= max_receive
 
     # One CloudWatch tick of the local cloud (AWS/SQS metrics published, alarms evaluated, SNS notified), as
-    # CloudWatch does every minute on AWS; the alarm definition is the one provisioned from config.
+    # CloudWatch does every minute on AWS; the alarm is Terraform's (metric math over both dead-letter queues).
     alarm_name = names.alarms["dlq-not-empty"]
     evaluations = {e.name: e for e in cloud.run_cloudwatch()}
     assert evaluations[alarm_name].decision.state == "ALARM", evaluations[alarm_name].decision.reason

@@ -7,18 +7,15 @@ import json
 import time
 from pathlib import Path
 
-import pytest
-
 from covid_pipeline.config import PipelineConfig
-from covid_pipeline.local import bootstrap
-from covid_pipeline.local.cloud import HANDLER_FILES, LocalCloud
+from covid_pipeline.local.cloud import LocalCloud
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "glue"
 
 
 def _inbox_messages(cloud: LocalCloud, config: PipelineConfig, wait_seconds: float) -> list[str]:
     sqs = cloud.client("sqs")
-    url = sqs.get_queue_url(QueueName=bootstrap.alerts_inbox_queue(config))["QueueUrl"]
+    url = sqs.get_queue_url(QueueName=str(config.names.alerts_inbox))["QueueUrl"]
     deadline = time.monotonic() + wait_seconds
     messages: list[str] = []
     while time.monotonic() < deadline:
@@ -31,33 +28,40 @@ def _inbox_messages(cloud: LocalCloud, config: PipelineConfig, wait_seconds: flo
     return messages
 
 
-@pytest.mark.skipif(not HANDLER_FILES["data-quality-monitor"].is_file(), reason="lambda/data_quality_monitor.py absent")
-def test_a_failed_run_reaches_the_monitor_and_an_alert_goes_out(
+def test_a_failed_run_reaches_the_monitor_through_the_rule_and_an_alert_goes_out(
     local_cloud: LocalCloud, test_config: PipelineConfig
 ) -> None:
+    """Terraform's rule matches the pipeline job's state changes only: another job's failure reaches no target; the
+    pipeline job's (redefined through the Glue API with a script that fails at once) reaches the monitor."""
     names = test_config.names
     s3 = local_cloud.client("s3")
     s3.put_object(
         Bucket=names.scripts_bucket, Key="tests/marker_job.py", Body=(FIXTURES / "marker_job.py").read_bytes()
     )
     s3.put_object(Bucket=names.scripts_bucket, Key="tests/marker_lib.py", Body=b"NAME = 'plain-py'\n")
-    glue = local_cloud.client("glue")
-    glue.create_job(
-        Name="events-marker",
-        Role="arn:aws:iam::123456789012:role/test-glue",
-        Command={"Name": "glueetl", "ScriptLocation": f"s3://{names.scripts_bucket}/tests/marker_job.py"},
-        DefaultArguments={
+    marker = {
+        "Role": "arn:aws:iam::123456789012:role/test-glue",
+        "Command": {"Name": "glueetl", "ScriptLocation": f"s3://{names.scripts_bucket}/tests/marker_job.py"},
+        "DefaultArguments": {
             "--extra-py-files": f"s3://{names.scripts_bucket}/tests/marker_lib.py",
             "--marker_path": f"s3://{names.processed_bucket}/markers/",
         },
-        Timeout=5,
-    )
-    run_id = glue.start_job_run(JobName="events-marker", Arguments={"--fail_message": "disk on fire"})["JobRunId"]
+        "Timeout": 5,
+    }
+    glue = local_cloud.client("glue")
+    glue.create_job(Name="events-marker", **marker)
+    other = glue.start_job_run(JobName="events-marker", Arguments={"--fail_message": "not watched"})["JobRunId"]
+    assert local_cloud.wait_idle(180)
+    assert glue.get_job_run(JobName="events-marker", RunId=other)["JobRun"]["JobRunState"] == "FAILED"
+    assert _inbox_messages(local_cloud, test_config, wait_seconds=3) == []
 
+    glue.delete_job(JobName=names.glue_job)
+    glue.create_job(Name=names.glue_job, **marker)
+    run_id = glue.start_job_run(JobName=names.glue_job, Arguments={"--fail_message": "disk on fire"})["JobRunId"]
     assert local_cloud.wait_idle(180)
 
-    assert glue.get_job_run(JobName="events-marker", RunId=run_id)["JobRun"]["JobRunState"] == "FAILED"
-    assert local_cloud.state_change_errors == []
+    assert glue.get_job_run(JobName=names.glue_job, RunId=run_id)["JobRun"]["JobRunState"] == "FAILED"
+    assert local_cloud.lambdas is not None and list(local_cloud.lambdas.async_failures) == []
     alerts = _inbox_messages(local_cloud, test_config, wait_seconds=10)
     assert any(run_id in alert and "disk on fire" in alert for alert in alerts), alerts
 
