@@ -26,17 +26,16 @@ ENV = "test"
 
 
 @pytest.fixture(scope="module")
-def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+def cloud(test_config, cloud_state_dir) -> Iterator[object]:
     from covid_pipeline.local.cloud import LocalCloud
 
-    config = load_config(ENV)
-    with LocalCloud(config, state_dir=tmp_path_factory.mktemp("cloud"), run_lambdas=False) as running:
+    with LocalCloud(test_config, state_dir=cloud_state_dir(), run_lambdas=False) as running:
         yield running
 
 
 @pytest.fixture(scope="module")
-def config():
-    return load_config(ENV)
+def config(test_config):
+    return test_config
 
 
 def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 
 from covid_pipeline.cli import main
-from covid_pipeline.config import load_config
 from covid_pipeline.orchestrator import split_s3_uri
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
@@ -52,12 +51,12 @@ def daily_file(day_index: int) -> str:
 
 
 @pytest.fixture(scope="module")
-def cloud(tmp_path_factory: pytest.TempPathFactory, s3a_jars: list[Path]) -> Iterator[object]:
+def cloud(test_config, cloud_state_dir, s3a_jars: list[Path]) -> Iterator[object]:
     # Lambdas off: uploads must not start runs by themselves; this module starts them with `covid-pipeline run`.
     from covid_pipeline.local.cloud import LocalCloud
 
-    config = load_config(ENV)
-    with LocalCloud(config, state_dir=tmp_path_factory.mktemp("cloud"), run_lambdas=False) as running:
+    config = test_config
+    with LocalCloud(test_config, state_dir=cloud_state_dir(), run_lambdas=False) as running:
         s3 = running.client("s3")
         bucket, key = split_s3_uri(config.reference_path)
         s3.put_object(Bucket=bucket, Key=key, Body=LOOKUP.encode())

@@ -1,26 +1,25 @@
-"""`covid-pipeline local up`: a local cloud in the foreground that a user reaches with boto3 or the AWS CLI."""
+"""`covid-pipeline local up` / `local down`: a local cloud in the foreground that a user reaches with boto3 or the AWS
+CLI, stopped by another command, its state saved and found again by the next `local up` without a new apply."""
 
 from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import boto3
 import pytest
 
-from covid_pipeline.config import load_config
+from covid_pipeline.config import PipelineConfig
 
 
-def test_local_up_serves_until_interrupted_and_saves_its_state(tmp_path: Path) -> None:
-    config = load_config("test")
-    names = config.names
-    env = {**os.environ, "COVID_PIPELINE_LOCAL_DIR": str(tmp_path), "PYTHONUNBUFFERED": "1"}
-    for key in [k for k in env if k.startswith("AWS_ENDPOINT_URL")]:
+def start_local_up(root: Path) -> tuple[subprocess.Popen[str], list[str]]:
+    env = {**os.environ, "COVID_PIPELINE_LOCAL_DIR": str(root), "PYTHONUNBUFFERED": "1"}
+    for key in [k for k in env if k.startswith(("AWS_ENDPOINT_URL", "AWS_CA_BUNDLE"))]:
         del env[key]
     process = subprocess.Popen(
         [sys.executable, "-m", "covid_pipeline", "--env", "test", "local", "up"],
@@ -29,23 +28,47 @@ def test_local_up_serves_until_interrupted_and_saves_its_state(tmp_path: Path) -
         text=True,
         env=env,
     )
+    lines = []
+    assert process.stdout is not None
+    for line in process.stdout:
+        lines.append(line.rstrip("\n"))
+        if line.startswith("Ctrl-C"):
+            break
+    return process, lines
+
+
+def local_down(root: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COVID_PIPELINE_LOCAL_DIR": str(root)}
+    return subprocess.run(
+        [sys.executable, "-m", "covid_pipeline", "--env", "test", "local", "down"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=180,
+        check=False,
+    )
+
+
+def test_local_up_serves_until_local_down_and_comes_back_without_an_apply(
+    test_config: PipelineConfig, cloud_state_dir: Callable[[], Path]
+) -> None:
+    names = test_config.names
+    state_dir = cloud_state_dir()
+    root = state_dir.parent
+    process, lines = start_local_up(root)
     try:
-        lines = []
-        assert process.stdout is not None
-        for line in process.stdout:
-            lines.append(line.rstrip("\n"))
-            if line.startswith("Ctrl-C stops it"):
-                break
         banner = "\n".join(lines)
+        assert "terraform: no changes" in banner, banner
         exports = dict(
             line.strip()[len("export ") :].split("=", 1) for line in lines if line.strip().startswith("export ")
         )
-        endpoint = exports["AWS_ENDPOINT_URL"]
-        assert endpoint.startswith("http://127.0.0.1:")
+        endpoint, ca_bundle = exports["AWS_ENDPOINT_URL"], exports["AWS_CA_BUNDLE"]
+        assert endpoint.startswith("https://127.0.0.1:")
         assert f"aws --endpoint-url {endpoint} s3 cp" in banner
         assert f"s3://{names.raw_bucket}/raw/jhu_daily/" in banner
+        assert f"scripts/deploy.sh test plan --local-endpoint {endpoint}" in banner
 
-        client_kwargs = {"endpoint_url": endpoint, "region_name": config.region}
+        client_kwargs = {"endpoint_url": endpoint, "region_name": test_config.region, "verify": ca_bundle}
         s3 = boto3.client("s3", **client_kwargs)
         logs = boto3.client("logs", **client_kwargs)
         # An upload the handler must refuse: it proves the event source mapping is live without starting Spark.
@@ -66,19 +89,40 @@ def test_local_up_serves_until_interrupted_and_saves_its_state(tmp_path: Path) -
             time.sleep(0.5)
         assert reasons == ["unsupported suffix (supported: .csv, .csv.gz, .json, .jsonl, .parquet)"]
 
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=120) == 0
+        stopped = local_down(root)
+        assert stopped.returncode == 0, stopped.stderr
+        assert stopped.stdout.strip() == f"local cloud 'test' stopped; its state is saved in {state_dir}"
+        assert process.wait(timeout=60) == 0
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
-    state_dir = tmp_path / "test"
     assert not (state_dir / "endpoint.json").exists()
-    # The upload survived the stop: the state on disk has the raw bucket's object.
-    assert "notes.txt" in "".join(p.read_text(errors="ignore") for p in state_dir.rglob("index.json"))
+    assert local_down(root).stdout.strip() == "no local cloud of 'test' is running"
+
+    # Up again: the upload survived, and nothing was applied.
+    process, lines = start_local_up(root)
+    try:
+        assert "terraform: no changes" in "\n".join(lines)
+        exports = dict(
+            line.strip()[len("export ") :].split("=", 1) for line in lines if line.strip().startswith("export ")
+        )
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=exports["AWS_ENDPOINT_URL"],
+            region_name=test_config.region,
+            verify=exports["AWS_CA_BUNDLE"],
+        )
+        assert s3.get_object(Bucket=names.raw_bucket, Key="raw/jhu_daily/notes.txt")["Body"].read() == b"not data"
+        assert local_down(root).returncode == 0
+        assert process.wait(timeout=60) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
 
 
-@pytest.mark.parametrize("argv", [["local"], ["local", "down"]])
+@pytest.mark.parametrize("argv", [["local"], ["local", "sideways"]])
 def test_local_needs_a_known_subcommand(argv: list[str]) -> None:
     from covid_pipeline.cli import main
 

@@ -6,13 +6,14 @@ manifests the job writes, and a warehouse query.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
 import pytest
 
 from covid_pipeline import sample_data
-from covid_pipeline.config import load_config
+from covid_pipeline.config import PipelineConfig
 from covid_pipeline.monitoring import read_manifest
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark]
@@ -35,15 +36,16 @@ def warehouse_rows(url: str) -> int:
     return int(row[0])
 
 
-def test_uploaded_reports_end_as_reconciled_warehouse_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_uploaded_reports_end_as_reconciled_warehouse_rows(
+    tmp_path: Path, test_config: PipelineConfig, cloud_state_dir: Callable[[], Path]
+) -> None:
     from covid_pipeline.local.cloud import LocalCloud
 
-    monkeypatch.setenv("COVID_PIPELINE_LOCAL_DIR", str(tmp_path / "local"))
-    config = load_config("test")
+    config = test_config
     names = config.names
     dataset = sample_data.generate(tmp_path / "sample", dates=DATES)
 
-    with LocalCloud(config) as cloud:
+    with LocalCloud(config, state_dir=cloud_state_dir()) as cloud:
         s3, glue = cloud.client("s3"), cloud.client("glue")
         sample_data.upload_reference(config, dataset, s3)
         sample_data.upload_reports(config, dataset.files, s3)
@@ -75,8 +77,11 @@ def test_uploaded_reports_end_as_reconciled_warehouse_rows(tmp_path: Path, monke
             ("2020", "3"),
         ]
 
-        warehouse_url = cloud.function_env["warehouse-loader"]["WAREHOUSE_URL"]
-        assert cloud.state_change_errors == []
+        loader = cloud.client("lambda").get_function_configuration(
+            FunctionName=names.lambda_functions["warehouse-loader"]
+        )
+        warehouse_url = loader["Environment"]["Variables"]["WAREHOUSE_URL"]
+        assert cloud.lambdas is not None and list(cloud.lambdas.async_failures) == []
     # After the cloud stopped (the loader is done), the warehouse holds exactly the job's output rows.
     assert warehouse_rows(warehouse_url) == rows_out
 

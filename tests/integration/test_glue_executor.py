@@ -10,7 +10,7 @@ import io
 import json
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +25,8 @@ MINUTE_SECONDS = 2.0
 
 
 @pytest.fixture(scope="module")
-def cloud(test_config: PipelineConfig, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
-    cloud = LocalCloud(
-        test_config, tmp_path_factory.mktemp("glue-executor"), run_lambdas=False, timeout_minute_seconds=MINUTE_SECONDS
-    ).start()
+def cloud(test_config: PipelineConfig, cloud_state_dir: Callable[[], Path]) -> Iterator[LocalCloud]:
+    cloud = LocalCloud(test_config, cloud_state_dir(), run_lambdas=False, timeout_minute_seconds=MINUTE_SECONDS).start()
     try:
         yield cloud
     finally:

@@ -30,8 +30,8 @@ READY_TIMEOUT = 240.0
 
 
 @pytest.fixture(scope="module")
-def cloud(test_config: PipelineConfig, tmp_path_factory: pytest.TempPathFactory, s3a_jars: Any) -> Iterator[LocalCloud]:
-    state_dir = tmp_path_factory.mktemp("glue-standby")
+def cloud(test_config: PipelineConfig, cloud_state_dir: Any, s3a_jars: Any) -> Iterator[LocalCloud]:
+    state_dir = cloud_state_dir()
     with LocalCloud(test_config, state_dir, run_lambdas=False, warm_standby=True) as running:
         yield running
 

@@ -1,9 +1,11 @@
 """moto forgets everything when it stops; the local cloud does not: objects, catalog, queues and runs survive a
-restart."""
+restart, and so does what Terraform created: a restart applies nothing and `terraform plan` finds no change. An
+apply that was killed is finished by the next start."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import unquote_plus
 
@@ -51,10 +53,13 @@ def _run_marker_job(cloud: LocalCloud, config: PipelineConfig, arguments: dict[s
     return str(glue.start_job_run(JobName="restart-marker", Arguments=arguments)["JobRunId"])
 
 
-def test_restart_restores_objects_catalog_and_runs(test_config: PipelineConfig, tmp_path: Path) -> None:
+def test_restart_restores_objects_catalog_and_runs(
+    test_config: PipelineConfig, cloud_state_dir: Callable[[], Path]
+) -> None:
     names = test_config.names
     database, table = names.glue_database, names.glue_tables["jhu_daily"]
-    cloud = _start(test_config, tmp_path)
+    state_dir = cloud_state_dir()
+    cloud = _start(test_config, state_dir)
     try:
         s3 = cloud.client("s3")
         for index, key in enumerate(HOSTILE_KEYS):
@@ -97,7 +102,7 @@ def test_restart_restores_objects_catalog_and_runs(test_config: PipelineConfig, 
     finally:
         cloud.stop()  # stops the sleeping run and snapshots
 
-    cloud = _start(test_config, tmp_path)
+    cloud = _start(test_config, state_dir)
     try:
         s3 = cloud.client("s3")
         for index, key in enumerate(HOSTILE_KEYS):
@@ -129,12 +134,11 @@ def test_restart_restores_objects_catalog_and_runs(test_config: PipelineConfig, 
         # uploads: no S3 event for them.
         assert _upload_events(cloud, names.raw_events_queue) == queued
 
-        # Since the restore only provisioning may have written objects (a job script edited meanwhile): the
-        # snapshot writes exactly those bodies, none that it restored.
+        # Nothing was applied, so the snapshot writes no body: none that it restored.
         assert cloud.state is not None and cloud.provision_report is not None
-        uploads = [resource for resource in cloud.provision_report.changed if resource.startswith("s3-object:")]
+        assert cloud.provision_report.applied is False
         report = cloud.state.snapshot()
-        assert report.blobs_written == len(uploads)
+        assert report.blobs_written == 0
         assert report.object_versions >= len(HOSTILE_KEYS) + 1
         unchanged = cloud.state.snapshot()
         assert (unchanged.blobs_written, unchanged.files_written) == (0, 0)
@@ -155,7 +159,10 @@ def _upload_events(cloud: LocalCloud, queue: str) -> dict[str, str]:
     return events
 
 
-def test_runs_left_active_by_a_crash_are_failed_on_restore(test_config: PipelineConfig, tmp_path: Path) -> None:
+def test_runs_left_active_by_a_crash_are_failed_on_restore(
+    test_config: PipelineConfig, cloud_state_dir: Callable[[], Path]
+) -> None:
+    state_dir = cloud_state_dir()
     history = {
         "runs": [
             {
@@ -170,8 +177,8 @@ def test_runs_left_active_by_a_crash_are_failed_on_restore(test_config: Pipeline
             }
         ]
     }
-    (tmp_path / "glue_runs.json").write_text(json.dumps(history))
-    with LocalCloud(test_config, state_dir=tmp_path, run_lambdas=False) as cloud:
+    (state_dir / "glue_runs.json").write_text(json.dumps(history))
+    with LocalCloud(test_config, state_dir=state_dir, run_lambdas=False) as cloud:
         run = cloud.client("glue").get_job_run(JobName=test_config.names.glue_job, RunId="jr_" + "a" * 64)["JobRun"]
     assert run["JobRunState"] == "FAILED"
     assert run["ErrorMessage"] == "The local cloud exited while this run was in progress"
@@ -203,3 +210,58 @@ def test_a_state_dir_in_use_is_refused(test_config: PipelineConfig, tmp_path: Pa
     finally:
         holder.kill()
         holder.wait()
+
+
+@pytest.mark.slow
+def test_after_a_restart_terraform_plans_no_change(
+    test_config: PipelineConfig, cloud_state_dir: Callable[[], Path]
+) -> None:
+    """What `scripts/deploy.sh test plan --local-endpoint URL` would say right after `local up`."""
+    with LocalCloud(test_config, state_dir=cloud_state_dir(), run_lambdas=False) as cloud:
+        assert cloud.infrastructure is not None
+        assert cloud.infrastructure.workspace().plan() is False, "terraform plan found changes after a restart"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1200)
+def test_a_killed_apply_is_finished_by_the_next_start(test_config: PipelineConfig, tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    state_dir = tmp_path / "test"
+    env = {**os.environ, "COVID_PIPELINE_LOCAL_DIR": str(tmp_path)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "covid_pipeline", "--env", "test", "local", "up"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its own process group: the kill takes Terraform with it, as a crash would
+    )
+    try:
+        deadline = time.monotonic() + 600
+        state = state_dir / "terraform.tfstate"
+        # Kill it once Terraform has recorded some resources but not all.
+        while time.monotonic() < deadline:
+            if state.is_file():
+                recorded = len(json.loads(state.read_text() or "{}").get("resources", []))
+                if recorded >= 10:
+                    break
+            assert process.poll() is None, "local up ended before it could be killed"
+            time.sleep(0.2)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=60)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    assert not (state_dir / "terraform.applied.json").exists()
+
+    with LocalCloud(test_config, state_dir=state_dir, run_lambdas=False) as cloud:
+        assert cloud.provision_report is not None
+        assert cloud.provision_report.applied is True
+        assert cloud.provision_report.reason == "the last apply did not finish"
+        assert cloud.infrastructure is not None
+        assert cloud.infrastructure.workspace().plan() is False

@@ -96,11 +96,11 @@ def final_confirmed(country: str) -> int:
 
 
 @pytest.fixture(scope="module")
-def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+def cloud(test_config, cloud_state_dir) -> Iterator[object]:
     from covid_pipeline.local.cloud import LocalCloud
 
-    config = load_config(ENV)
-    with LocalCloud(config, state_dir=tmp_path_factory.mktemp("cloud"), run_lambdas=False) as running:
+    config = test_config
+    with LocalCloud(test_config, state_dir=cloud_state_dir(), run_lambdas=False) as running:
         s3 = running.client("s3")
         schema = pa.schema(list(JOB_OUTPUT_COLUMNS.items()))
         table = pa.Table.from_pylist(job_output_rows(), schema=schema).drop_columns(["year", "month"])

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from covid_pipeline import sample_data
-from covid_pipeline.config import REPO_ROOT, PipelineConfig, load_config
+from covid_pipeline.config import REPO_ROOT, PipelineConfig
 from covid_pipeline.local.cloud import LocalCloud
 from covid_pipeline.local.spark_cluster import StandaloneCluster
 from covid_pipeline.spark_env import quiet_local_conf, s3a_conf, submit_args
@@ -35,11 +35,11 @@ RUN_TIMEOUT = 900
 
 
 @pytest.fixture(scope="module")
-def cloud(tmp_path_factory: pytest.TempPathFactory, s3a_jars: list[Path]) -> Iterator[LocalCloud]:
-    config = load_config("test")
-    with LocalCloud(
-        config, state_dir=tmp_path_factory.mktemp("cluster-cloud"), run_lambdas=False, snapshot_interval_seconds=None
-    ) as running:
+def cloud(
+    test_config: PipelineConfig, cloud_state_dir: Any, tmp_path_factory: pytest.TempPathFactory, s3a_jars: list[Path]
+) -> Iterator[LocalCloud]:
+    config = test_config
+    with LocalCloud(config, state_dir=cloud_state_dir(), run_lambdas=False, snapshot_interval_seconds=None) as running:
         dataset = sample_data.generate(tmp_path_factory.mktemp("cluster-sample"), dates=DATES)
         s3 = running.client("s3")
         sample_data.upload_reference(config, dataset, s3)
