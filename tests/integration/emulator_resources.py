@@ -572,6 +572,8 @@ def check(client: Clients, expected: dict[str, Any]) -> None:
         "Environment": {"Variables": {"RAW_BUCKET": VERSIONED_BUCKET}},
         "Layers": [known["layer_arn"]],
     }
+    by_arn = awslambda.get_function(FunctionName=known["function_arn"])["Configuration"]  # moto's weak ARN index
+    assert by_arn["CodeSha256"] == known["code_sha256"]
     layer_name, layer_version = known["layer_arn"].split(":")[-2:]
     layer = awslambda.get_layer_version(LayerName=layer_name, VersionNumber=int(layer_version))
     assert layer["Content"]["CodeSha256"] == known["layer_sha256"]

@@ -81,8 +81,8 @@ BLOBS_FOLDER = "blobs"
 STATE_PREFIX = "state-"
 STATE_SUFFIX = ".pickle"
 PICKLE_PROTOCOL = 5
-# What the previous state store (one JSON document per bucket, catalog and log group) left in the state dir.
-LEGACY_ENTRIES = ("s3", "catalog", "logs", "glue_jobs.json")
+# What only the previous state store (JSON documents per bucket, database and log group) left in the state dir.
+LEGACY_ENTRIES = ("s3/*/index.json", "catalog/*.json", "glue_jobs.json")
 COPY_CHUNK = 1 << 20
 UNGATED_ATTEMPTS = 3
 # marshal's format 2 has no back-references, which depend on reference counts: the same code object gives the
@@ -125,6 +125,7 @@ class SnapshotReport:
     state_bytes: int = 0  # size of the pickled backends, bodies excluded
     state_written: bool = False
     files_written: int = 0  # blobs, state file and index
+    bytes_written: int = 0
     paused_seconds: float = 0.0  # requests were held at the gate this long
     seconds: float = 0.0
 
@@ -218,6 +219,7 @@ class EmulatorState:
         if not (self.folder / state_file).is_file():
             _write_atomically(self.folder / state_file, state)
             report.state_written = True
+            report.bytes_written += len(state)
         index = {
             "format": SNAPSHOT_FORMAT,
             "moto": moto.__version__,
@@ -233,7 +235,9 @@ class EmulatorState:
         if not self.index_file.is_file() or self.index_file.read_text() != index_text:
             _write_atomically(self.index_file, index_text.encode())
             report.files_written += 1
+            report.bytes_written += len(index_text.encode())
         report.files_written += report.blobs_written + report.state_written
+        report.bytes_written += report.blob_bytes_written
         # The new index is in place: what only the previous snapshots used can go.
         for stale in sorted(self._blobs.names() - pickler.referenced):
             self._blobs.remove(stale)
@@ -250,7 +254,7 @@ class EmulatorState:
             started = time.monotonic()
             report = RestoreReport()
             if not self.exists:
-                legacy = [name for name in LEGACY_ENTRIES if (self.state_dir / name).exists()]
+                legacy = [pattern for pattern in LEGACY_ENTRIES if any(self.state_dir.glob(pattern))]
                 if legacy:
                     raise UserError(
                         f"{self.state_dir} holds local cloud state in an older layout ({', '.join(legacy)}) that this"
