@@ -57,7 +57,7 @@ import threading
 import time
 import types
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -217,7 +217,7 @@ class EmulatorState:
         state_file = f"{STATE_PREFIX}{digest}{STATE_SUFFIX}"
         report.state_bytes = len(state)
         if not (self.folder / state_file).is_file():
-            _write_atomically(self.folder / state_file, state)
+            _write_atomically(self.folder / state_file, [state])
             report.state_written = True
             report.bytes_written += len(state)
         index = {
@@ -233,7 +233,7 @@ class EmulatorState:
         }
         index_text = json.dumps(index, indent=1, sort_keys=True) + "\n"
         if not self.index_file.is_file() or self.index_file.read_text() != index_text:
-            _write_atomically(self.index_file, index_text.encode())
+            _write_atomically(self.index_file, [index_text.encode()])
             report.files_written += 1
             report.bytes_written += len(index_text.encode())
         report.files_written += report.blobs_written + report.state_written
@@ -733,11 +733,7 @@ class _BlobFolder:
     def write(self, name: str, body: _Body) -> int:
         path = self.path(name)
         path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(path.name + ".tmp")
-        with temporary.open("wb") as handle:
-            for chunk in body.chunks():
-                handle.write(chunk)
-        os.replace(temporary, path)
+        _write_atomically(path, body.chunks())
         self.names()
         assert self._names is not None
         self._names.add(name)
@@ -823,10 +819,17 @@ def _count_resources(entries: list[_Entry]) -> dict[str, int]:
     return counts
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
+def _write_atomically(path: Path, chunks: Iterable[bytes]) -> None:
+    """Write beside ``path``, then rename: ``path`` is either whole or as it was (a crash, a full disk)."""
     temporary = path.with_name(path.name + ".tmp")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)
+    try:
+        with temporary.open("wb") as handle:
+            for chunk in chunks:
+                handle.write(chunk)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
 
 
 def _python_version() -> str:
