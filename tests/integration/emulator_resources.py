@@ -3,8 +3,9 @@ checks that a restored emulator answers for them exactly as before (tests/integr
 
 ``build(clients)`` creates them and returns what must come back: values written here by hand, plus the
 identities the emulator chose (key ids, version ids, receipt handles), as JSON. ``check(clients, expected)``
-asserts them field by field. ``python -m tests.integration.emulator_resources STATE_DIR EXPECTED.json`` runs the
-check in a fresh process: a new emulator restored from STATE_DIR, as after ``local down`` / ``local up``.
+asserts them field by field. ``python -m tests.integration.emulator_resources check STATE_DIR EXPECTED.json``
+runs the check in a fresh process: a new emulator restored from STATE_DIR, as after ``local down`` /
+``local up``; ``... plan STATE_DIR TERRAFORM_DIR`` runs ``terraform plan`` there instead.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import hashlib
 import io
 import json
 import logging
+import os
+import subprocess
 import sys
 import threading
 import time
@@ -572,6 +575,8 @@ def check(client: Clients, expected: dict[str, Any]) -> None:
         "Environment": {"Variables": {"RAW_BUCKET": VERSIONED_BUCKET}},
         "Layers": [known["layer_arn"]],
     }
+    by_arn = awslambda.get_function(FunctionName=known["function_arn"])["Configuration"]  # moto's weak ARN index
+    assert by_arn["CodeSha256"] == known["code_sha256"]
     layer_name, layer_version = known["layer_arn"].split(":")[-2:]
     layer = awslambda.get_layer_version(LayerName=layer_name, VersionNumber=int(layer_version))
     assert layer["Content"]["CodeSha256"] == known["layer_sha256"]
@@ -697,16 +702,61 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
-def main(state_dir: str, expected_file: str) -> None:
-    """Restore a fresh emulator in this (new) process from ``state_dir`` and check it against ``expected_file``."""
+def provider_mirror() -> Path | None:
+    """The folder of the offline provider mirror holding hashicorp/aws (see DESIGN.md), if this machine has one."""
+    candidates = [os.environ.get("COVID_TF_PROVIDER_MIRROR", ""), "/opt/tf-plugins", "/usr/share/terraform/plugins"]
+    for candidate in filter(None, candidates):
+        if list(Path(candidate).glob("registry.terraform.io/hashicorp/aws/*/*/terraform-provider-aws*")):
+            return Path(candidate)
+    return None
+
+
+def terraform(work_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run Terraform in ``work_dir`` (a copy of tests/fixtures/emulator_state) offline, with dummy credentials."""
+    mirror = provider_mirror()
+    assert mirror is not None, "no provider mirror"
+    rc_file = work_dir / "terraformrc"
+    rc_file.write_text(
+        "provider_installation {\n  filesystem_mirror {\n"
+        f'    path    = "{mirror}"\n    include = ["registry.terraform.io/hashicorp/*"]\n  }}\n}}\n'
+    )
+    env = {
+        **os.environ,
+        "TF_CLI_CONFIG_FILE": str(rc_file),
+        "TF_IN_AUTOMATION": "1",
+        "CHECKPOINT_DISABLE": "1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }
+    return subprocess.run(
+        ["terraform", f"-chdir={work_dir}", *args, "-input=false", "-no-color"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def plan_args(endpoint: str) -> tuple[str, ...]:
+    return ("plan", "-detailed-exitcode", f"-var=endpoint={endpoint}")
+
+
+def main(mode: str, state_dir: str, other: str) -> int:
+    """In this (new) process, restore a fresh emulator from ``state_dir``, then either check it against the
+    expectations in the file ``other`` (mode ``check``) or run ``terraform plan`` in the folder ``other``
+    (mode ``plan``: the exit code is the plan's, 0 = no changes)."""
     from covid_pipeline.local.state import EmulatorState
 
-    expected = json.loads(Path(expected_file).read_text())
     with gated_emulator() as (endpoint, gate):
         report = EmulatorState(Path(state_dir), gate).restore()
-        check(clients_for(endpoint), expected)
         print(json.dumps({"restored": report.resources}))
+        if mode == "plan":
+            result = terraform(Path(other), *plan_args(endpoint))
+            print(result.stdout[-6000:], result.stderr[-3000:])
+            return result.returncode
+        check(clients_for(endpoint), json.loads(Path(other).read_text()))
+        return 0
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:3])
+    sys.exit(main(*sys.argv[1:4]))
