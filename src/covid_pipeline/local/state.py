@@ -84,6 +84,8 @@ PICKLE_PROTOCOL = 5
 # What only the previous state store (JSON documents per bucket, database and log group) left in the state dir.
 LEGACY_ENTRIES = ("s3/*/index.json", "catalog/*.json", "glue_jobs.json")
 COPY_CHUNK = 1 << 20
+# Byte strings at least this long are kept as blobs (function and layer zips), not in the state file.
+LARGE_BYTES = 256 * 1024
 UNGATED_ATTEMPTS = 3
 # marshal's format 2 has no back-references, which depend on reference counts: the same code object gives the
 # same bytes after a round trip, so a snapshot right after a restore can match the restored state file.
@@ -503,6 +505,19 @@ class _Pickler(pickle.Pickler):
         state["_value_buffer"] = _BlobReference(*body)
         return _new_disposed_key, (type(key),), state, None, None, _set_attributes
 
+    def persistent_id(self, obj: Any) -> Any:
+        """Large byte strings outside S3 (a Lambda function's or layer's zip, which moto keeps in memory) go to a
+        blob named by their content, so an unchanged one is not written into every state file again."""
+        if type(obj) is not bytes or len(obj) < LARGE_BYTES:
+            return None
+        name = hashlib.sha256(obj).hexdigest()  # by content: S3 bodies are named by their identity instead
+        if name not in self.referenced:
+            self.referenced.add(name)
+            self.referenced_bytes += len(obj)
+            if self.capture and name not in self.on_disk:
+                self.captures[name] = _Body(obj, None, len(obj))
+        return ("bytes", name, len(obj))
+
     def discard_captures(self) -> None:
         for body in self.captures.values():
             body.close()
@@ -755,6 +770,16 @@ class _Unpickler(pickle.Unpickler):
         if module == __name__ and name == "_blob":
             return self._load_blob
         return super().find_class(module, name)
+
+    def persistent_load(self, pid: Any) -> Any:
+        kind, name, size = pid
+        if kind != "bytes":
+            raise pickle.UnpicklingError(f"unknown persistent reference {kind!r}")
+        data = self.blobs.path(name).read_bytes()
+        if len(data) != size:
+            raise ValueError(f"{name} holds {len(data)} bytes where the snapshot recorded {size}")
+        self.blob_bytes += size
+        return data
 
     def _load_blob(self, name: str | None, size: int, max_size: int) -> Any:
         # The buffer moto gives every FakeKey: in memory up to max_size, then a temporary file.
