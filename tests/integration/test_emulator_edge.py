@@ -8,8 +8,10 @@ import io
 import json
 import os
 import socket
+import ssl
 import subprocess
 import sys
+import urllib.request
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -18,7 +20,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from covid_pipeline.local.emulator import DUMMY_CREDENTIALS, ClientCache, Emulator, emulator_env
+from covid_pipeline.local.emulator import DUMMY_CREDENTIALS, ClientCache, Emulator, client_ssl_context, emulator_env
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -131,6 +133,14 @@ def test_a_connection_that_sends_nothing_does_not_disturb_the_server(emulator: E
     for _ in range(3):
         socket.create_connection(("127.0.0.1", emulator.port), timeout=5).close()  # a port probe
     aws("sqs").list_queues()
+
+
+def test_internal_urllib_calls_verify_with_the_local_ca(emulator: Emulator) -> None:
+    context = client_ssl_context(emulator.endpoint_url)
+    assert context is not None and context.verify_mode == ssl.CERT_REQUIRED
+    with urllib.request.urlopen(f"{emulator.endpoint_url}/moto-api/", timeout=30, context=context) as response:
+        assert response.status == 200
+    assert client_ssl_context(emulator.http_endpoint_url) is None
 
 
 def test_a_child_process_trusts_the_endpoint_through_the_environment(emulator: Emulator) -> None:

@@ -38,37 +38,40 @@ class RequestContext:
 
     secure_transport: bool
     source_ip: str
-    account_id: str
+    account_id: str | None  # None: an unsigned (anonymous) request
     received: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
 
     @property
-    def caller_arn(self) -> str:
+    def caller_arn(self) -> str | None:
         # The emulator's credentials are not an IAM user's: the caller is the account itself, as with root keys.
-        return f"arn:aws:iam::{self.account_id}:root"
+        return f"arn:aws:iam::{self.account_id}:root" if self.account_id else None
 
     def condition_values(self) -> dict[str, str]:
-        return {
+        values = {
             "aws:securetransport": "true" if self.secure_transport else "false",
             "aws:sourceip": self.source_ip,
-            "aws:principalaccount": self.account_id,
-            "aws:principalarn": self.caller_arn,
             "aws:currenttime": self.received.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "aws:epochtime": str(int(self.received.timestamp())),
         }
+        if self.account_id and self.caller_arn:
+            values.update({"aws:principalaccount": self.account_id, "aws:principalarn": self.caller_arn})
+        return values
 
 
 REQUEST_CONTEXT: contextvars.ContextVar[RequestContext | None] = contextvars.ContextVar(
     "covid_pipeline_request_context", default=None
 )
-_ACCESS_KEY = re.compile(r"Credential=([^/,\s]+)/")
+# The access key of a signed request: in the Authorization header, or in a presigned URL's query string.
+_ACCESS_KEY = re.compile(r"Credential=([^/,\s%]+)(?:/|%2F)", re.IGNORECASE)
 
 
-def _account_of(environ: Mapping[str, Any]) -> str:
-    from moto.core import DEFAULT_ACCOUNT_ID
+def _account_of(environ: Mapping[str, Any]) -> str | None:
+    """The caller's account (moto's, for the access key), or None for an unsigned request."""
     from moto.iam.models import get_account_id_from
 
-    match = _ACCESS_KEY.search(str(environ.get("HTTP_AUTHORIZATION", "")))
-    return get_account_id_from(match.group(1)) if match else DEFAULT_ACCOUNT_ID
+    signature = f"{environ.get('HTTP_AUTHORIZATION', '')} {environ.get('QUERY_STRING', '')}"
+    match = _ACCESS_KEY.search(signature)
+    return get_account_id_from(match.group(1)) if match else None
 
 
 class RequestContextMiddleware:
@@ -236,7 +239,7 @@ def _principal_matches(element: Any, caller_arn: str | None) -> bool:
     if element == "*":
         return True
     if caller_arn is None or not isinstance(element, Mapping):
-        return False
+        return False  # an anonymous caller is named by "*" only
     account = caller_arn.split(":")[4] if caller_arn.count(":") >= 5 else ""
     for entry in _as_list(element.get("AWS", [])):
         if entry == "*" or entry == caller_arn:

@@ -91,6 +91,9 @@ class LocalTls:
         context.load_cert_chain(self.server_cert, self.server_key)
         # HTTP/1.1 only: clients that offer h2 (Go's) fall back to it.
         context.set_alpn_protocols(["http/1.1"])
+        # The emulator closes every connection after one response (werkzeug's server does), and its clients do not
+        # resume sessions across connections: TLS 1.3 session tickets would only be two more writes per handshake.
+        context.num_tickets = 0
         return context
 
     def client_context(self) -> ssl.SSLContext:
