@@ -62,6 +62,15 @@ def ca_bundle_for(endpoint_url: str) -> Path | None:
         return _CA_BUNDLES.get(endpoint_url.rstrip("/"))
 
 
+def client_ssl_context(endpoint_url: str) -> ssl.SSLContext | None:
+    """For urllib calls to an emulator endpoint (``/moto-api/...``): None for http://, else a context verifying
+    the certificate with this process's emulator CA, or AWS_CA_BUNDLE (a child process of the local cloud)."""
+    if not endpoint_url.startswith("https://"):
+        return None
+    ca = ca_bundle_for(endpoint_url) or os.environ.get("AWS_CA_BUNDLE")
+    return ssl.create_default_context(cafile=str(ca) if ca else None)
+
+
 class _Handler(MotoRequestHandler):
     """moto's request handler, telling HTTPS from HTTP per connection (werkzeug asks the server, which has no TLS
     context of its own: TLS is per connection here)."""
@@ -94,6 +103,10 @@ class _DualProtocolServer(ThreadedWSGIServer):
         self.tls_context = tls_context
 
     def finish_request(self, request: Any, client_address: Any) -> None:
+        # Responses go out as several small writes (status line, headers, body): without NODELAY, Nagle holds each
+        # behind the client's delayed ACK, tens of milliseconds per request over TLS.
+        with contextlib.suppress(OSError):
+            request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if self.tls_context is None:
             super().finish_request(request, client_address)
             return
@@ -225,8 +238,7 @@ class Emulator:
     def reset(self) -> None:
         """Drop every resource moto holds (all services, all accounts)."""
         request = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST", data=b"")
-        context = self.tls.client_context() if self.tls is not None else None
-        with urllib.request.urlopen(request, timeout=30, context=context) as response:
+        with urllib.request.urlopen(request, timeout=30, context=client_ssl_context(self.endpoint_url)) as response:
             response.read()
 
     def stop(self) -> None:

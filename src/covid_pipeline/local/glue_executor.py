@@ -50,7 +50,8 @@ from botocore.exceptions import ClientError
 from covid_pipeline.local.emulator import ClientCache
 from covid_pipeline.local.glue_front import GlueAction, GlueApiError
 from covid_pipeline.local.glue_standby import READY_LINE, RUN_END_LINE, parse_end_of_run
-from covid_pipeline.spark_env import SPARK_LOG_LINE, quiet_local_conf, s3a_conf, submit_args
+from covid_pipeline.local.tls import java_truststore_for
+from covid_pipeline.spark_env import SPARK_LOG_LINE, JvmTrustStore, quiet_local_conf, s3a_conf, submit_args
 
 ACTIVE_STATES = frozenset({"STARTING", "RUNNING", "STOPPING", "WAITING"})
 # What MaxConcurrentRuns counts: a queued (WAITING) run does not hold a slot.
@@ -627,7 +628,7 @@ class GlueExecutor:
         env.update(self.child_env)
         conf = {
             **quiet_local_conf(),
-            **s3a_conf(self.moto_endpoint),
+            **s3a_conf(self.moto_endpoint, self._truststore()),
             "spark.sql.warehouse.dir": str(work_dir / "spark-warehouse"),
             "spark.local.dir": str(work_dir / "spark-tmp"),
             **self.spark_conf,
@@ -642,6 +643,13 @@ class GlueExecutor:
             }
         )
         return env
+
+    def _truststore(self) -> JvmTrustStore | None:
+        """What the job's JVM verifies an HTTPS endpoint with: the CA bundle its boto3 uses, as a trust store."""
+        ca_bundle = self.child_env.get("AWS_CA_BUNDLE")
+        if not ca_bundle or not self.moto_endpoint.startswith("https://"):
+            return None
+        return java_truststore_for(Path(ca_bundle))
 
     @staticmethod
     def _log_groups(arguments: dict[str, str]) -> dict[str, list[str]]:

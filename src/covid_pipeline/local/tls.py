@@ -9,7 +9,8 @@ by a CA that exists only on this machine, in a folder the caller chooses (the lo
     ca-key.pem       the CA's private key (0600; only ever used to sign server.pem)
     server.pem       the emulator's certificate (IP 127.0.0.1, DNS localhost), then the CA certificate
     server-key.pem   its private key (0600)
-    truststore.p12   the CA certificate as a PKCS12 trust store, built by the JDK's keytool, for JVMs (S3A)
+    truststore.p12   the CA certificate as a PKCS12 trust store, built by the JDK's keytool, for JVMs (S3A);
+                     truststore.p12.sha256 records which ca.pem it was built from
 
 Everything is reused while valid and made again when missing, expired, about to expire or not matching (a leaf
 not signed by this CA, a trust store of another CA). Keys are ECDSA P-256: fast to make, and accepted by Python's
@@ -83,11 +84,6 @@ class LocalTls:
     def truststore_path(self) -> Path:
         return self.folder / "truststore.p12"
 
-    @property
-    def _truststore_stamp(self) -> Path:
-        # Which CA the trust store was built from (keytool's store is encrypted; comparing needs no keytool).
-        return self.folder / "truststore.p12.ca-sha256"
-
     def server_context(self) -> ssl.SSLContext:
         """What the emulator's listener wraps TLS connections with."""
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -95,6 +91,9 @@ class LocalTls:
         context.load_cert_chain(self.server_cert, self.server_key)
         # HTTP/1.1 only: clients that offer h2 (Go's) fall back to it.
         context.set_alpn_protocols(["http/1.1"])
+        # The emulator closes every connection after one response (werkzeug's server does), and its clients do not
+        # resume sessions across connections: TLS 1.3 session tickets would only be two more writes per handshake.
+        context.num_tickets = 0
         return context
 
     def client_context(self) -> ssl.SSLContext:
@@ -103,13 +102,17 @@ class LocalTls:
 
     def java_truststore(self) -> JvmTrustStore:
         """The CA as a PKCS12 trust store for JVMs (made with keytool on first use, then reused)."""
-        with _folder_lock(self.folder):
-            fingerprint = _sha256(self.ca_cert.read_bytes())
-            stamp = self._truststore_stamp
-            if not (self.truststore_path.is_file() and stamp.is_file() and stamp.read_text().strip() == fingerprint):
-                _build_truststore(self.ca_cert, self.truststore_path)
-                _write_atomic(stamp, fingerprint.encode() + b"\n")
-        return JvmTrustStore(path=self.truststore_path, password=TRUSTSTORE_PASSWORD, store_type="PKCS12")
+        return _ensure_truststore(self.ca_cert, self.truststore_path)
+
+
+def java_truststore_for(ca_bundle: Path) -> JvmTrustStore:
+    """A JVM trust store holding the certificates of a PEM bundle (what AWS_CA_BUNDLE names): the local cloud's
+    ``truststore.p12`` for its own ``ca.pem``, else ``<bundle>.p12`` beside any other bundle."""
+    ca_bundle = ca_bundle.resolve()
+    local = LocalTls(ca_bundle.parent)
+    if ca_bundle == local.ca_cert:
+        return local.java_truststore()
+    return _ensure_truststore(ca_bundle, ca_bundle.with_name(f"{ca_bundle.name}.p12"))
 
 
 def ensure_local_tls(folder: Path, now: dt.datetime | None = None) -> LocalTls:
@@ -310,26 +313,45 @@ def keytool_path() -> str:
     return found
 
 
-def _build_truststore(ca_cert: Path, target: Path) -> None:
+def _ensure_truststore(ca_bundle: Path, target: Path) -> JvmTrustStore:
+    """``target`` built from ``ca_bundle`` unless it already was (a stamp file records which bundle)."""
+    try:
+        bundle = ca_bundle.read_bytes()
+    except OSError as exc:
+        raise TlsError(f"cannot read the CA bundle {ca_bundle}: {exc}") from exc
+    stamp = target.with_name(f"{target.name}.sha256")
+    fingerprint = _sha256(bundle)
+    with _folder_lock(target.parent):
+        if not (target.is_file() and stamp.is_file() and stamp.read_text().strip() == fingerprint):
+            _build_truststore(x509.load_pem_x509_certificates(bundle), target)
+            _write_atomic(stamp, fingerprint.encode() + b"\n")
+    return JvmTrustStore(path=target, password=TRUSTSTORE_PASSWORD, store_type="PKCS12")
+
+
+def _build_truststore(certificates: list[x509.Certificate], target: Path) -> None:
+    """keytool imports one certificate per call: each gets its own alias in a store built aside, then moved."""
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
         store = Path(tmp) / target.name
-        command = [
-            keytool_path(),
-            "-importcert",
-            "-noprompt",
-            "-alias",
-            TRUSTSTORE_ALIAS,
-            "-file",
-            str(ca_cert),
-            "-keystore",
-            str(store),
-            "-storetype",
-            "PKCS12",
-            "-storepass",
-            TRUSTSTORE_PASSWORD,
-        ]
-        result = subprocess.run(command, capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL)
-        if result.returncode != 0:
-            detail = (result.stderr or result.stdout).strip().splitlines()
-            raise TlsError(f"keytool could not build the trust store {target}: {detail[-1] if detail else '?'}")
+        for index, certificate in enumerate(certificates):
+            pem = Path(tmp) / f"cert-{index}.pem"
+            pem.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+            command = [
+                keytool_path(),
+                "-importcert",
+                "-noprompt",
+                "-alias",
+                f"{TRUSTSTORE_ALIAS}-{index}",
+                "-file",
+                str(pem),
+                "-keystore",
+                str(store),
+                "-storetype",
+                "PKCS12",
+                "-storepass",
+                TRUSTSTORE_PASSWORD,
+            ]
+            result = subprocess.run(command, capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL)
+            if result.returncode != 0:
+                detail = (result.stderr or result.stdout).strip().splitlines()
+                raise TlsError(f"keytool could not build the trust store {target}: {detail[-1] if detail else '?'}")
         os.replace(store, target)
