@@ -1,7 +1,7 @@
 """`make bench`: every benchmark, one table, bench/results/latest.{json,md}, and the README's table.
 
     python -m bench.run_all [--repeats 3] [--smoke] [--merge]
-        [--only job,incremental,warm,scale,s3a,scale_s3a,e2e,warehouse,queries]
+        [--only job,incremental,warm,scale,s3a,scale_s3a,terraform,e2e,warehouse,queries]
 
 --smoke runs the harness end to end on tiny generated input (what `make test` does, so it cannot rot);
 its results go to bench/results/smoke.* and never touch the README.
@@ -17,7 +17,7 @@ from collections.abc import Callable
 from bench import datasets
 from bench.harness import WORK_DIR, Result, machine, print_table, update_readme, write_results
 
-ALL = ("job", "incremental", "warm", "scale", "s3a", "scale_s3a", "e2e", "warehouse", "queries")
+ALL = ("job", "incremental", "warm", "scale", "s3a", "scale_s3a", "terraform", "e2e", "warehouse", "queries")
 # Steps that compare with (or read the output of) another step's run: the full run of "job", or the 1x S3A run.
 NEEDS = {"incremental": "job", "warm": "job", "scale": "job", "s3a": "job", "queries": "job", "scale_s3a": "s3a"}
 
@@ -62,8 +62,9 @@ def run(only: set[str], repeats: int, smoke: bool, scale_factor: int) -> list[Re
 
         steps.append(("s3a", s3a))
         steps.append(("scale_s3a", lambda: job_bench.scale_via_s3a(lookup, scale_factor, s3a_seconds, one_x_rows)))
-        from bench import e2e_bench
+        from bench import e2e_bench, terraform_bench
 
+        steps.append(("terraform", lambda: terraform_bench.apply_and_restart(repeats)))
         steps.append(("e2e", e2e_bench.demo_upload_to_queryable))
 
         def warehouse() -> list[Result]:
