@@ -51,22 +51,84 @@ def spark() -> Iterator[object]:
     session.stop()
 
 
+class Background:
+    """A command started at the beginning of the session, whose result a fixture waits for."""
+
+    def __init__(self, argv: list[str], env: dict[str, str] | None = None) -> None:
+        self.argv = argv
+        self.process = subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True
+        )
+
+    def wait(self, timeout: float = 1800) -> str:
+        stdout, stderr = self.process.communicate(timeout=timeout)
+        assert self.process.returncode == 0, f"{' '.join(self.argv[2:4])} failed:\n{stdout[-3000:]}\n{stderr[-5000:]}"
+        return stdout
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, 9)
+            self.process.wait()
+
+
 @pytest.fixture(scope="session")
-def planned_stacks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+def local_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Where this session's local clouds live; COVID_PIPELINE_LOCAL_DIR points here for the whole run, so the CLI
+    (in-process or as a child) finds the clouds and states the tests start, never the developer's own .local/."""
+    root = tmp_path_factory.mktemp("local-clouds")
+    previous = os.environ.get("COVID_PIPELINE_LOCAL_DIR")
+    os.environ["COVID_PIPELINE_LOCAL_DIR"] = str(root)
+    try:
+        yield root
+    finally:
+        if previous is None:
+            os.environ.pop("COVID_PIPELINE_LOCAL_DIR", None)
+        else:
+            os.environ["COVID_PIPELINE_LOCAL_DIR"] = previous
+
+
+@pytest.fixture(scope="session", autouse=True)
+def background_terraform(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, local_root: Path
+) -> Iterator[dict[str, Background]]:
+    """When the session has tests that need them, the plans of every environment and the provisioned `test` cloud
+    are made in the background from the start (the unit tests run first, see pyproject's testpaths)."""
+    from covid_pipeline.config import ENVIRONMENTS
+
+    needs = {name for item in request.session.items for name in getattr(item, "fixturenames", ())}
+    jobs: dict[str, Background] = {}
+    if "planned_stacks" in needs:
+        plans = tmp_path_factory.mktemp("plans")
+        jobs["plans"] = Background(
+            [sys.executable, "-m", "covid_pipeline.local.offline_plan", str(plans), *ENVIRONMENTS]
+        )
+        jobs["plans"].out_dir = plans  # type: ignore[attr-defined]
+    if "provisioned_test_cloud" in needs:
+        jobs["cloud"] = Background([sys.executable, "-m", "tests.provisioned_cloud", str(local_root)])
+    try:
+        yield jobs
+    finally:
+        for job in jobs.values():
+            job.stop()
+
+
+@pytest.fixture(scope="session")
+def planned_stacks(background_terraform: dict[str, Background]) -> dict[str, dict[str, Any]]:
     """`terraform show -json` of each environment's plan, made once per session with the real AWS provider against
     a throwaway emulator (covid_pipeline.local.offline_plan, in its own process: moto's state is per process)."""
     from covid_pipeline.config import ENVIRONMENTS
 
-    out_dir = tmp_path_factory.mktemp("plans")
-    result = subprocess.run(
-        [sys.executable, "-m", "covid_pipeline.local.offline_plan", str(out_dir), *ENVIRONMENTS],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=900,
-    )
-    assert result.returncode == 0, f"planning failed:\n{result.stdout}\n{result.stderr}"
+    job = background_terraform["plans"]
+    job.wait()
+    out_dir: Path = job.out_dir  # type: ignore[attr-defined]
     return {env: json.loads((out_dir / f"{env}.json").read_text()) for env in ENVIRONMENTS}
+
+
+@pytest.fixture(scope="session")
+def provisioned_test_cloud(background_terraform: dict[str, Background], local_root: Path) -> Path:
+    """The `test` cloud right after `terraform apply`, kept as the baseline of ``<local_root>/test``."""
+    background_terraform["cloud"].wait()
+    return local_root / "test.provisioned"
 
 
 def planned_outputs(plan: dict[str, Any]) -> dict[str, Any]:

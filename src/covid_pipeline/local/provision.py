@@ -239,3 +239,47 @@ def _no_client(service: str) -> Any:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+# --- a provisioned baseline ---------------------------------------------------------------------------------------
+#
+# `terraform apply` of an environment takes minutes even against the emulator: the AWS provider waits a fixed time
+# for every SQS queue and queue policy (6 checks 5 s apart) and S3 lifecycle configuration (about 55 s), whatever
+# the answers, and those waits are chained. A fresh cloud for the same state folder (the demo's, a test session's)
+# therefore starts from a copy of the folder as it was right after an apply: the same emulator state and Terraform
+# state, as an image is booted rather than reinstalled. Terraform still converges it on start: if the inputs changed
+# since, the start applies the difference.
+
+BASELINE_SUFFIX = ".provisioned"
+_NOT_COPIED = (".lock", "endpoint.json", "glue-runs", "lambda")
+
+
+def baseline_dir(state_dir: Path) -> Path:
+    return state_dir.with_name(state_dir.name + BASELINE_SUFFIX)
+
+
+def save_baseline(state_dir: Path) -> Path:
+    """Keep ``state_dir`` as it is now (just provisioned, its state saved) as the baseline of fresh clouds there."""
+    import shutil
+
+    target = baseline_dir(state_dir)
+    staging = target.with_name(target.name + ".tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(state_dir, staging, symlinks=True, ignore=shutil.ignore_patterns(*_NOT_COPIED))
+    shutil.rmtree(target, ignore_errors=True)
+    staging.rename(target)
+    return target
+
+
+def start_from_baseline(state_dir: Path) -> bool:
+    """Fill the empty ``state_dir`` from its baseline when there is one; True if it did."""
+    import shutil
+
+    source = baseline_dir(state_dir)
+    if not (source / APPLIED_FILE).is_file():
+        return False
+    if state_dir.exists() and any(state_dir.iterdir()):
+        raise ValueError(f"{state_dir} is not empty: a baseline only fills an empty state folder")
+    shutil.rmtree(state_dir, ignore_errors=True)
+    shutil.copytree(source, state_dir, symlinks=True)
+    return True
