@@ -4,6 +4,7 @@ executing Lambda functions and Glue job runs to the local cloud's runtimes."""
 
 from __future__ import annotations
 
+import http.client
 import io
 import json
 import os
@@ -141,6 +142,30 @@ def test_internal_urllib_calls_verify_with_the_local_ca(emulator: Emulator) -> N
     with urllib.request.urlopen(f"{emulator.endpoint_url}/moto-api/", timeout=30, context=context) as response:
         assert response.status == 200
     assert client_ssl_context(emulator.http_endpoint_url) is None
+
+
+def test_a_connection_serves_request_after_request_whatever_the_app_read(emulator: Emulator) -> None:
+    """Keep-alive as AWS endpoints do it: several requests on one TLS connection, including ones whose body the
+    app never reads (an error before the body matters) and a chunked one."""
+    context = client_ssl_context(emulator.endpoint_url)
+    connection = http.client.HTTPSConnection("127.0.0.1", emulator.port, context=context, timeout=30)
+    try:
+        statuses = []
+        for method, path, body in [
+            ("GET", "/moto-api/", None),
+            ("PUT", "/no-such-bucket-edge/key", b"x" * 70_000),  # NoSuchBucket: the body is left unread
+            ("PUT", "/no-such-bucket-edge/key", iter([b"abc", b"def"])),  # chunked
+            ("GET", "/moto-api/", None),
+        ]:
+            chunked = not isinstance(body, bytes | None)
+            connection.request(method, path, body=body, encode_chunked=chunked)
+            response = connection.getresponse()
+            response.read()
+            statuses.append(response.status)
+            assert response.getheader("Connection") != "close"
+        assert statuses == [200, 404, 404, 200]
+    finally:
+        connection.close()
 
 
 def test_a_child_process_trusts_the_endpoint_through_the_environment(emulator: Emulator) -> None:
