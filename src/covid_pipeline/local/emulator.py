@@ -187,35 +187,57 @@ class _DualProtocolServer(ThreadedWSGIServer):
         # when the port is taken.
         super().__init__(host, port, app, _Handler, fd=sock.fileno())
         self.tls_context = tls_context
+        # Kept-alive connections outlive the accept loop: close_connections() ends them when the emulator stops.
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
 
     def finish_request(self, request: Any, client_address: Any) -> None:
-        # Responses go out as several small writes (status line, headers, body): without NODELAY, Nagle holds each
-        # behind the client's delayed ACK, tens of milliseconds per request over TLS.
+        # A response spanning several segments must not have its last one held by Nagle behind the client's
+        # delayed ACK (tens of milliseconds per request).
         with contextlib.suppress(OSError):
             request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if self.tls_context is None:
-            super().finish_request(request, client_address)
+        connection = self._protocol_of(request, client_address)
+        if connection is None:
             return
-        connection = request
-        try:
-            request.settimeout(HANDSHAKE_TIMEOUT_SECONDS)
-            first = request.recv(1, socket.MSG_PEEK)
-            if not first:
-                return  # connected and closed: a port probe
-            if first[0] == TLS_HANDSHAKE_RECORD:
-                connection = self.tls_context.wrap_socket(request, server_side=True)
-            connection.settimeout(None)
-        except (OSError, ssl.SSLError) as exc:
-            log.debug("connection from %s dropped before its first request: %s", client_address, exc)
-            return
+        with self._open_lock:
+            self._open.add(connection)
         try:
             super().finish_request(connection, client_address)
         finally:
+            with self._open_lock:
+                self._open.discard(connection)
             if connection is not request:
                 # The TLS socket took over the descriptor: close it here (socketserver closes the bare one).
                 with contextlib.suppress(OSError):
                     connection.shutdown(socket.SHUT_RDWR)
                 connection.close()
+
+    def _protocol_of(self, request: socket.socket, client_address: Any) -> socket.socket | None:
+        """The connection to serve: ``request`` itself for plain HTTP, wrapped in TLS when it starts a handshake;
+        None when it closes (or fails the handshake) before its first request."""
+        if self.tls_context is None:
+            return request
+        try:
+            request.settimeout(HANDSHAKE_TIMEOUT_SECONDS)
+            first = request.recv(1, socket.MSG_PEEK)
+            if not first:
+                return None  # connected and closed: a port probe
+            connection = request
+            if first[0] == TLS_HANDSHAKE_RECORD:
+                connection = self.tls_context.wrap_socket(request, server_side=True)
+            connection.settimeout(None)
+            return connection
+        except (OSError, ssl.SSLError) as exc:
+            log.debug("connection from %s dropped before its first request: %s", client_address, exc)
+            return None
+
+    def close_connections(self) -> None:
+        """End every open connection (their threads wait for a next request that will not be served)."""
+        with self._open_lock:
+            connections = list(self._open)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
 
 
 def _listen(port: int) -> socket.socket:
@@ -333,6 +355,7 @@ class Emulator:
                 _CA_BUNDLES.pop(self.endpoint_url, None)
             self._server.shutdown()
             self._server.server_close()
+            self._server.close_connections()
             if self._thread is not None:
                 self._thread.join(timeout=30)
             self._server = None
