@@ -4,6 +4,7 @@ executing Lambda functions and Glue job runs to the local cloud's runtimes."""
 
 from __future__ import annotations
 
+import http.client
 import io
 import json
 import os
@@ -143,6 +144,30 @@ def test_internal_urllib_calls_verify_with_the_local_ca(emulator: Emulator) -> N
     assert client_ssl_context(emulator.http_endpoint_url) is None
 
 
+def test_a_connection_serves_request_after_request_whatever_the_app_read(emulator: Emulator) -> None:
+    """Keep-alive as AWS endpoints do it: several requests on one TLS connection, including ones whose body the
+    app never reads (an error before the body matters) and a chunked one."""
+    context = client_ssl_context(emulator.endpoint_url)
+    connection = http.client.HTTPSConnection("127.0.0.1", emulator.port, context=context, timeout=30)
+    try:
+        statuses = []
+        for method, path, body in [
+            ("GET", "/moto-api/", None),
+            ("PUT", "/no-such-bucket-edge/key", b"x" * 70_000),  # NoSuchBucket: the body is left unread
+            ("PUT", "/no-such-bucket-edge/key", iter([b"abc", b"def"])),  # chunked
+            ("GET", "/moto-api/", None),
+        ]:
+            chunked = not isinstance(body, bytes | None)
+            connection.request(method, path, body=body, encode_chunked=chunked)
+            response = connection.getresponse()
+            response.read()
+            statuses.append(response.status)
+            assert response.getheader("Connection") != "close"
+        assert statuses == [200, 404, 404, 200]
+    finally:
+        connection.close()
+
+
 def test_a_child_process_trusts_the_endpoint_through_the_environment(emulator: Emulator) -> None:
     code = "import boto3; print(len(boto3.client('s3').list_buckets()['Buckets']) >= 0)"
     env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
@@ -266,3 +291,72 @@ def test_glue_job_runs_stay_with_the_local_executor(emulator: Emulator, aws: Cli
         emulator.glue_actions.actions = {}
     assert run["JobRunId"] == "jr_local_executor"
     assert started == [{"JobName": "covid-transform", "Arguments": {"--source": "jhu"}}]
+
+
+# --- answers Terraform's provider reads back -----------------------------------------------------------------------
+
+
+def test_budget_notifications_have_subscribers_and_budgets_have_tags(aws: ClientCache) -> None:
+    budgets = aws("budgets")
+    notification = {"NotificationType": "ACTUAL", "ComparisonOperator": "GREATER_THAN", "Threshold": 80.0}
+    subscriber = {"SubscriptionType": "EMAIL", "Address": "alerts@example.com"}
+    budget = {"BudgetName": "edge", "BudgetLimit": {"Amount": "50", "Unit": "USD"}, "TimeUnit": "MONTHLY",
+              "BudgetType": "COST"}  # fmt: skip
+    budgets.create_budget(AccountId=ACCOUNT, Budget=budget, ResourceTags=[{"Key": "Stack", "Value": "edge"}])
+    budgets.create_notification(AccountId=ACCOUNT, BudgetName="edge", Notification=notification,
+                                Subscribers=[subscriber])  # fmt: skip
+    found = budgets.describe_subscribers_for_notification(
+        AccountId=ACCOUNT, BudgetName="edge", Notification={**notification, "ThresholdType": "PERCENTAGE"}
+    )
+    assert found["Subscribers"] == [subscriber]
+    arn = f"arn:aws:budgets::{ACCOUNT}:budget/edge"
+    assert budgets.list_tags_for_resource(ResourceARN=arn)["ResourceTags"] == [{"Key": "Stack", "Value": "edge"}]
+
+
+def test_kms_rotation_period_is_kept(aws: ClientCache) -> None:
+    kms = aws("kms")
+    key = kms.create_key()["KeyMetadata"]["KeyId"]
+    kms.enable_key_rotation(KeyId=key, RotationPeriodInDays=365)
+    status = kms.get_key_rotation_status(KeyId=key)
+    assert (status["KeyRotationEnabled"], status["RotationPeriodInDays"], status["KeyId"]) == (True, 365, key)
+
+
+def test_logging_to_a_target_that_grants_by_wildcard_policy(aws: ClientCache) -> None:
+    s3 = aws("s3")
+    for bucket in ("edge-logs", "edge-source"):
+        s3.create_bucket(Bucket=bucket)
+    # A target that still uses ACLs must grant the logging service: a wildcard covering the prefix is enough.
+    s3.put_bucket_ownership_controls(
+        Bucket="edge-logs", OwnershipControls={"Rules": [{"ObjectOwnership": "ObjectWriter"}]}
+    )
+    grant = {"Effect": "Allow", "Principal": {"Service": "logging.s3.amazonaws.com"}, "Action": "s3:PutObject",
+             "Resource": "arn:aws:s3:::edge-logs/s3/*"}  # fmt: skip
+    status = {"LoggingEnabled": {"TargetBucket": "edge-logs", "TargetPrefix": "s3/edge-source/"}}
+    refused = error_of(lambda: s3.put_bucket_logging(Bucket="edge-source", BucketLoggingStatus=status))
+    assert refused == ("InvalidTargetBucketForLogging", 400)  # no grant yet
+    s3.put_bucket_policy(Bucket="edge-logs", Policy=json.dumps({"Version": "2012-10-17", "Statement": [grant]}))
+    s3.put_bucket_logging(Bucket="edge-source", BucketLoggingStatus=status)
+    assert s3.get_bucket_logging(Bucket="edge-source")["LoggingEnabled"]["TargetPrefix"] == "s3/edge-source/"
+    s3.put_object(Bucket="edge-source", Key="k", Body=b"v")
+    assert "Contents" not in s3.list_objects_v2(Bucket="edge-logs")  # delivered later on AWS, never here
+
+
+def test_lambda_reads_back_its_logging_and_dead_letter_configuration(aws: ClientCache) -> None:
+    trust = {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    role = aws("iam").create_role(RoleName="edge-cfg", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17",
+                                  "Statement": [trust]}))["Role"]["Arn"]  # fmt: skip
+    dlq = f"arn:aws:sqs:{REGION}:{ACCOUNT}:edge-async-dlq"
+    aws("lambda").create_function(FunctionName="edge-cfg", Runtime="python3.11", Role=role, Handler="handler.handler",
+                                  Code={"ZipFile": _function_zip()}, DeadLetterConfig={"TargetArn": dlq},
+                                  LoggingConfig={"LogFormat": "JSON", "LogGroup": "/aws/lambda/edge-cfg"})  # fmt: skip
+    config = aws("lambda").get_function_configuration(FunctionName="edge-cfg")
+    assert config["DeadLetterConfig"] == {"TargetArn": dlq}
+    assert config["LoggingConfig"] == {"LogFormat": "JSON", "LogGroup": "/aws/lambda/edge-cfg",
+                                       "ApplicationLogLevel": "INFO", "SystemLogLevel": "INFO"}  # fmt: skip
+
+
+def test_a_glue_job_without_an_execution_class_reads_back_without_one(aws: ClientCache) -> None:
+    glue = aws("glue")
+    glue.create_job(Name="edge-job", Role="arn:aws:iam::123456789012:role/glue",
+                    Command={"Name": "glueetl", "ScriptLocation": "s3://edge/script.py"})  # fmt: skip
+    assert "ExecutionClass" not in glue.get_job(JobName="edge-job")["Job"]

@@ -5,12 +5,14 @@ Its own module: each test starts and stops an emulator, which resets moto's proc
 
 from __future__ import annotations
 
+import http.client
 import socket
 from pathlib import Path
 
 import boto3
+import pytest
 
-from covid_pipeline.local.emulator import DUMMY_CREDENTIALS, Emulator
+from covid_pipeline.local.emulator import DUMMY_CREDENTIALS, Emulator, client_ssl_context
 
 
 def _free_port() -> int:
@@ -69,4 +71,21 @@ def test_without_a_tls_folder_the_endpoint_is_plain_http() -> None:
         assert emulator.endpoint_url.startswith("http://") and emulator.ca_bundle is None
         assert _answers(emulator.endpoint_url)
     finally:
+        emulator.stop()
+
+
+def test_stopping_ends_kept_alive_connections(tmp_path: Path) -> None:
+    emulator = Emulator("us-east-1", tls_dir=tmp_path)
+    emulator.start()
+    context = client_ssl_context(emulator.endpoint_url)
+    connection = http.client.HTTPSConnection("127.0.0.1", emulator.port, context=context, timeout=10)
+    try:
+        connection.request("GET", "/moto-api/")
+        assert connection.getresponse().read()
+        emulator.stop()
+        with pytest.raises((http.client.HTTPException, OSError)):
+            connection.request("GET", "/moto-api/")
+            connection.getresponse().read()
+    finally:
+        connection.close()
         emulator.stop()

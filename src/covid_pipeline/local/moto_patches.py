@@ -1,12 +1,23 @@
 """Where moto answers differently from AWS in ways Terraform's provider or our runtimes notice: patched here.
 
-Installed once per process by ``install()`` (the Emulator calls it). Each patch says which AWS behaviour it
-restores and which moto behaviour it replaces. They change moto's answers, never our configuration: terraform/
-is applied unchanged.
+Installed once per process by ``install()`` (the Emulator calls it). Each patch says, in its docstring, which AWS
+behaviour it restores and which moto behaviour it replaces. They change moto's answers, never our configuration:
+terraform/ is applied unchanged, and then planned with no change.
 
-Policies
-  The request context (scheme, caller) is put in a contextvar by ``RequestContextMiddleware``, a WSGI layer around
-  moto's app, so that policy evaluation sees ``aws:SecureTransport`` as AWS does.
+- Policies: statements apply only when action, resource, principal and every condition match (a non-matching one
+  is neutral, whatever its Effect); conditions see the request's context (``aws:SecureTransport`` from the scheme
+  the request came in on, put in a contextvar by ``RequestContextMiddleware``, a WSGI layer around moto's app).
+  moto evaluates S3 bucket policies only (object requests, and here bucket listings too); it evaluates no SQS
+  queue or SNS topic policy at all.
+- S3: AccessDenied bodies; no access-log objects written per request; the logging permission check as AWS does.
+- SQS: SetQueueAttributes changes only what it is given; RedriveAllowPolicy; SSE-KMS reads back as such.
+- KMS rotation period; Budgets subscribers and tags; Lambda DeadLetterConfig/LoggingConfig; Glue ExecutionClass;
+  Redshift parameter groups and cluster fields (availability status, nodes, managed master password, ...).
+- What moto must not execute: Lambda functions (the local Lambda runtime does). Glue job runs are served by the
+  local executor through glue_front.GlueActionMiddleware, in front of moto.
+
+Not patched, because it is how the provider waits on AWS too: its fixed propagation checks (6 x 5 s per SQS queue
+and queue policy, about 55 s per S3 lifecycle configuration, 3 x 5 x 1 s per KMS key). No answer ends them sooner.
 """
 
 from __future__ import annotations
@@ -608,12 +619,17 @@ def _patch_budgets_subscribers_and_tags() -> None:
         budget.budget = {**new, **kept, "LastUpdatedTime": budget.budget.get("LastUpdatedTime")}
         return json.dumps({})
 
+    def tag_store(backend: Any) -> dict[tuple[str, str], dict[str, str]]:
+        # Budgets' tags, kept on the backend so that a reset of moto drops them with the budgets.
+        store: dict[tuple[str, str], dict[str, str]] = backend.__dict__.setdefault("resource_tags", {})
+        return store
+
     def tags_of(backend: Any, arn: str) -> dict[str, str]:
-        account_id, _, name = arn.split(":", 5)[4], None, arn.split("budget/", 1)[-1]
+        # arn:aws:budgets::<account>:budget/<name>
+        account_id, name = arn.split(":", 5)[4], arn.split("budget/", 1)[-1]
         if name not in backend.budgets[account_id]:
             raise NotFoundException(f"Unable to find the resource {arn}")
-        store: dict[tuple[str, str], dict[str, str]] = backend.__dict__.setdefault("resource_tags", {})
-        return store.setdefault((account_id, name), {})
+        return tag_store(backend).setdefault((account_id, name), {})
 
     def list_tags_for_resource(self: Any) -> str:
         tags = tags_of(self.backend, self._get_param("ResourceARN"))
@@ -635,15 +651,15 @@ def _patch_budgets_subscribers_and_tags() -> None:
     def create_budget(self: Any) -> str:
         result = original_create(self)
         account_id, name = self._get_param("AccountId"), self._get_param("Budget")["BudgetName"]
-        store: dict[tuple[str, str], dict[str, str]] = self.backend.__dict__.setdefault("resource_tags", {})
-        store[(account_id, name)] = {tag["Key"]: tag["Value"] for tag in self._get_param("ResourceTags") or []}
+        tags = self._get_param("ResourceTags") or []
+        tag_store(self.backend)[(account_id, name)] = {tag["Key"]: tag["Value"] for tag in tags}
         return str(result)
 
     original_delete = BudgetsBackend.delete_budget
 
     def delete_budget(self: Any, account_id: str, budget_name: str) -> None:
         original_delete(self, account_id, budget_name)
-        self.__dict__.get("resource_tags", {}).pop((account_id, budget_name), None)
+        tag_store(self).pop((account_id, budget_name), None)
 
     for name, method in {
         "describe_subscribers_for_notification": describe_subscribers_for_notification,
