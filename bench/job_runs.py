@@ -15,10 +15,12 @@ from types import TracebackType
 from typing import IO, Any
 
 from bench.harness import REPO_ROOT, failure_tail, run_command
-from covid_pipeline.config import JOB_PYTHON_MODULES
-from covid_pipeline.local.glue_executor import python_module_names
 from covid_pipeline.local.glue_standby import READY_LINE, RUN_END_LINE, parse_end_of_run
 from covid_pipeline.spark_env import quiet_local_conf, submit_args
+
+# What the job imports beyond Spark (glue_job/data_quality_checks.py): a warm worker loads it ahead, as the local Glue
+# executor's warm process loads a job's --additional-python-modules.
+JOB_IMPORTS = ("great_expectations",)
 
 JOB_SCRIPT = REPO_ROOT / "glue_job" / "covid_transform.py"
 
@@ -134,7 +136,7 @@ class WarmWorker:
     def __enter__(self) -> WarmWorker:
         self.folder.mkdir(parents=True, exist_ok=True)
         self._log = self.log_path.open("w")
-        modules = python_module_names(JOB_PYTHON_MODULES)
+        modules = list(JOB_IMPORTS)
         self._process = subprocess.Popen(
             [sys.executable, "-m", "covid_pipeline.local.glue_standby", *modules],
             cwd=self.folder,

@@ -16,6 +16,9 @@ module "raw_bucket" {
     { days = var.raw_transition_to_ia_days, storage_class = "STANDARD_IA" },
     { days = var.raw_transition_to_glacier_days, storage_class = "GLACIER" },
   ]
+
+  # S3 checks the log delivery grant when logging is turned on: the access-log bucket's policy comes first.
+  depends_on = [aws_s3_bucket_policy.access_logs, aws_s3_bucket_ownership_controls.access_logs]
 }
 
 # Parquet output: read unpredictably by Redshift COPY and ad-hoc queries, so intelligent tiering from day 0.
@@ -30,6 +33,9 @@ module "processed_bucket" {
   transitions = [
     { days = 0, storage_class = "INTELLIGENT_TIERING" },
   ]
+
+  # S3 checks the log delivery grant when logging is turned on: the access-log bucket's policy comes first.
+  depends_on = [aws_s3_bucket_policy.access_logs, aws_s3_bucket_ownership_controls.access_logs]
 }
 
 # Rejected rows and files: kept for an investigation window, then expired.
@@ -43,6 +49,9 @@ module "quarantine_bucket" {
   noncurrent_version_expiration_days = var.noncurrent_version_expiration_days
   expiration_prefix                  = var.quarantine_prefix
   expiration_days                    = var.quarantine_expiration_days
+
+  # S3 checks the log delivery grant when logging is turned on: the access-log bucket's policy comes first.
+  depends_on = [aws_s3_bucket_policy.access_logs, aws_s3_bucket_ownership_controls.access_logs]
 }
 
 # Glue script, its libraries and the reference lookup table (uploaded by glue.tf from build/).
@@ -54,6 +63,9 @@ module "scripts_bucket" {
   access_log_bucket                  = aws_s3_bucket.access_logs.id
   force_destroy                      = !var.deletion_protection
   noncurrent_version_expiration_days = var.noncurrent_version_expiration_days
+
+  # S3 checks the log delivery grant when logging is turned on: the access-log bucket's policy comes first.
+  depends_on = [aws_s3_bucket_policy.access_logs, aws_s3_bucket_ownership_controls.access_logs]
 }
 
 # --- access logs -------------------------------------------------------------------------------------------------
