@@ -360,3 +360,32 @@ def test_a_glue_job_without_an_execution_class_reads_back_without_one(aws: Clien
     glue.create_job(Name="edge-job", Role="arn:aws:iam::123456789012:role/glue",
                     Command={"Name": "glueetl", "ScriptLocation": "s3://edge/script.py"})  # fmt: skip
     assert "ExecutionClass" not in glue.get_job(JobName="edge-job")["Job"]
+
+
+def test_update_job_overwrites_the_definition_as_glue_does(aws: ClientCache) -> None:
+    glue = aws("glue")
+    glue.create_job(
+        Name="edge-update",
+        Role="arn:aws:iam::123456789012:role/glue",
+        Command={"Name": "glueetl", "ScriptLocation": "s3://edge/one.py"},
+        DefaultArguments={"--kept": "no"},
+        Timeout=5,
+    )
+    glue.update_job(
+        JobName="edge-update",
+        JobUpdate={
+            "Role": "arn:aws:iam::123456789012:role/glue-2",
+            "Command": {"Name": "glueetl", "ScriptLocation": "s3://edge/two.py"},
+            "Timeout": 9,
+        },
+    )
+    job = glue.get_job(JobName="edge-update")["Job"]
+    assert (job["Role"], job["Command"]["ScriptLocation"], job["Timeout"]) == (
+        "arn:aws:iam::123456789012:role/glue-2",
+        "s3://edge/two.py",
+        9,
+    )
+    assert job.get("DefaultArguments", {}) == {}, "UpdateJob replaces the whole definition"
+    with pytest.raises(ClientError) as missing:
+        glue.update_job(JobName="edge-absent", JobUpdate={"Role": "r"})
+    assert missing.value.response["Error"]["Code"] == "EntityNotFoundException"

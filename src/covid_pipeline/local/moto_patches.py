@@ -755,6 +755,53 @@ def _patch_glue_job_execution_class() -> None:
     FakeJob.as_dict = as_dict  # type: ignore[method-assign]
 
 
+def _patch_glue_update_job() -> None:
+    """AWS UpdateJob overwrites the whole job definition with JobUpdate (the name, runs, tags and creation time
+    stay). moto does not implement it, so a Terraform change to the job (a new timeout or argument in tfvars) failed
+    to apply locally."""
+    from moto.glue.exceptions import EntityNotFoundException
+    from moto.glue.responses import GlueResponse
+
+    fields: dict[str, tuple[str, Any]] = {
+        "Description": ("description", None),
+        "LogUri": ("log_uri", None),
+        "Role": ("role", None),
+        "ExecutionProperty": ("execution_property", {}),
+        "Command": ("command", None),
+        "DefaultArguments": ("default_arguments", {}),
+        "NonOverridableArguments": ("non_overridable_arguments", None),
+        "Connections": ("connections", None),
+        "MaxRetries": ("max_retries", None),
+        "AllocatedCapacity": ("allocated_capacity", None),
+        "Timeout": ("timeout", None),
+        "MaxCapacity": ("max_capacity", None),
+        "SecurityConfiguration": ("security_configuration", None),
+        "NotificationProperty": ("notification_property", None),
+        "GlueVersion": ("glue_version", None),
+        "NumberOfWorkers": ("number_of_workers", None),
+        "WorkerType": ("worker_type", None),
+        "CodeGenConfigurationNodes": ("code_gen_configuration_nodes", None),
+        "SourceControlDetails": ("source_control_details", None),
+    }
+
+    def update_job(self: Any) -> str:
+        from moto.core.utils import utcnow
+
+        name = self._get_param("JobName")
+        update = self._get_param("JobUpdate") or {}
+        job = self.glue_backend.jobs.get(name)
+        if job is None:
+            raise EntityNotFoundException(f"Job {name} not found.")
+        for key, (attribute, default) in fields.items():
+            setattr(job, attribute, update.get(key, default))
+        job.execution_class = update.get("ExecutionClass") or "STANDARD"
+        job.execution_class_given = bool(update.get("ExecutionClass"))
+        job.last_modified_on = utcnow()
+        return json.dumps({"JobName": name})
+
+    GlueResponse.update_job = update_job  # type: ignore[attr-defined]
+
+
 # --- Redshift parameter groups ----------------------------------------------------------------------------------
 
 
@@ -963,6 +1010,7 @@ _PATCHES: tuple[Callable[[], None], ...] = (
     _patch_budgets_subscribers_and_tags,
     _patch_lambda_configuration,
     _patch_glue_job_execution_class,
+    _patch_glue_update_job,
     _patch_redshift_parameter_groups,
     _patch_redshift_clusters,
     _patch_no_lambda_invocations,
