@@ -537,7 +537,10 @@ def write_files(
     missing = [k for k in keys if k not in df.columns]
     if missing:
         raise ValueError(f"partitionKeys {missing} are not fields of the frame ({', '.join(df.columns)})")
-    writer = df.write.mode("append")
+    # Glue's S3 sink adds files; it has no job-wide commit. Hadoop's v2 committer behaves the same (each task's
+    # files go straight into the output), where v1 renames a _temporary/0 folder shared by every write to the path:
+    # in the local cloud's versioned buckets the emulator still lists the deleted folders of earlier writes there.
+    writer = df.write.mode("append").option("mapreduce.fileoutputcommitter.algorithm.version", "2")
     if keys:
         writer = writer.partitionBy(*keys)
     if connection_options.get("compression"):

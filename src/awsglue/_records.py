@@ -12,6 +12,8 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import json
+import sys
+import sysconfig
 import traceback
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -224,10 +226,27 @@ def error_row(stage: str, record: Any, error: BaseException) -> tuple[str, str, 
     return message, stage, json.dumps(record, default=str)
 
 
+def ship_with_its_module(function: Callable[..., Any]) -> None:
+    """Make a record function's own module travel with it to the Python workers.
+
+    On Glue a script's functions live in ``__main__`` (sent by value) or in --extra-py-files (installed on every
+    worker). A function imported from a module of the user's that the workers cannot import (a job module a test
+    imports through its own sys.path) is sent by value too; installed libraries stay imported by name."""
+    from pyspark import cloudpickle
+
+    module = sys.modules.get(getattr(function, "__module__", "") or "")
+    location = str(getattr(module, "__file__", "") or "")
+    installed = ("site-packages" in location or "dist-packages" in location
+                 or location.startswith(sysconfig.get_paths()["stdlib"]))  # fmt: skip
+    if module is not None and location and module.__name__ != "__main__" and not installed:
+        cloudpickle.register_pickle_by_value(module)
+
+
 def apply_to_records(
     df: DataFrame, choices: frozenset[Path], stage: str, function: Callable[[dict[str, Any]], Any]
 ) -> RDD[tuple[bool, Any]]:
     """(True, function(record)) per row, or (False, error row) where the function raised."""
+    ship_with_its_module(function)
 
     def run(rows: Iterable[Row]) -> Iterator[tuple[bool, Any]]:
         for row in rows:

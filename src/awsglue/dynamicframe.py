@@ -347,6 +347,7 @@ class DynamicFrame:
         """The records for which ``f(record)`` is true; a record on which ``f`` raises becomes an error record."""
         data = self._data.typed()
         choices, stage = data.choices, info or "Filter"
+        rec.ship_with_its_module(f)
 
         def run(rows: Iterable[Row]) -> Iterator[tuple[bool, Any]]:
             for row in rows:
@@ -372,6 +373,8 @@ class DynamicFrame:
         """``f(record)`` for every record; the new records' schema is computed from what ``f`` returns."""
         data = self._data.typed()
         stage = info or "Map"
+
+        rec.ship_with_its_module(f)
 
         def checked(record: dict[str, Any]) -> dict[str, Any]:
             result = f(record)
