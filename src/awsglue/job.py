@@ -119,14 +119,27 @@ class Job:
         key = F.struct(*[F.col(k) for k in keys])
         state = self._committed.get(transformation_ctx)
         if state is not None:
-            last = F.struct(*[F.lit(v).cast(df.schema[k].dataType) for k, v in zip(keys, state["last"], strict=True)])
-            df = df.where(key > last if order == "asc" else key < last)
+            df = df.where(_past(df, keys, state["last"], order))
         if self._option == "job-bookmark-enable":
             edge = df.agg((F.max if order == "asc" else F.min)(key).alias("edge")).first()
             if edge is not None and edge["edge"] is not None:
                 values = [_jsonable(edge["edge"][k]) for k in keys]
                 self._pending[transformation_ctx] = {"kind": "jdbc", "keys": keys, "last": values}
         return df
+
+
+def _past(df: DataFrame, keys: list[str], last: list[Any], order: str) -> Any:
+    """Rows whose compound key comes after ``last`` (before it, descending), written as plain comparisons so
+    that the JDBC source pushes them down to the database."""
+    beyond = (lambda c, v: c > v) if order == "asc" else (lambda c, v: c < v)
+    values = [F.lit(v).cast(df.schema[k].dataType) for k, v in zip(keys, last, strict=True)]
+    condition = None
+    for index in range(len(keys) - 1, -1, -1):  # k1 > v1 or (k1 = v1 and (k2 > v2 or ...))
+        step = beyond(F.col(keys[index]), values[index])
+        if condition is not None:
+            step = step | ((F.col(keys[index]) == values[index]) & condition)
+        condition = step
+    return condition
 
 
 def _jsonable(value: Any) -> Any:
