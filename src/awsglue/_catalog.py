@@ -77,12 +77,11 @@ def csv_format_options(table: dict[str, Any]) -> dict[str, Any]:
     return options
 
 
-def column_type(glue: Any, database: str, table_name: str, column: str, catalog_id: str | None = None) -> str | None:
-    """The catalog type of a column (match_catalog); None when the table has no such column."""
+def column_types(glue: Any, database: str, table_name: str, catalog_id: str | None = None) -> dict[str, str]:
+    """The catalog type of each column, partition keys included, by lower-case name (match_catalog)."""
     table = get_table(glue, database, table_name, catalog_id)
     columns = [*((table.get("StorageDescriptor") or {}).get("Columns") or []), *(table.get("PartitionKeys") or [])]
-    found = next((c for c in columns if c["Name"].lower() == column.lower()), None)
-    return found["Type"] if found else None
+    return {c["Name"].lower(): c["Type"] for c in columns}
 
 
 def partitions(

@@ -15,7 +15,6 @@ aggregation.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import reduce
@@ -127,35 +126,45 @@ def rewrite(df: DataFrame, path: Path, replace: Rewrite) -> DataFrame:
 
     Nested structs are rebuilt field by field (keeping their order and their nulls); array steps rewrite every
     element."""
-    if type_at(df.schema, path) is None:
-        raise PathError(f"field {format_path(path)!r} not found")
-    return df.select(*_rewrite_fields(top, df.schema, path, replace))
+    return rewrite_many(df, {path: replace})
 
 
-def _rewrite_fields(get: Callable[[str], Column], struct: T.StructType, path: Path, replace: Rewrite) -> list[Column]:
-    head, rest = path[0], path[1:]
+def rewrite_many(df: DataFrame, replacements: dict[Path, Rewrite]) -> DataFrame:
+    """``rewrite`` of several fields in one projection (none of the paths inside another)."""
+    for path in replacements:
+        if type_at(df.schema, path) is None:
+            raise PathError(f"field {format_path(path)!r} not found")
+        if any(other != path and is_under(other, path) for other in replacements):
+            raise PathError(f"field {format_path(path)!r} cannot be rewritten together with a field inside it")
+    return df.select(*_rewrite_fields(top, df.schema, replacements))
+
+
+def _rewrite_fields(
+    get: Callable[[str], Column], struct: T.StructType, replacements: dict[Path, Rewrite]
+) -> list[Column]:
     columns: list[Column] = []
     for struct_field in struct.fields:
         value = get(struct_field.name)
-        if struct_field.name != head:
+        inside = {path[1:]: replace for path, replace in replacements.items() if path[0] == struct_field.name}
+        if not inside:
             columns.append(value.alias(struct_field.name))
-        elif not rest:
-            columns += replace(value, struct_field.dataType, struct_field.name)
+        elif () in inside:
+            columns += inside[()](value, struct_field.dataType, struct_field.name)
         else:
-            columns.append(_rewrite_value(value, struct_field.dataType, rest, replace).alias(struct_field.name))
+            columns.append(_rewrite_value(value, struct_field.dataType, inside).alias(struct_field.name))
     return columns
 
 
-def _rewrite_value(value: Column, data_type: T.DataType, path: Path, replace: Rewrite) -> Column:
-    if path[0] == ARRAY:
+def _rewrite_value(value: Column, data_type: T.DataType, replacements: dict[Path, Rewrite]) -> Column:
+    if all(path[0] == ARRAY for path in replacements):
         assert isinstance(data_type, T.ArrayType)
-        element_type, rest = data_type.elementType, path[1:]
-        if rest:
-            return F.transform(value, lambda element: _rewrite_value(element, element_type, rest, replace))
-        return F.transform(value, lambda element: _only(replace(element, element_type, "element"), path))
+        element_type = data_type.elementType
+        inside = {path[1:]: replace for path, replace in replacements.items()}
+        if () in inside:
+            return F.transform(value, lambda element: _only(inside[()](element, element_type, "element")))
+        return F.transform(value, lambda element: _rewrite_value(element, element_type, inside))
     assert isinstance(data_type, T.StructType)
-    fields = _rewrite_fields(value.getField, data_type, path, replace)
-    return rebuild_struct(value, fields)
+    return rebuild_struct(value, _rewrite_fields(value.getField, data_type, replacements))
 
 
 def rebuild_struct(original: Column, fields: list[Column]) -> Column:
@@ -164,9 +173,9 @@ def rebuild_struct(original: Column, fields: list[Column]) -> Column:
     return F.when(original.isNull(), F.lit(None)).otherwise(built)
 
 
-def _only(columns: list[Column], path: Path) -> Column:
+def _only(columns: list[Column]) -> Column:
     if len(columns) != 1:
-        raise PathError(f"{format_path(path)}: an array element can only be replaced by one value")
+        raise PathError("an array element can only be replaced by one value")
     return columns[0]
 
 
@@ -243,32 +252,50 @@ def project_choice(value: Column, branches: T.StructType, kind: str, target: T.D
 
 # --- text typed by its looks (CSV) ------------------------------------------------------------------------------------
 
-LONG_TEXT = r"^[+-]?[0-9]+$"
-DOUBLE_TEXT = r"^[+-]?([0-9]+\.[0-9]*|\.[0-9]+|[0-9]+)([eE][+-]?[0-9]+)?$"
 TEXT_KINDS = ("double", "long", "string")  # the branch order of a choice: by name
 _TEXT_SPARK = {"double": T.DoubleType(), "long": T.LongType(), "string": T.StringType()}
 
 
+_KIND_BITS = {"long": 1, "double": 2, "string": 4}
+# Number syntax, shared with the Python side (unbox): an optional sign, digits, a decimal point, an exponent.
+LONG_TEXT = r"^[+-]?[0-9]+$"
+DOUBLE_TEXT = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
+_NUMBER_STARTS = ("0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "-", "+", ".")
+
+
+def text_kind(value: Column) -> Column:
+    """The kind of a text value as a bit (long 1, double 2, string 4; null for null), one CASE per value.
+
+    A long is an integer that fits in 64 bits (``12``, ``-3``, ``007``); a double, other number syntax (``1.5``,
+    ``1e3``); anything else is a string. This runs on every value of every text column, so the cheapest test
+    decides first: text that cannot start a number is a string; then an integer parse, which fails without an
+    exception; only then a regular expression (a cast to double would throw and catch for every word)."""
+    number_start = F.substring(value, 1, 1).isin(*_NUMBER_STARTS)
+    integral = value.cast("bigint").isNotNull() & ~value.contains(".")  # the cast would truncate 1.5 to 1
+    return (
+        F.when(value.isNull(), F.lit(None))
+        .when(~number_start, F.lit(_KIND_BITS["string"]))
+        .when(integral, F.lit(_KIND_BITS["long"]))
+        .when(value.rlike(DOUBLE_TEXT), F.lit(_KIND_BITS["double"]))
+        .otherwise(F.lit(_KIND_BITS["string"]))
+    )
+
+
 def text_kind_flags(value: Column) -> dict[str, Column]:
-    """Which of long, double and string a text value is (none when null)."""
-    is_long = value.rlike(LONG_TEXT) & value.cast("bigint").isNotNull()  # digits that fit in 64 bits
-    is_double = ~is_long & value.rlike(DOUBLE_TEXT)
-    return {"long": is_long, "double": is_double, "string": value.isNotNull() & ~is_long & ~is_double}
+    """Which of long, double and string a text value is (all false when null)."""
+    kind = text_kind(value)
+    return {name: F.coalesce(kind == bit, F.lit(False)) for name, bit in _KIND_BITS.items()}
 
 
 def infer_text_kinds(df: DataFrame, columns: list[str]) -> dict[str, tuple[str, ...]]:
-    """For each text column, the kinds of value it holds (one aggregation, one row back)."""
+    """For each text column, the kinds of value it holds: one aggregation (an OR of kind bits per column), one
+    row back."""
     if not columns:
         return {}
-    aggregates = []
-    for index, name in enumerate(columns):
-        for kind, flag in text_kind_flags(top(name)).items():
-            aggregates.append(F.max(flag.cast("int")).alias(f"c{index}_{kind}"))
-    row = df.agg(*aggregates).first()
+    row = df.agg(*[F.bit_or(text_kind(top(name))).alias(f"c{i}") for i, name in enumerate(columns)]).first()
     assert row is not None
-    return {
-        name: tuple(kind for kind in TEXT_KINDS if row[f"c{index}_{kind}"] == 1) for index, name in enumerate(columns)
-    }
+    found = {name: row[f"c{i}"] or 0 for i, name in enumerate(columns)}
+    return {name: tuple(kind for kind in TEXT_KINDS if bits & _KIND_BITS[kind]) for name, bits in found.items()}
 
 
 def typed_text(value: Column, kinds: tuple[str, ...]) -> Column:
@@ -277,8 +304,8 @@ def typed_text(value: Column, kinds: tuple[str, ...]) -> Column:
         return F.lit(None).cast(T.NullType())
     if len(kinds) == 1:
         return value.cast(_TEXT_SPARK[kinds[0]])
-    flags = text_kind_flags(value)
-    return F.struct(*[F.when(flags[kind], value.cast(_TEXT_SPARK[kind])).alias(kind) for kind in kinds])
+    kind = text_kind(value)
+    return F.struct(*[F.when(kind == _KIND_BITS[k], value.cast(_TEXT_SPARK[k])).alias(k) for k in kinds])
 
 
 def project_text(value: Column, kind: str, target: T.DataType) -> Column:
@@ -332,11 +359,3 @@ class FrameData:
 
 def union_all(frames: list[DataFrame]) -> DataFrame:
     return reduce(lambda left, right: left.unionByName(right, allowMissingColumns=True), frames)
-
-
-_SAFE_NAME = re.compile(r"[^0-9A-Za-z_]")
-
-
-def safe_alias(name: str) -> str:
-    """A name usable where Spark wants a plain identifier (aggregate aliases)."""
-    return _SAFE_NAME.sub("_", name)

@@ -103,7 +103,9 @@ class DynamicFrame:
                 raise ValueError(f"unsupported ResolveOption action {option.action!r} (KeepAsStruct, Project, Cast)")
             target = option.target if isinstance(option.target, gt.DataType) else gt.from_spark(option.target)
             action = f"{option.action.lower()}:{gt.type_name(target)}"
-            data = _resolve_path(data, path, action, self.glue_ctx, None, None, None)
+            replace, _ = _resolution(data, path, action, {})
+            choices = {c for c in data.choices if not fr.is_under(c, path)}
+            data = _apply(data, {path: replace} if replace else {}, choices, set(data.raw))
         return data.df
 
     def _next(
@@ -290,13 +292,33 @@ class DynamicFrame:
             data = data.typed()
         if choice:
             actions = [(path, choice) for path in sorted(data.choices, key=len)]
+        catalog: dict[str, str] = {}
+        if any(action == "match_catalog" for _, action in actions):
+            if not (database and table_name):
+                raise ValueError("resolveChoice: match_catalog needs database and table_name")
+            from awsglue import _catalog
+
+            catalog = _catalog.column_types(self.glue_ctx._client("glue"), database, table_name, catalog_id)
+        # Independent paths are rewritten in one projection; a path inside one already pending waits for it.
+        pending: dict[fr.Path, fr.Rewrite] = {}
+        choices, raw = set(data.choices), set(data.raw)
         for path, action in actions:
+            if any(fr.is_under(path, other) or fr.is_under(other, path) for other in pending):
+                data, pending = _apply(data, pending, choices, raw), {}
             if fr.type_at(data.df.schema, path) is None:
                 if choice:
                     continue  # a choice inside one resolved before it (make_cols) is gone
                 raise fr.PathError(f"resolveChoice: field {fr.format_path(path)!r} not found")
-            data = _resolve_path(data, path, action, self.glue_ctx, database, table_name, catalog_id)
-        return self._next(data, (), stageThreshold, totalThreshold)
+            replace, kind = _resolution(data, path, action, catalog)
+            if kind == "make_struct":
+                choices.discard(path)
+            elif kind != "unchanged":
+                choices -= {c for c in choices if fr.is_under(c, path)}
+                if len(path) == 1:
+                    raw.discard(path[0])
+            if replace is not None:
+                pending[path] = replace
+        return self._next(_apply(data, pending, choices, raw), (), stageThreshold, totalThreshold)
 
     def unnest(
         self,
@@ -888,31 +910,26 @@ _KIND_OF_TEXT = {"long": "long", "int": "long", "short": "long", "byte": "long",
                  "float": "double", "string": "string"}  # fmt: skip
 
 
-def _resolve_path(
-    data: fr.FrameData,
-    path: fr.Path,
-    action: str,
-    glue_ctx: Any,
-    database: str | None,
-    table_name: str | None,
-    catalog_id: str | None,
+def _apply(
+    data: fr.FrameData, pending: dict[fr.Path, fr.Rewrite], choices: set[fr.Path], raw: set[str]
 ) -> fr.FrameData:
-    """One resolveChoice action on one path."""
+    df = fr.rewrite_many(data.df, pending) if pending else data.df
+    return data.with_df(df, frozenset(choices), frozenset(raw))
+
+
+def _resolution(
+    data: fr.FrameData, path: fr.Path, action: str, catalog: dict[str, str]
+) -> tuple[fr.Rewrite | None, str]:
+    """What one resolveChoice action does to one path: the rewrite (None: the values stay as they are) and what
+    becomes of the choice ("unchanged" when there is no choice to resolve)."""
     kind, _, type_text = action.partition(":")
     is_text = len(path) == 1 and path[0] in data.raw
     data_type = fr.type_at(data.df.schema, path)
     is_choice = path in data.choices and isinstance(data_type, T.StructType)
-    choices = fr.without_under(data.choices, path) if kind != "make_struct" else data.choices - {path}
     if kind == "match_catalog":
-        if not (database and table_name):
-            raise ValueError("resolveChoice: match_catalog needs database and table_name")
-        from awsglue import _catalog
-
-        catalog_type = _catalog.column_type(
-            glue_ctx._client("glue"), database, table_name, fr.format_path(path), catalog_id
-        )
+        catalog_type = catalog.get(fr.format_path(path).lower())
         if catalog_type is None:
-            return data
+            return None, "unchanged"
         kind, type_text = "cast", catalog_type
     if kind == "cast":
         target = gt.to_spark(gt.parse_type_name(type_text))
@@ -923,7 +940,7 @@ def _resolve_path(
                 return [fr.cast_choice(value, value_type, target).alias(name)]
             return [value.cast(target).alias(name)]
 
-        return data.with_df(fr.rewrite(data.df, path, cast), choices, data.raw - {path[0]} if is_text else None)
+        return cast, kind
     if kind == "project":
         glue_target = gt.parse_type_name(type_text)
         target, wanted = gt.to_spark(glue_target), gt.type_name(glue_target)
@@ -937,18 +954,17 @@ def _resolve_path(
             own = gt.type_name(gt.from_spark(value_type))
             return [(value if own == wanted else F.lit(None)).cast(target).alias(name)]
 
-        return data.with_df(fr.rewrite(data.df, path, project), choices, data.raw - {path[0]} if is_text else None)
+        return project, kind
+    if not is_choice:
+        return None, "unchanged"
     if kind == "make_cols":
-        if not is_choice:
-            return data
 
         def columns(value: Column, value_type: T.DataType, name: str) -> list[Column]:
             assert isinstance(value_type, T.StructType)
             return [value.getField(branch).alias(f"{name}_{branch}") for branch in value_type.names]
 
-        return data.with_df(fr.rewrite(data.df, path, columns), choices)
-    # make_struct: the struct that carried the choice is what Glue makes of it
-    return data.with_df(data.df, choices)
+        return columns, kind
+    return None, kind  # make_struct: the struct that carried the choice is what Glue makes of it
 
 
 def _unnest_paths(schema: T.StructType, choices: frozenset[fr.Path], prefix: fr.Path = ()) -> list[fr.Path]:
@@ -1003,11 +1019,18 @@ def _looks_typed(value: Any) -> Any:
     if isinstance(value, list):
         return [_looks_typed(v) for v in value]
     if isinstance(value, str):
-        if re.fullmatch(fr.LONG_TEXT, value):
-            return int(value)
-        if re.fullmatch(fr.DOUBLE_TEXT, value):
-            return float(value)
+        return _text_value(value)
     return value
+
+
+def _text_value(text: str) -> Any:
+    """Text typed by its looks, by the rule CSV columns follow (``_frame.text_kind``): an integer that fits in
+    64 bits, else other number syntax, else the text."""
+    if re.fullmatch(fr.LONG_TEXT, text) and -(2**63) <= int(text) < 2**63:
+        return int(text)
+    if re.fullmatch(fr.DOUBLE_TEXT, text):
+        return float(text)
+    return text
 
 
 def _unbox_parser(format_name: str, options: dict[str, Any]) -> Callable[[Any], Any]:

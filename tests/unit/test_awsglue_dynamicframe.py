@@ -262,3 +262,16 @@ def test_a_stage_threshold_stops_a_transform_with_too_many_errors(spark: Any, gl
     frame = DynamicFrame.fromDF(df, glue_context, "f")
     with pytest.raises(ErrorThresholdExceeded, match="2 error records"):
         frame.map(lambda r: {"q": 1 / r["d"]}, stageThreshold=1)
+
+
+def test_csv_text_is_typed_by_its_looks(glue_context: GlueContext, tmp_path: Path) -> None:
+    values = ["12", "007", "-4", "1.5", "1e3", ".5", "abc", "1.2.3", "2020-01-01", "+", ""]
+    (tmp_path / "v.csv").write_text("".join(f"{i},{v}\n" for i, v in enumerate(values)))
+    frame = glue_context.create_dynamic_frame.from_options("s3", {"paths": [str(tmp_path)]}, format="csv")
+    typed = frame.resolveChoice(specs=[("col1", "make_cols")]).toDF().orderBy("col0")
+    assert [tuple(r)[1:] for r in typed.collect()] == [
+        (None, 12, None), (None, 7, None), (None, -4, None), (1.5, None, None), (1000.0, None, None),
+        (0.5, None, None), (None, None, "abc"), (None, None, "1.2.3"), (None, None, "2020-01-01"),
+        (None, None, "+"), (None, None, None),
+    ]  # fmt: skip
+    assert typed.columns == ["col0", "col1_double", "col1_long", "col1_string"]
