@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from collections.abc import Mapping
@@ -25,29 +24,26 @@ _CONTEXT_OPTIONS = ("minPartitions", "targetPartitions")
 
 
 class GlueLogger:
-    """What ``get_logger()`` returns: info/warn/error lines on the job's error stream, as Glue's driver log."""
+    """What ``get_logger()`` returns: info/warn/error lines on the job's error stream, as Glue's driver log
+    (written straight to stderr, whatever the script did to Python's logging)."""
 
-    def __init__(self) -> None:
-        self._log = logging.getLogger("awsglue.job")
-        if not self._log.handlers and not logging.getLogger().handlers:
-            handler = logging.StreamHandler(sys.stderr)
-            handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s GlueLogger: %(message)s"))
-            self._log.addHandler(handler)
-        self._log.setLevel(logging.INFO)
+    def _line(self, level: str, message: str) -> None:
+        stamp = datetime.now(UTC).strftime("%y/%m/%d %H:%M:%S")
+        print(f"{stamp} {level} GlueLogger: {message}", file=sys.stderr, flush=True)
 
     def info(self, message: str) -> None:
-        self._log.info(message)
+        self._line("INFO", message)
 
     def warn(self, message: str) -> None:
-        self._log.warning(message)
+        self._line("WARN", message)
 
     warning = warn
 
     def error(self, message: str) -> None:
-        self._log.error(message)
+        self._line("ERROR", message)
 
     def debug(self, message: str) -> None:
-        self._log.debug(message)
+        """Glue's driver log leaves debug lines out by default."""
 
 
 class DataFrameReader:

@@ -204,3 +204,18 @@ def test_purge_table_deletes_old_files_and_the_partitions_left_empty(
 def test_an_unknown_table_is_an_error_naming_it(context: GlueContext, glue: Any) -> None:
     with pytest.raises(ValueError, match=r"table sales\.nope not found"):
         context.create_dynamic_frame.from_catalog(database=DATABASE, table_name="nope")
+
+
+def test_write_data_frame_from_catalog_writes_a_dataframe_where_the_table_lives(
+    spark: Any, context: GlueContext, glue: Any, tmp_path: Path
+) -> None:
+    glue.create_table(
+        DatabaseName=DATABASE,
+        TableInput={
+            "Name": "flat",
+            "Parameters": {"classification": "json"},
+            "StorageDescriptor": {"Location": str(tmp_path / "flat"), "Columns": [{"Name": "n", "Type": "bigint"}]},
+        },
+    )
+    context.write_data_frame.from_catalog(spark.createDataFrame([(5,)], "n long"), DATABASE, "flat")
+    assert rows(context.create_data_frame.from_catalog(DATABASE, "flat")) == [{"n": 5}]

@@ -137,3 +137,29 @@ def test_sinks_refuse_redshift_and_unknown_options(spark: Any, glue_context: Glu
         glue_context.write_dynamic_frame.from_options(
             frame, "s3", {"path": str(tmp_path), "partitionKeys": ["year"]}, "json"
         )
+
+
+def test_glue_contexts_other_doors_to_the_same_sources(
+    spark: Any, glue_context: GlueContext, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.json").write_text('{"n": 1}\n{"n": 2}\n')
+    df = glue_context.create_data_frame.from_options("s3", {"paths": [str(tmp_path / "in")]}, format="json")
+    assert rows(df, "n") == [{"n": 1}, {"n": 2}]
+    source = glue_context.getSource("file", paths=[str(tmp_path / "in")])
+    source.setFormat("json")
+    assert source.getFrame().count() == 2
+    sink = glue_context.getSink("s3", path=str(tmp_path / "out"))
+    sink.setFormat("csv", writeHeader=False)
+    sink.writeFrame(DynamicFrame.fromDF(df, glue_context, "n"))
+    assert sorted("".join(p.read_text() for p in (tmp_path / "out").glob("part-*")).split()) == ["1", "2"]
+    glue_context.get_logger().warn("a line on the error stream")
+    assert "a line on the error stream" in capsys.readouterr().err
+    stamped = glue_context.add_ingestion_time_columns(df, "hour")
+    assert stamped.columns == ["n", "ingest_year", "ingest_month", "ingest_day", "ingest_hour"]
+
+
+def test_glue_context_takes_the_options_glue_documents_and_names_others(spark: Any) -> None:
+    assert GlueContext(spark.sparkContext, minPartitions=2, targetPartitions=4).target_partitions == 4
+    with pytest.raises(ValueError, match=r"\['maxPartitions'\]"):
+        GlueContext(spark.sparkContext, maxPartitions=2)
