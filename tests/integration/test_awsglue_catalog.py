@@ -37,21 +37,32 @@ def context(spark: Any, glue: Any) -> Iterator[GlueContext]:
     yield GlueContext(spark.sparkContext)
 
 
+def create_table(
+    glue: Any,
+    name: str,
+    location: Path,
+    classification: str,
+    columns: dict[str, str],
+    keys: dict[str, str],
+    **more: Any,
+) -> None:
+    """A catalog table: its columns and partition keys as name -> type."""
+    descriptor = {"Location": str(location), "Columns": [{"Name": n, "Type": t} for n, t in columns.items()]}
+    table = {
+        "Name": name,
+        "Parameters": {"classification": classification, **more.pop("parameters", {})},
+        "PartitionKeys": [{"Name": n, "Type": t} for n, t in keys.items()],
+        "StorageDescriptor": {**descriptor, **more},
+    }
+    glue.create_table(DatabaseName=DATABASE, TableInput=table)
+
+
 def csv_table(glue: Any, location: Path) -> None:
     """A partitioned CSV table as a crawler would register it: header skipped, '|' separated, lower-case names."""
-    glue.create_table(
-        DatabaseName=DATABASE,
-        TableInput={
-            "Name": "orders",
-            "Parameters": {"classification": "csv", "skip.header.line.count": "1"},
-            "PartitionKeys": [{"Name": "year", "Type": "int"}],
-            "StorageDescriptor": {
-                "Location": str(location),
-                "Columns": [{"Name": "order id", "Type": "bigint"}, {"Name": "item", "Type": "string"}],
-                "SerdeInfo": {"Parameters": {"field.delim": "|"}},
-            },
-        },
-    )
+    create_table(
+        glue, "orders", location, "csv", {"order id": "bigint", "item": "string"}, {"year": "int"},
+        parameters={"skip.header.line.count": "1"}, SerdeInfo={"Parameters": {"field.delim": "|"}},
+    )  # fmt: skip
     for year, lines in {2020: "Order Id|Item\n1|pen\n2|ink\n", 2021: "Order Id|Item\nx3|cap\n"}.items():
         folder = location / f"year={year}"
         folder.mkdir(parents=True)
@@ -117,15 +128,7 @@ def test_a_bookmarked_catalog_source_reads_only_new_files(
 def test_a_catalog_sink_registers_the_partitions_it_writes(
     spark: Any, context: GlueContext, glue: Any, tmp_path: Path
 ) -> None:
-    glue.create_table(
-        DatabaseName=DATABASE,
-        TableInput={
-            "Name": "totals",
-            "Parameters": {"classification": "parquet"},
-            "PartitionKeys": [{"Name": "year", "Type": "int"}],
-            "StorageDescriptor": {"Location": str(tmp_path / "totals"), "Columns": [{"Name": "n", "Type": "bigint"}]},
-        },
-    )
+    create_table(glue, "totals", tmp_path / "totals", "parquet", {"n": "bigint"}, {"year": "int"})
     frame = DynamicFrame.fromDF(spark.createDataFrame([(1, 2020), (2, 2021)], "n long, year int"), context, "t")
     context.write_dynamic_frame.from_catalog(
         frame=frame,
@@ -209,13 +212,6 @@ def test_an_unknown_table_is_an_error_naming_it(context: GlueContext, glue: Any)
 def test_write_data_frame_from_catalog_writes_a_dataframe_where_the_table_lives(
     spark: Any, context: GlueContext, glue: Any, tmp_path: Path
 ) -> None:
-    glue.create_table(
-        DatabaseName=DATABASE,
-        TableInput={
-            "Name": "flat",
-            "Parameters": {"classification": "json"},
-            "StorageDescriptor": {"Location": str(tmp_path / "flat"), "Columns": [{"Name": "n", "Type": "bigint"}]},
-        },
-    )
+    create_table(glue, "flat", tmp_path / "flat", "json", {"n": "bigint"}, {})
     context.write_data_frame.from_catalog(spark.createDataFrame([(5,)], "n long"), DATABASE, "flat")
     assert rows(context.create_data_frame.from_catalog(DATABASE, "flat")) == [{"n": 5}]
