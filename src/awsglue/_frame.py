@@ -260,7 +260,9 @@ _KIND_BITS = {"long": 1, "double": 2, "string": 4}
 # Number syntax, shared with the Python side (unbox): an optional sign, digits, a decimal point, an exponent.
 LONG_TEXT = r"^[+-]?[0-9]+$"
 DOUBLE_TEXT = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
-_NUMBER_STARTS = ("0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "-", "+", ".")
+# Text that can start a number begins with a digit, a sign or a point: as ranges of strings, compared byte by byte
+# (no substring is made): [0, :) holds the digits, [-, /) the minus and the point, [+, ,) the plus.
+_NUMBER_STARTS = (("0", ":"), ("-", "/"), ("+", ","))
 
 
 def text_kind(value: Column) -> Column:
@@ -270,7 +272,7 @@ def text_kind(value: Column) -> Column:
     ``1e3``); anything else is a string. This runs on every value of every text column, so the cheapest test
     decides first: text that cannot start a number is a string; then an integer parse, which fails without an
     exception; only then a regular expression (a cast to double would throw and catch for every word)."""
-    number_start = F.substring(value, 1, 1).isin(*_NUMBER_STARTS)
+    number_start = reduce(lambda a, b: a | b, [(value >= low) & (value < high) for low, high in _NUMBER_STARTS])
     integral = value.cast("bigint").isNotNull() & ~value.contains(".")  # the cast would truncate 1.5 to 1
     return (
         F.when(value.isNull(), F.lit(None))
