@@ -1,7 +1,7 @@
 """`make bench`: every benchmark, one table, bench/results/latest.{json,md}, and the README's table.
 
     python -m bench.run_all [--repeats 3] [--smoke] [--merge]
-        [--only job,incremental,warm,scale,s3a,scale_s3a,terraform,e2e,warehouse,queries]
+        [--only job,incremental,warm,scale,s3a,scale_s3a,terraform,e2e,warehouse,queries,awsglue]
 
 --smoke runs the harness end to end on tiny generated input (what `make test` does, so it cannot rot);
 its results go to bench/results/smoke.* and never touch the README.
@@ -17,7 +17,7 @@ from collections.abc import Callable
 from bench import datasets
 from bench.harness import WORK_DIR, Result, machine, print_table, update_readme, write_results
 
-ALL = ("job", "incremental", "warm", "scale", "s3a", "scale_s3a", "terraform", "e2e", "warehouse", "queries")
+ALL = ("job", "incremental", "warm", "scale", "s3a", "scale_s3a", "terraform", "e2e", "warehouse", "queries", "awsglue")
 # Steps that compare with (or read the output of) another step's run: the full run of "job", or the 1x S3A run.
 NEEDS = {"incremental": "job", "warm": "job", "scale": "job", "s3a": "job", "queries": "job", "scale_s3a": "s3a"}
 
@@ -80,6 +80,9 @@ def run(only: set[str], repeats: int, smoke: bool, scale_factor: int) -> list[Re
     output = WORK_DIR / "job_full" / "output"
     steps.append(("queries", lambda: query_bench.warehouse_queries(output, WORK_DIR / "queries.duckdb", repeats)))
     steps.append(("queries", lambda: query_bench.parquet_month_pruning(output, repeats)))
+    from bench import awsglue_bench
+
+    steps.append(("awsglue", lambda: awsglue_bench.frames_vs_dataframes(files, repeats, label)))
 
     for name, step in steps:
         if name not in only or (name in NEEDS and NEEDS[name] not in only):

@@ -9,7 +9,6 @@ This file only wires extract -> transform -> load; the transforms live in the mo
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import sys
@@ -28,13 +27,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import data_quality_checks
 import incremental
-from pyspark import StorageLevel
+from pyspark import SparkContext, StorageLevel
 from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from schema_evolution import OUTPUT_SCHEMA, SCHEMA_VERSION
 from utils import readers, storage, validators
 from utils import transformations as tx
+
+from awsglue.context import GlueContext
+from awsglue.job import Job
+from awsglue.utils import GlueArgumentError, getResolvedOptions
 
 LOG = logging.getLogger("covid_transform")
 
@@ -77,29 +80,13 @@ class JobOptions:
     run_id: str | None = None
 
 
-def _local_resolved_options(argv: list[str], options: list[str]) -> dict[str, Any]:
-    """awsglue.utils.getResolvedOptions where awsglue is not installed: same contract, unknown args tolerated."""
-    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
-    for reserved in ("JOB_ID", "JOB_RUN_ID", "SECURITY_CONFIGURATION", "TempDir", "RedshiftTempDir"):
-        if reserved not in options:
-            parser.add_argument(f"--{reserved}", required=False)
-    for option in options:
-        parser.add_argument(f"--{option}", required=True)
-    parsed, _unknown = parser.parse_known_args(argv[1:])
-    return vars(parsed)
-
-
 def resolve_options(argv: list[str]) -> dict[str, Any]:
     """Parse the Glue way: required args, plus optional ones only when present (the usual Glue idiom)."""
     wanted = REQUIRED_ARGS + [name for name in OPTIONAL_ARGS if f"--{name}" in argv]
     try:
-        from awsglue.utils import GlueArgumentError, getResolvedOptions
-    except ImportError:
-        return _local_resolved_options(argv, wanted)
-    try:
         return dict(getResolvedOptions(argv, wanted))
     except GlueArgumentError as error:
-        raise SystemExit(f"error: {error}") from None  # one clear line, as argparse gives without awsglue
+        raise SystemExit(f"error: {error}") from None  # one clear line, not a traceback
 
 
 def parse_options(argv: list[str]) -> JobOptions:
@@ -583,20 +570,13 @@ def _finish(
     return manifest
 
 
-def create_session(job_name: str, args: dict[str, Any]) -> tuple[SparkSession, Any]:
-    """GlueContext + Job where Glue's JVM classes exist; otherwise a plain SparkSession (settings from outside)."""
-    try:
-        from awsglue.context import GlueContext
-        from awsglue.job import Job
-        from pyspark.context import SparkContext
-
-        glue_context = GlueContext(SparkContext.getOrCreate())
-        job = Job(glue_context)
-        job.init(job_name, args)
-        return glue_context.spark_session, job
-    except Exception as error:
-        LOG.info("GlueContext unavailable (%s): using a plain SparkSession", error)
-        return SparkSession.builder.appName(job_name).getOrCreate(), None
+def create_session(job_name: str, args: dict[str, Any]) -> tuple[SparkSession, Job]:
+    """The Glue way everywhere: GlueContext over the SparkContext, and Job.init (AWS Glue's library on AWS, the
+    project's clean-room awsglue locally). Spark settings come from outside."""
+    glue_context = GlueContext(SparkContext.getOrCreate())
+    job = Job(glue_context)
+    job.init(job_name, args)
+    return glue_context.spark_session, job
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -612,8 +592,7 @@ def main(argv: list[str] | None = None) -> int:
     except (data_quality_checks.DataQualityError, ReconciliationError) as error:
         LOG.error("%s", error)
         return 1
-    if job is not None:
-        job.commit()
+    job.commit()
     print(
         f"{manifest['status']}: rows_in={manifest['rows_in']} rows_out={manifest['rows_out']} "
         f"quarantined={manifest['rows_quarantined']} duplicates={manifest['rows_duplicate']} "

@@ -14,7 +14,8 @@ from covid_pipeline.config import REPO_ROOT
 
 GLUE_JOB_DIR = REPO_ROOT / "glue_job"
 ENTRY_SCRIPT = "covid_transform.py"
-_EXCLUDED_PARTS = {"__pycache__", ".pytest_cache"}
+# examples/ holds Glue jobs of their own (with their own scripts), not modules of this one.
+_EXCLUDED_PARTS = {"__pycache__", ".pytest_cache", "examples"}
 
 # Fixed timestamp: the same sources always give the same bytes (no spurious re-uploads).
 _ZIP_DATE = (2020, 1, 1, 0, 0, 0)

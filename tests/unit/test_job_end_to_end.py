@@ -312,8 +312,12 @@ def test_options_parse_the_glue_way() -> None:
         "jr_9",
     )
     assert parsed.full_refresh is False
-    local = job._local_resolved_options(argv, job.REQUIRED_ARGS)
-    assert local["JOB_NAME"] == "n" and local["JOB_RUN_ID"] == "jr_9"
+    resolved = job.resolve_options(argv)
+    assert (resolved["JOB_NAME"], resolved["JOB_RUN_ID"], resolved["job_bookmark_option"]) == (
+        "n",
+        "jr_9",
+        "job-bookmark-disable",
+    )
     with pytest.raises(SystemExit):
         job.parse_options(["script.py", "--JOB_NAME", "n"])
 

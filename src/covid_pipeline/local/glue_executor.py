@@ -47,6 +47,7 @@ from typing import IO, Any
 
 from botocore.exceptions import ClientError
 
+from awsglue._bookmarks import STORE_ENV, BookmarkStore, api_entry
 from covid_pipeline.local.emulator import ClientCache
 from covid_pipeline.local.glue_front import GlueAction, GlueApiError
 from covid_pipeline.local.glue_standby import READY_LINE, RUN_END_LINE, parse_end_of_run
@@ -294,6 +295,10 @@ class GlueExecutor:
         self._shutting_down = False
         # Straight to moto: the executor must not loop through its own front.
         self._client = ClientCache(moto_endpoint, region)
+        # Job bookmarks: job processes commit to this file (awsglue's Job), the API reads and resets it; beside the
+        # run history, so that they survive restarts with the rest of the local cloud's state.
+        bookmarks = history_path.with_name("glue_job_bookmarks.json") if history_path else work_root / "bookmarks.json"
+        self.bookmarks = BookmarkStore(bookmarks)
 
     def _get_job(self, name: str) -> dict[str, Any]:
         try:
@@ -312,6 +317,8 @@ class GlueExecutor:
             "GetJobRun": self.get_job_run,
             "GetJobRuns": self.get_job_runs,
             "BatchStopJobRun": self.batch_stop_job_run,
+            "GetJobBookmark": self.get_job_bookmark,
+            "ResetJobBookmark": self.reset_job_bookmark,
         }
 
     def start_job_run(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -403,6 +410,32 @@ class GlueExecutor:
                     self._request_stop(run_id, "Job run stopped by BatchStopJobRun")
                     successes.append({"JobName": name, "JobRunId": run_id})
         return {"SuccessfulSubmissions": successes, "Errors": errors}
+
+    def get_job_bookmark(self, params: dict[str, Any]) -> dict[str, Any]:
+        name = _required_string(params, "JobName")
+        self._get_job(name)
+        record = self.bookmarks.record(name)
+        if record is None:
+            raise GlueApiError("EntityNotFoundException", f"Continuation for job {name} not found")
+        run_id = params.get("RunId")
+        if run_id:
+            entry = next((e for e in record["history"] if e["run_id"] == run_id), None)
+            if entry is None:
+                raise GlueApiError("EntityNotFoundException", f"Continuation for job {name} and run {run_id} not found")
+            record = {**record, "run": entry["run"], "run_id": run_id, "states": entry["states"]}
+        return {"JobBookmarkEntry": api_entry(name, record)}
+
+    def reset_job_bookmark(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Forget what the job's sources read, or (RunId) go back to what they had read after that run."""
+        name = _required_string(params, "JobName")
+        self._get_job(name)
+        try:
+            record = self.bookmarks.reset(name, params.get("RunId") or None)
+        except KeyError as error:
+            raise GlueApiError("EntityNotFoundException", str(error.args[0])) from None
+        if record is None:
+            raise GlueApiError("EntityNotFoundException", f"Continuation for job {name} not found")
+        return {"JobBookmarkEntry": api_entry(name, record)}
 
     # --- bookkeeping ---
 
@@ -640,6 +673,7 @@ class GlueExecutor:
                 "SPARK_LOCAL_IP": "127.0.0.1",
                 "PYSPARK_PYTHON": self.python,
                 "PYSPARK_SUBMIT_ARGS": submit_args(conf, master=self.spark_master),
+                STORE_ENV: str(self.bookmarks.path),
             }
         )
         return env
