@@ -25,6 +25,8 @@ $(STAMP): requirements.txt pyproject.toml
 	@command -v java >/dev/null || { echo "error: java not found (Java 17 is required by Spark)"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@# AWS's awsgluedataplanepython (an earlier requirement) would shadow our own awsglue in an older .venv.
+	$(PY) -m pip uninstall --quiet --yes awsgluedataplanepython 2>/dev/null || true
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $@
 
