@@ -3,17 +3,17 @@
 Triggered by an EventBridge rule on `{"source": ["aws.glue"], "detail-type": ["Glue Job State Change"]}`. Alerts when
 the run FAILED / TIMEOUT / ERROR (the message carries Glue's error), when a SUCCEEDED run's data quality score is
 below DQ_SCORE_THRESHOLD, when its quarantined share of input rows is above QUARANTINE_RATIO_THRESHOLD, or when a
-SUCCEEDED run wrote no manifest. Every final state puts the run's metrics (namespace CovidPipeline, dimension JobName).
+SUCCEEDED run wrote no manifest. Every final state puts the run's metrics (namespace METRICS_NAMESPACE, dimension
+JobName).
 EventBridge delivers at least once: a marker `<state_path>monitor/<jobRunId>.<state>.json` (conditional put) makes a
 repeated delivery send neither the alert nor the metrics again.
 
-Environment:
-- ALERTS_TOPIC_ARN (required): the SNS topic alerts go to
+Environment (terraform/lambda.tf sets it):
+- ALERTS_TOPIC_ARN (required): the SNS topic alerts go to; METRICS_NAMESPACE (required)
 - DQ_SCORE_THRESHOLD (default 0.9), QUARANTINE_RATIO_THRESHOLD (default 0.05): config/<env>.tfvars values
 - where the run manifest `<state_path>runs/<jobRunId>.json` is: the run's own `--state_path` argument (read with
-  glue:GetJobRun / glue:GetJob) wins; else STATE_PATH (s3://bucket/_state/jhu_daily/); else
-  s3://PROCESSED_BUCKET/STATE_PREFIX<SOURCE>/ (STATE_PREFIX default `_state/`, SOURCE default `jhu_daily`)
-- METRICS_NAMESPACE (default CovidPipeline), ENVIRONMENT (shown in alert subjects), LOG_LEVEL (default INFO)
+  glue:GetJobRun / glue:GetJob) wins; else STATE_PATH (the default source's state path)
+- ENVIRONMENT (shown in alert subjects), LOG_LEVEL (default INFO)
 - CLAIM_STALE_SECONDS (default 900): the function's timeout; an older marker that never completed was left by an
   invocation that died, and is taken over
 

@@ -3,13 +3,13 @@
 Triggered by the same EventBridge rule as the data quality monitor; other final states are acknowledged and
 skipped. A re-delivered event changes nothing: partitions whose content is already loaded are skipped.
 
-Environment:
+Environment (terraform/lambda.tf sets it):
 - WAREHOUSE_URL (required): `redshift://<cluster>/<db>?secret_arn=...&iam_role=...` on AWS,
-  `duckdb:///tmp/covid.duckdb` or `postgresql://user@host:port/db` locally
+  `duckdb:///.../warehouse.duckdb` in the local cloud, or `postgresql://user@host:port/db`
+- METRICS_NAMESPACE (required)
 - where the run's manifest and output are: the run's `--state_path` / `--output_path` arguments (glue:GetJobRun,
-  glue:GetJob) win; else STATE_PATH and OUTPUT_PATH; else s3://PROCESSED_BUCKET/STATE_PREFIX<SOURCE>/ and
-  s3://PROCESSED_BUCKET/<SOURCE>/ (STATE_PREFIX default `_state/`, SOURCE default `jhu_daily`)
-- METRICS_NAMESPACE (default CovidPipeline), LOG_LEVEL (default INFO)
+  glue:GetJob) win; else STATE_PATH and OUTPUT_PATH (the default source's, SOURCE)
+- LOG_LEVEL (default INFO)
 
 Permissions: s3:ListBucket + s3:GetObject on the processed bucket, glue:GetJob, glue:GetJobRun,
 cloudwatch:PutMetricData; for Redshift also redshift-data:BatchExecuteStatement / ExecuteStatement /

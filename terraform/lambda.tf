@@ -67,8 +67,7 @@ locals {
     }
     "data-quality-monitor" = {
       ALERTS_TOPIC_ARN           = aws_sns_topic.alerts.arn
-      PROCESSED_BUCKET           = local.processed_bucket
-      STATE_PREFIX               = var.state_prefix
+      STATE_PATH                 = local.state_paths[local.default_source]
       DQ_SCORE_THRESHOLD         = tostring(var.dq_score_threshold)
       QUARANTINE_RATIO_THRESHOLD = tostring(var.quarantine_ratio_threshold)
       METRICS_NAMESPACE          = local.metrics_namespace
@@ -77,8 +76,9 @@ locals {
     }
     "warehouse-loader" = {
       WAREHOUSE_URL     = local.warehouse_url
-      PROCESSED_BUCKET  = local.processed_bucket
-      STATE_PREFIX      = var.state_prefix
+      SOURCE            = local.default_source
+      OUTPUT_PATH       = local.output_paths[local.default_source]
+      STATE_PATH        = local.state_paths[local.default_source]
       METRICS_NAMESPACE = local.metrics_namespace
     }
   }

@@ -17,10 +17,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-# == covid_pipeline.config.METRICS_NAMESPACE (a unit test keeps them equal). Not imported from there: config needs
-# python-hcl2, which the Lambda zip does not carry.
-METRICS_NAMESPACE = "CovidPipeline"
-
 # --- structured logging --------------------------------------------------------------------------------------------
 _STANDARD_RECORD_ATTRIBUTES = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
@@ -291,7 +287,7 @@ def run_metrics(change: GlueJobStateChange, manifest: RunManifest | None) -> lis
     return data
 
 
-def put_metrics(cloudwatch: Any, data: Sequence[Mapping[str, Any]], namespace: str = METRICS_NAMESPACE) -> int:
+def put_metrics(cloudwatch: Any, data: Sequence[Mapping[str, Any]], namespace: str) -> int:
     for start in range(0, len(data), PUT_METRIC_BATCH):
         cloudwatch.put_metric_data(Namespace=namespace, MetricData=list(data[start : start + PUT_METRIC_BATCH]))
     return len(data)
@@ -341,14 +337,8 @@ def read_manifest(s3: Any, state_path: str, run_id: str) -> RunManifest | None:
 
 
 def state_path_from_env(env: Mapping[str, str]) -> str | None:
-    """STATE_PATH, or s3://PROCESSED_BUCKET(or STATE_BUCKET)/STATE_PREFIX<SOURCE>/ (STATE_PREFIX default
-    `_state/`, SOURCE default `jhu_daily`, as config.state_path derives it). None when neither is set: then only
-    the run's own --state_path argument can say where the manifest is."""
+    """STATE_PATH (Terraform sets it to the default source's --state_path), or None: then only the run's own
+    --state_path argument can say where the manifest is."""
     if env.get("STATE_PATH"):
         return env["STATE_PATH"].rstrip("/") + "/"
-    bucket = env.get("PROCESSED_BUCKET") or env.get("STATE_BUCKET")  # STATE_BUCKET: s3_event_handler's spelling
-    if not bucket:
-        return None
-    prefix = env.get("STATE_PREFIX", "_state/")
-    source = env.get("SOURCE", "jhu_daily")
-    return f"s3://{bucket}/{prefix.strip('/')}/{source}/"
+    return None

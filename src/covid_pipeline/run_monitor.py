@@ -19,7 +19,6 @@ from typing import Any
 from covid_pipeline.monitoring import (
     FINAL_STATES,
     METRIC_ALERTS_SENT,
-    METRICS_NAMESPACE,
     AlertPolicy,
     EventError,
     GlueJobStateChange,
@@ -100,7 +99,7 @@ class MonitorSettings:
     alerts_topic_arn: str
     policy: AlertPolicy
     state_path: str | None
-    namespace: str = METRICS_NAMESPACE
+    namespace: str
     environment: str = ""
     check_claim_stale_seconds: float = DEFAULT_CHECK_CLAIM_STALE_SECONDS
 
@@ -110,6 +109,8 @@ class MonitorSettings:
         topic = env.get("ALERTS_TOPIC_ARN", "")
         if not topic:
             raise EventError("ALERTS_TOPIC_ARN is not set")
+        if not env.get("METRICS_NAMESPACE"):
+            raise EventError("METRICS_NAMESPACE is not set")
         return cls(
             alerts_topic_arn=topic,
             policy=AlertPolicy(
@@ -117,7 +118,7 @@ class MonitorSettings:
                 quarantine_ratio_threshold=float(env.get("QUARANTINE_RATIO_THRESHOLD", "0.05")),
             ),
             state_path=state_path_from_env(env),
-            namespace=env.get("METRICS_NAMESPACE", METRICS_NAMESPACE),
+            namespace=env["METRICS_NAMESPACE"],
             environment=env.get("ENVIRONMENT", ""),
             check_claim_stale_seconds=float(env.get("CLAIM_STALE_SECONDS", str(DEFAULT_CHECK_CLAIM_STALE_SECONDS))),
         )

@@ -94,6 +94,7 @@ def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Aws:
     monkeypatch.setenv("DQ_SCORE_THRESHOLD", "0.9")
     monkeypatch.setenv("QUARANTINE_RATIO_THRESHOLD", "0.05")
     monkeypatch.setenv("ENVIRONMENT", "test")
+    monkeypatch.setenv("METRICS_NAMESPACE", "CovidPipeline")
     return Aws(s3, sqs, boto3.client("cloudwatch"), topic_arn, queue_url)
 
 

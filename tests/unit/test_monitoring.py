@@ -147,14 +147,16 @@ def test_settings_from_environment() -> None:
             "ALERTS_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:t",
             "DQ_SCORE_THRESHOLD": "0.75",
             "STATE_PATH": "s3://b/s",
+            "METRICS_NAMESPACE": "Pipeline",
         }
     )
     assert settings.policy == AlertPolicy(0.75, 0.05)
-    assert settings.state_path == "s3://b/s/"
-    assert state_path_from_env({"PROCESSED_BUCKET": "p", "STATE_PREFIX": "_state/"}) == "s3://p/_state/jhu_daily/"
+    assert (settings.state_path, settings.namespace) == ("s3://b/s/", "Pipeline")
     assert state_path_from_env({}) is None
     with pytest.raises(EventError, match="ALERTS_TOPIC_ARN"):
         MonitorSettings.from_env({})
+    with pytest.raises(EventError, match="METRICS_NAMESPACE is not set"):
+        MonitorSettings.from_env({"ALERTS_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:t"})
 
 
 def test_json_log_lines_carry_extra_fields() -> None:
@@ -171,13 +173,10 @@ def test_json_log_lines_carry_extra_fields() -> None:
     assert line["timestamp"].endswith("+00:00")
 
 
-def test_namespace_matches_config_without_importing_it() -> None:
+def test_the_lambda_modules_import_without_python_hcl2() -> None:
     import subprocess
     import sys
 
-    from covid_pipeline import config, monitoring
-
-    assert monitoring.METRICS_NAMESPACE == config.METRICS_NAMESPACE
     # The Lambdas import monitoring and the warehouse loader without python-hcl2 (not in the Lambda zip).
     probe = (
         "import sys; sys.modules['hcl2'] = None; "

@@ -12,7 +12,6 @@ from covid_pipeline.monitoring import (
     METRIC_WAREHOUSE_LOAD_SECONDS,
     METRIC_WAREHOUSE_PARTITIONS_LOADED,
     METRIC_WAREHOUSE_ROWS_LOADED,
-    METRICS_NAMESPACE,
     EventError,
     GlueJobStateChange,
     metric,
@@ -35,8 +34,8 @@ class LoaderSettings:
     warehouse_url: str
     output_path: str | None
     state_path: str | None
+    namespace: str
     source: str = WAREHOUSE_SOURCE
-    namespace: str = METRICS_NAMESPACE
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> LoaderSettings:
@@ -44,16 +43,14 @@ class LoaderSettings:
         url = env.get("WAREHOUSE_URL", "")
         if not url:
             raise EventError("WAREHOUSE_URL is not set")
-        source = env.get("SOURCE", WAREHOUSE_SOURCE)
-        output_path = env.get("OUTPUT_PATH") or (
-            f"s3://{env['PROCESSED_BUCKET']}/{source}/" if env.get("PROCESSED_BUCKET") else None
-        )
+        if not env.get("METRICS_NAMESPACE"):
+            raise EventError("METRICS_NAMESPACE is not set")
         return cls(
             warehouse_url=url,
-            output_path=output_path,
+            output_path=env.get("OUTPUT_PATH") or None,
             state_path=state_path_from_env(env),
-            source=source,
-            namespace=env.get("METRICS_NAMESPACE", METRICS_NAMESPACE),
+            namespace=env["METRICS_NAMESPACE"],
+            source=env.get("SOURCE", WAREHOUSE_SOURCE),
         )
 
 
