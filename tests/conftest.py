@@ -52,9 +52,10 @@ def spark() -> Iterator[object]:
 
 
 @pytest.fixture(scope="session")
-def planned_stacks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
-    """`terraform show -json` of each environment's plan, made once per session with the real AWS provider against
-    a throwaway emulator (covid_pipeline.local.offline_plan, in its own process: moto's state is per process)."""
+def planned_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """What covid_pipeline.local.offline_plan writes for every environment, once per session: ``<env>.json``
+    (`terraform show -json` of the plan, made with the real AWS provider against a throwaway emulator, in its own
+    process: moto's state is per process) and ``<env>.validate.txt`` (what `terraform validate` said)."""
     from covid_pipeline.config import ENVIRONMENTS
 
     out_dir = tmp_path_factory.mktemp("plans")
@@ -66,7 +67,15 @@ def planned_stacks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[s
         timeout=900,
     )
     assert result.returncode == 0, f"planning failed:\n{result.stdout}\n{result.stderr}"
-    return {env: json.loads((out_dir / f"{env}.json").read_text()) for env in ENVIRONMENTS}
+    return out_dir
+
+
+@pytest.fixture(scope="session")
+def planned_stacks(planned_dir: Path) -> dict[str, dict[str, Any]]:
+    """`terraform show -json` of each environment's plan (see ``planned_dir``)."""
+    from covid_pipeline.config import ENVIRONMENTS
+
+    return {env: json.loads((planned_dir / f"{env}.json").read_text()) for env in ENVIRONMENTS}
 
 
 def planned_outputs(plan: dict[str, Any]) -> dict[str, Any]:
