@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.infra.expected import EXPECTED, prefix
-from tests.infra.terraform_json import AWS_PROVIDER, plan_resources, planned
+from tests.infra.terraform_json import AWS_PROVIDER, of_type, plan_resources, planned
 
 # What exists only where enable_redshift is on (prod): the warehouse, its private network and its roles.
 REDSHIFT_ONLY = {
@@ -106,9 +106,7 @@ def test_each_environment_plans_without_errors(plan: dict[str, Any], environment
     print(f"{environment}: planned in {plan['covid_pipeline_plan_seconds']} s")
 
 
-def test_terraform_evaluated_every_validation_and_precondition_and_all_passed(
-    plan: dict[str, Any], environment: str
-) -> None:
+def test_terraform_evaluated_every_validation_and_precondition_and_all_passed(plan: dict[str, Any]) -> None:
     checks = {check["address"]["to_display"]: check["status"] for check in plan["checks"]}
     assert set(checks) == {f"var.{name}" for name in VALIDATED_VARIABLES} | PRECONDITIONS
     assert set(checks.values()) == {"pass"}
@@ -126,14 +124,14 @@ def test_redshift_and_its_network_exist_only_where_enabled(plan: dict[str, Any],
     assert not {a for a in addresses if "internet_gateway" in a or "nat_gateway" in a or "aws_eip" in a}
 
 
-def test_every_resource_comes_from_the_pinned_aws_provider(plan: dict[str, Any], environment: str) -> None:
+def test_every_resource_comes_from_the_pinned_aws_provider(plan: dict[str, Any]) -> None:
     assert {resource["provider_name"] for resource in plan_resources(plan).values()} == {AWS_PROVIDER}
     provider = plan["configuration"]["provider_config"]["aws"]
     assert provider["full_name"] == AWS_PROVIDER
     assert provider["version_constraint"] == "~> 5.80"
 
 
-def test_every_variable_and_output_is_described(plan: dict[str, Any], environment: str) -> None:
+def test_every_variable_and_output_is_described(plan: dict[str, Any]) -> None:
     root = plan["configuration"]["root_module"]
     modules = {"root": root, **{name: call["module"] for name, call in root["module_calls"].items()}}
     for where, module in modules.items():
@@ -154,9 +152,8 @@ def test_every_variable_and_output_is_described(plan: dict[str, Any], environmen
 def test_production_differs_from_dev_where_it_should(planned_stacks: dict[str, dict[str, Any]]) -> None:
     prod, dev = planned_stacks["prod"], planned_stacks["dev"]
     # Redshift only in prod, with a final snapshot on destroy.
-    assert "aws_redshift_cluster.warehouse[0]" in managed(prod) and "aws_redshift_cluster.warehouse[0]" not in managed(
-        dev
-    )
+    assert "aws_redshift_cluster.warehouse[0]" in managed(prod)
+    assert "aws_redshift_cluster.warehouse[0]" not in managed(dev)
     assert planned(prod, "aws_redshift_cluster.warehouse[0]")["skip_final_snapshot"] is False
     # Deletion protection: prod refuses to empty its buckets on destroy; dev may.
     for bucket in ("raw", "processed", "quarantine", "scripts"):
@@ -185,3 +182,16 @@ def test_names_carry_the_environment(plan: dict[str, Any], environment: str) -> 
     assert planned(plan, "aws_kms_alias.pipeline")["name"] == f"alias/{name}"
     tags = planned(plan, "aws_sqs_queue.raw_events")["tags_all"]
     assert tags == {"Environment": environment, "ManagedBy": "terraform", "Project": "covid-pipeline", "Stack": name}
+
+
+def test_deletion_protection_and_budget_per_environment(plan: dict[str, Any], environment: str) -> None:
+    expected = EXPECTED[environment]
+    buckets = of_type(plan, "aws_s3_bucket")
+    assert {values["force_destroy"] for values in buckets.values()} == {not expected.deletion_protection}
+    budget = planned(plan, "aws_budgets_budget.monthly")
+    assert (budget["limit_amount"], budget["limit_unit"], budget["time_unit"]) == (
+        expected.monthly_budget_usd,
+        "USD",
+        "MONTHLY",
+    )
+    assert budget["cost_filter"] == [{"name": "TagKeyValue", "values": [f"user:Stack${prefix(environment)}"]}]

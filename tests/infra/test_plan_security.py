@@ -35,7 +35,8 @@ DENY_PLAIN_HTTP = {
 }
 
 
-def bucket_part(environment: str, bucket: str, kind: str, plan: dict[str, Any]) -> dict[str, Any]:
+def bucket_part(plan: dict[str, Any], bucket: str, kind: str) -> dict[str, Any]:
+    """The planned values of one of a bucket's companion resources (its versioning, policy, ...)."""
     return planned(plan, BUCKET_OWNERS[bucket].format(kind=kind))
 
 
@@ -59,19 +60,17 @@ def test_the_data_buckets_come_from_the_hardened_module(plan: dict[str, Any], en
 
 
 @pytest.mark.parametrize("bucket", [*DATA_BUCKETS, "access_logs"])
-def test_every_bucket_is_private_versioned_and_owner_enforced(
-    plan: dict[str, Any], environment: str, bucket: str
-) -> None:
-    block = bucket_part(environment, bucket, "aws_s3_bucket_public_access_block", plan)
+def test_every_bucket_is_private_versioned_and_owner_enforced(plan: dict[str, Any], bucket: str) -> None:
+    block = bucket_part(plan, bucket, "aws_s3_bucket_public_access_block")
     settings = ("block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets")
     assert {setting: block[setting] for setting in settings} == dict.fromkeys(settings, True)
-    versioning = bucket_part(environment, bucket, "aws_s3_bucket_versioning", plan)
+    versioning = bucket_part(plan, bucket, "aws_s3_bucket_versioning")
     assert versioning["versioning_configuration"][0]["status"] == "Enabled"
-    ownership = bucket_part(environment, bucket, "aws_s3_bucket_ownership_controls", plan)
+    ownership = bucket_part(plan, bucket, "aws_s3_bucket_ownership_controls")
     assert ownership["rule"] == [{"object_ownership": "BucketOwnerEnforced"}]
 
 
-def test_data_buckets_default_to_sse_kms_with_the_customer_key(plan: dict[str, Any], environment: str) -> None:
+def test_data_buckets_default_to_sse_kms_with_the_customer_key(plan: dict[str, Any]) -> None:
     for bucket in DATA_BUCKETS:
         address = f"module.{bucket}_bucket.aws_s3_bucket_server_side_encryption_configuration.this"
         (rule,) = planned(plan, address)["rule"]
@@ -87,7 +86,7 @@ def test_data_buckets_default_to_sse_kms_with_the_customer_key(plan: dict[str, A
     assert rule["apply_server_side_encryption_by_default"] == [{"kms_master_key_id": "", "sse_algorithm": "AES256"}]
 
 
-def test_every_bucket_policy_denies_plain_http(plan: dict[str, Any], environment: str) -> None:
+def test_every_bucket_policy_denies_plain_http(plan: dict[str, Any]) -> None:
     documents = policy_documents(plan)
     for bucket in (*DATA_BUCKETS, "access_logs"):
         policy = BUCKET_OWNERS[bucket].format(kind="aws_s3_bucket_policy")
@@ -230,7 +229,7 @@ def test_glue_encrypts_logs_bookmarks_and_output_with_the_customer_key(plan: dic
     assert job["security_configuration"] == f"{prefix(environment)}-glue-security"
 
 
-def test_every_queue_and_the_topic_deny_plain_http(plan: dict[str, Any], environment: str) -> None:
+def test_every_queue_and_the_topic_deny_plain_http(plan: dict[str, Any]) -> None:
     documents = policy_documents(plan)
     # The queues of terraform/; the local cloud's alerts inbox (terraform/local/) stands in for e-mail and never
     # reaches AWS (test_aws_shape.py plans terraform/ alone).
@@ -350,7 +349,7 @@ STAR_CONDITIONS = {
 }
 
 
-def test_no_iam_statement_allows_every_action(plan: dict[str, Any], environment: str) -> None:
+def test_no_iam_statement_allows_every_action(plan: dict[str, Any]) -> None:
     checked = 0
     for address, document in policy_documents(plan).items():
         for statement in document:

@@ -14,7 +14,7 @@ from tests.infra.expected import ACCOUNT, EXPECTED, SUPPORTED_SUFFIXES, prefix
 from tests.infra.terraform_json import after_unknown, of_type, planned, policy_documents, references
 
 
-def test_the_raw_bucket_notifies_the_queue_for_the_raw_prefix_only(plan: dict[str, Any], environment: str) -> None:
+def test_the_raw_bucket_notifies_the_queue_for_the_raw_prefix_only(plan: dict[str, Any]) -> None:
     assert list(of_type(plan, "aws_s3_bucket_notification")) == ["aws_s3_bucket_notification.raw_events"]
     notification = planned(plan, "aws_s3_bucket_notification.raw_events")
     assert notification["queue"] == [{"events": ["s3:ObjectCreated:*"], "filter_prefix": "raw/", "filter_suffix": None}]
@@ -201,9 +201,7 @@ def test_the_scan_sees_reads_in_every_form() -> None:
 
 
 @pytest.mark.parametrize("function", KNOWN_AT_PLAN)
-def test_the_planned_environment_holds_every_variable_the_handler_reads(
-    plan: dict[str, Any], environment: str, function: str
-) -> None:
+def test_the_planned_environment_holds_every_variable_the_handler_reads(plan: dict[str, Any], function: str) -> None:
     assert planned(plan, function_address(function))["handler"] == f"{HANDLERS[function]}.handler"
     missing = handler_reads(function) - set(planned_environment(plan, function))
     assert missing == READ_WITH_A_CODE_DEFAULT[function]
@@ -212,9 +210,7 @@ def test_the_planned_environment_holds_every_variable_the_handler_reads(
 @pytest.mark.parametrize(
     "function", [pytest.param(f, marks=SERVICE_NAME_UNREAD) if f != "s3-event-handler" else f for f in KNOWN_AT_PLAN]
 )
-def test_terraform_sets_nothing_the_handler_does_not_read(
-    plan: dict[str, Any], environment: str, function: str
-) -> None:
+def test_terraform_sets_nothing_the_handler_does_not_read(plan: dict[str, Any], function: str) -> None:
     assert set(planned_environment(plan, function)) - handler_reads(function) == set()
 
 
