@@ -55,7 +55,7 @@ def spark() -> Iterator[object]:
 def planned_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """What covid_pipeline.local.offline_plan writes for every environment, once per session: ``<env>.json``
     (`terraform show -json` of the plan, made with the real AWS provider against a throwaway emulator, in its own
-    process: moto's state is per process) and ``<env>.validate.txt`` (what `terraform validate` said)."""
+    process: moto's state is per process) and ``validate.txt`` (what `terraform validate` said)."""
     from covid_pipeline.config import ENVIRONMENTS
 
     out_dir = tmp_path_factory.mktemp("plans")
