@@ -17,7 +17,7 @@
 # filesystem mirror when the machine has one, else the Terraform registry (covid_pipeline.terraform_cli).
 #
 # Environment: PYTHON (default .venv/bin/python, else python3), BUILD_DIR (default build/),
-# COVID_REFERENCE_CSV (optional path to UID_ISO_FIPS_LookUp_Table.csv, uploaded for enrichment),
+# COVID_REFERENCE_CSV (path to UID_ISO_FIPS_LookUp_Table.csv, uploaded for enrichment; the job needs it there),
 # COVID_PIPELINE_LOCAL_DIR (default .local/: where the local clouds keep their state).
 #
 # Exit codes: 0 ok, 2 usage error, 3 missing tool or credentials, other: the failing command's code.
@@ -185,7 +185,8 @@ package_artifacts() {
   if [[ -n "${COVID_REFERENCE_CSV:-}" ]]; then
     [[ -f "$COVID_REFERENCE_CSV" ]] || $DRY_RUN || die 3 "COVID_REFERENCE_CSV=$COVID_REFERENCE_CSV does not exist"
   else
-    echo "deploy.sh: note: COVID_REFERENCE_CSV not set; the UID lookup table is not uploaded (enrichment columns stay empty)" >&2
+    # The job reads the table on every run (glue_job/covid_transform.py) and fails while it is missing.
+    echo "deploy.sh: note: COVID_REFERENCE_CSV not set: the UID lookup table is not uploaded; job runs fail until it is at the job's --reference_path (reference/ in the scripts bucket)" >&2
   fi
   run "$PYTHON" -m covid_pipeline.artifacts "$BUILD_DIR"
 }

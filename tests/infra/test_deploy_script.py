@@ -83,6 +83,7 @@ def test_dry_run_plan_packages_then_inits_with_the_backend_and_plans_with_the_va
         f"{TERRAFORM} plan -input=false -var-file={CONFIG_DIR}/{environment}.tfvars -var artifacts_dir={build} "
         f"-out={build}/{environment}.tfplan",
     ]
+    assert "job runs fail until it is at the job's --reference_path" in result.stderr  # no COVID_REFERENCE_CSV
     assert not build.exists(), "a dry run must not create anything"
 
 
