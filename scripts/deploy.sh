@@ -17,7 +17,7 @@
 # filesystem mirror when the machine has one, else the Terraform registry (covid_pipeline.terraform_cli).
 #
 # Environment: PYTHON (default .venv/bin/python, else python3), BUILD_DIR (default build/),
-# COVID_REFERENCE_CSV (optional path to UID_ISO_FIPS_LookUp_Table.csv, uploaded for enrichment),
+# COVID_REFERENCE_CSV (path to UID_ISO_FIPS_LookUp_Table.csv, uploaded for enrichment; the job needs it there),
 # COVID_PIPELINE_LOCAL_DIR (default .local/: where the local clouds keep their state).
 #
 # Exit codes: 0 ok, 2 usage error, 3 missing tool or credentials, other: the failing command's code.
@@ -96,6 +96,8 @@ if [[ -x "$REPO_ROOT/.venv/bin/python" ]]; then
 else
   PYTHON="${PYTHON:-python3}"
 fi
+# The project's package importable by that Python (also a bare python3), so that --dry-run prints commands that run.
+export PYTHONPATH="$REPO_ROOT/src${PYTHONPATH:+:$PYTHONPATH}"
 
 # --- helpers ------------------------------------------------------------------------------------------------------
 
@@ -127,11 +129,6 @@ tfvar() {
   sed -n "s/^[[:space:]]*$1[[:space:]]*=[[:space:]]*\"\\(.*\\)\"[[:space:]]*$/\\1/p" "$VAR_FILE" | head -1
 }
 
-py() {
-  # The project's Python with its package importable (also from a bare python3).
-  env PYTHONPATH="$REPO_ROOT/src${PYTHONPATH:+:$PYTHONPATH}" "$PYTHON" "$@"
-}
-
 check_tools() {
   local missing=()
   command -v "$PYTHON" >/dev/null 2>&1 || missing+=("python ($PYTHON): Python 3.11 builds the artifacts and runs Terraform")
@@ -155,7 +152,7 @@ find_terraform() {
     return
   fi
   local setup
-  if ! setup="$(py -m covid_pipeline.terraform_cli shell-env)"; then
+  if ! setup="$("$PYTHON" -m covid_pipeline.terraform_cli shell-env)"; then
     exit 3
   fi
   eval "$setup"
@@ -188,9 +185,10 @@ package_artifacts() {
   if [[ -n "${COVID_REFERENCE_CSV:-}" ]]; then
     [[ -f "$COVID_REFERENCE_CSV" ]] || $DRY_RUN || die 3 "COVID_REFERENCE_CSV=$COVID_REFERENCE_CSV does not exist"
   else
-    echo "deploy.sh: note: COVID_REFERENCE_CSV not set; the UID lookup table is not uploaded (enrichment columns stay empty)" >&2
+    # The job reads the table on every run (glue_job/covid_transform.py) and fails while it is missing.
+    echo "deploy.sh: note: COVID_REFERENCE_CSV not set: the UID lookup table is not uploaded; job runs fail until it is at the job's --reference_path (reference/ in the scripts bucket)" >&2
   fi
-  run py -m covid_pipeline.artifacts "$BUILD_DIR"
+  run "$PYTHON" -m covid_pipeline.artifacts "$BUILD_DIR"
 }
 
 # --- state backend ------------------------------------------------------------------------------------------------
@@ -229,7 +227,7 @@ terraform_run() {
     local ca_bundle="${COVID_PIPELINE_TLS_DIR:-$REPO_ROOT/.local/tls}/ca.pem"
     if ! $DRY_RUN; then
       local prepared
-      prepared="$(py -m covid_pipeline.local.provision "$ENVIRONMENT" "${LOCAL_ENDPOINT%/}" --build-dir "$BUILD_DIR")"
+      prepared="$("$PYTHON" -m covid_pipeline.local.provision "$ENVIRONMENT" "${LOCAL_ENDPOINT%/}" --build-dir "$BUILD_DIR")"
       workdir="$(sed -n 1p <<<"$prepared")"
       state="$(sed -n 2p <<<"$prepared")"
       ca_bundle="$(sed -n 3p <<<"$prepared")"

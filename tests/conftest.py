@@ -97,7 +97,7 @@ def background_terraform(
 
     needs = {name for item in request.session.items for name in getattr(item, "fixturenames", ())}
     jobs: dict[str, Background] = {}
-    if "planned_stacks" in needs:
+    if needs & {"planned_stacks", "planned_dir"}:
         plans = tmp_path_factory.mktemp("plans")
         jobs["plans"] = Background(
             [sys.executable, "-m", "covid_pipeline.local.offline_plan", str(plans), *ENVIRONMENTS]
@@ -113,15 +113,22 @@ def background_terraform(
 
 
 @pytest.fixture(scope="session")
-def planned_stacks(background_terraform: dict[str, Background]) -> dict[str, dict[str, Any]]:
-    """`terraform show -json` of each environment's plan, made once per session with the real AWS provider against
-    a throwaway emulator (covid_pipeline.local.offline_plan, in its own process: moto's state is per process)."""
-    from covid_pipeline.config import ENVIRONMENTS
-
+def planned_dir(background_terraform: dict[str, Background]) -> Path:
+    """What covid_pipeline.local.offline_plan writes for every environment, once per session: ``<env>.json``
+    (`terraform show -json` of the plan, made with the real AWS provider against a throwaway emulator, in its own
+    process: moto's state is per process) and ``validate.txt`` (what `terraform validate` said)."""
     job = background_terraform["plans"]
     job.wait()
     out_dir: Path = job.out_dir  # type: ignore[attr-defined]
-    return {env: json.loads((out_dir / f"{env}.json").read_text()) for env in ENVIRONMENTS}
+    return out_dir
+
+
+@pytest.fixture(scope="session")
+def planned_stacks(planned_dir: Path) -> dict[str, dict[str, Any]]:
+    """`terraform show -json` of each environment's plan (see ``planned_dir``)."""
+    from covid_pipeline.config import ENVIRONMENTS
+
+    return {env: json.loads((planned_dir / f"{env}.json").read_text()) for env in ENVIRONMENTS}
 
 
 @pytest.fixture(scope="session")

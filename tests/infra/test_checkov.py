@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.infra.terraform_model import CONFIG_DIR, ENVIRONMENTS, REPO_ROOT
+from covid_pipeline.config import CONFIG_DIR, ENVIRONMENTS, REPO_ROOT
 
 CHECKOV = REPO_ROOT / ".venv-checkov" / "bin" / "checkov"
 SCAN_TIMEOUT_SECONDS = 300

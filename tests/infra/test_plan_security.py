@@ -1,0 +1,404 @@
+"""Secure by default, in every environment's real plan: private, versioned, encrypted, TLS-only, logged buckets with
+the declared lifecycles; the customer key on every queue, topic, log group, function and the warehouse; a private,
+encrypted, audited Redshift; least-privilege IAM. What waits for apply (key ARNs, rendered policies) is checked
+on the applied `test` environment in test_applied_state.py; here, where the plan knows it, that such an attribute
+refers to the customer key (as Terraform parsed the configuration) and is filled in at apply."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.infra.expected import ACCOUNT, EXPECTED, REGION, prefix
+from tests.infra.terraform_json import (
+    after_unknown,
+    of_type,
+    planned,
+    policy_documents,
+    references,
+    statements,
+)
+
+DATA_BUCKETS = ("raw", "processed", "quarantine", "scripts")
+# Who owns each bucket's companion resources: the hardened module's instance, or the root for the log bucket.
+BUCKET_OWNERS = {
+    **{name: f"module.{name}_bucket.{{kind}}.this" for name in DATA_BUCKETS},
+    "access_logs": "{kind}.access_logs",
+}
+KEY = ["aws_kms_key.pipeline.arn", "aws_kms_key.pipeline"]
+TLS_ONLY_S3_ACTIONS = ["s3:DeleteObject", "s3:GetBucketLocation", "s3:GetObject", "s3:ListBucket", "s3:PutObject"]
+DENY_PLAIN_HTTP = {
+    "effect": "Deny",
+    "principals": [{"identifiers": ["*"], "type": "*"}],
+    "condition": [{"test": "Bool", "values": ["false"], "variable": "aws:SecureTransport"}],
+}
+
+
+def bucket_part(plan: dict[str, Any], bucket: str, kind: str) -> dict[str, Any]:
+    """The planned values of one of a bucket's companion resources (its versioning, policy, ...)."""
+    return planned(plan, BUCKET_OWNERS[bucket].format(kind=kind))
+
+
+def denies_plain_http(statement: dict[str, Any]) -> bool:
+    return all(statement[key] == value for key, value in DENY_PLAIN_HTTP.items())
+
+
+# --- buckets -------------------------------------------------------------------------------------------------------
+
+
+def test_the_data_buckets_come_from_the_hardened_module(plan: dict[str, Any], environment: str) -> None:
+    buckets = {address: values["bucket"] for address, values in of_type(plan, "aws_s3_bucket").items()}
+    name = prefix(environment)
+    assert buckets == {
+        "module.raw_bucket.aws_s3_bucket.this": f"{name}-raw",
+        "module.processed_bucket.aws_s3_bucket.this": f"{name}-processed",
+        "module.quarantine_bucket.aws_s3_bucket.this": f"{name}-quarantine",
+        "module.scripts_bucket.aws_s3_bucket.this": f"{name}-scripts",
+        "aws_s3_bucket.access_logs": f"{name}-access-logs",
+    }
+
+
+@pytest.mark.parametrize("bucket", [*DATA_BUCKETS, "access_logs"])
+def test_every_bucket_is_private_versioned_and_owner_enforced(plan: dict[str, Any], bucket: str) -> None:
+    block = bucket_part(plan, bucket, "aws_s3_bucket_public_access_block")
+    settings = ("block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets")
+    assert {setting: block[setting] for setting in settings} == dict.fromkeys(settings, True)
+    versioning = bucket_part(plan, bucket, "aws_s3_bucket_versioning")
+    assert versioning["versioning_configuration"][0]["status"] == "Enabled"
+    ownership = bucket_part(plan, bucket, "aws_s3_bucket_ownership_controls")
+    assert ownership["rule"] == [{"object_ownership": "BucketOwnerEnforced"}]
+
+
+def test_data_buckets_default_to_sse_kms_with_the_customer_key(plan: dict[str, Any]) -> None:
+    for bucket in DATA_BUCKETS:
+        address = f"module.{bucket}_bucket.aws_s3_bucket_server_side_encryption_configuration.this"
+        (rule,) = planned(plan, address)["rule"]
+        assert rule["apply_server_side_encryption_by_default"] == [{"sse_algorithm": "aws:kms"}]
+        assert rule["bucket_key_enabled"] is True
+        # The key id is the customer key's ARN, known after apply (its value: test_applied_state.py).
+        unknown = after_unknown(plan, address)["rule"][0]["apply_server_side_encryption_by_default"][0]
+        assert unknown == {"kms_master_key_id": True}
+        module_call = plan["configuration"]["root_module"]["module_calls"][f"{bucket}_bucket"]
+        assert module_call["expressions"]["kms_key_arn"]["references"] == KEY
+    # S3 server access logging delivers only into SSE-S3 buckets (the bucket's checkov skip says so).
+    (rule,) = planned(plan, "aws_s3_bucket_server_side_encryption_configuration.access_logs")["rule"]
+    assert rule["apply_server_side_encryption_by_default"] == [{"kms_master_key_id": "", "sse_algorithm": "AES256"}]
+
+
+def test_every_bucket_policy_denies_plain_http(plan: dict[str, Any]) -> None:
+    documents = policy_documents(plan)
+    for bucket in (*DATA_BUCKETS, "access_logs"):
+        policy = BUCKET_OWNERS[bucket].format(kind="aws_s3_bucket_policy")
+        source = (
+            "data.aws_iam_policy_document.tls_only"
+            if bucket in DATA_BUCKETS
+            else "data.aws_iam_policy_document.access_logs"
+        )
+        assert references(plan, policy, "policy") == [f"{source}.json", source]
+        document = source if bucket == "access_logs" else f"module.{bucket}_bucket.{source}"
+        deny = [s for s in documents[document] if s["sid"] == "DenyInsecureTransport"]
+        assert len(deny) == 1 and denies_plain_http(deny[0]), bucket
+        assert deny[0]["actions"] == TLS_ONLY_S3_ACTIONS
+
+
+def test_data_buckets_log_access_into_the_log_bucket_which_does_not_log_itself(
+    plan: dict[str, Any], environment: str
+) -> None:
+    logging = of_type(plan, "aws_s3_bucket_logging")
+    assert {address: values["target_prefix"] for address, values in logging.items()} == {
+        f"module.{bucket}_bucket.aws_s3_bucket_logging.this": f"s3/{prefix(environment)}-{bucket}/"
+        for bucket in DATA_BUCKETS
+    }
+    for bucket in DATA_BUCKETS:
+        call = plan["configuration"]["root_module"]["module_calls"][f"{bucket}_bucket"]
+        assert call["expressions"]["access_log_bucket"]["references"] == [
+            "aws_s3_bucket.access_logs.id",
+            "aws_s3_bucket.access_logs",
+        ]
+
+
+def lifecycle_rules(values: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Rule id -> the parts of a planned lifecycle rule that say what it does."""
+    rules = {}
+    for rule in values["rule"]:
+        described: dict[str, Any] = {"status": rule["status"], "prefix": rule["filter"][0]["prefix"]}
+        if rule["abort_incomplete_multipart_upload"]:
+            described["abort_after_days"] = rule["abort_incomplete_multipart_upload"][0]["days_after_initiation"]
+        if rule["noncurrent_version_expiration"]:
+            described["noncurrent_days"] = rule["noncurrent_version_expiration"][0]["noncurrent_days"]
+        if rule["expiration"]:
+            described["expire_days"] = rule["expiration"][0]["days"]
+        if rule["transition"]:
+            described["transitions"] = sorted((t["days"], t["storage_class"]) for t in rule["transition"])
+        rules[rule["id"]] = described
+    return rules
+
+
+def test_lifecycles_are_as_declared(plan: dict[str, Any], environment: str) -> None:
+    expected = EXPECTED[environment]
+    common = {
+        "abort-incomplete-multipart-uploads": {"status": "Enabled", "prefix": "", "abort_after_days": 7},
+        "expire-noncurrent-versions": {
+            "status": "Enabled",
+            "prefix": "",
+            "noncurrent_days": expected.noncurrent_version_days,
+        },
+    }
+    wanted = {
+        # Raw files are re-read only for a full refresh: Standard-IA after 30 days, Glacier after 180.
+        "raw": {
+            **common,
+            "storage-class-transitions": {
+                "status": "Enabled",
+                "prefix": "raw/",
+                "transitions": [(30, "STANDARD_IA"), (180, "GLACIER")],
+            },
+        },
+        # Parquet is read unpredictably: intelligent tiering from day 0.
+        "processed": {
+            **common,
+            "storage-class-transitions": {
+                "status": "Enabled",
+                "prefix": "",
+                "transitions": [(0, "INTELLIGENT_TIERING")],
+            },
+        },
+        "quarantine": {
+            **common,
+            "expire-current-objects": {
+                "status": "Enabled",
+                "prefix": "quarantine/",
+                "expire_days": expected.quarantine_expiration_days,
+            },
+        },
+        "scripts": common,
+        "access_logs": {
+            "expire-access-logs": {
+                "status": "Enabled",
+                "prefix": "",
+                "abort_after_days": 7,
+                "noncurrent_days": 7,
+                "expire_days": 365,
+            }
+        },
+    }
+    for bucket, rules in wanted.items():
+        address = BUCKET_OWNERS[bucket].format(kind="aws_s3_bucket_lifecycle_configuration")
+        assert lifecycle_rules(planned(plan, address)) == rules, bucket
+
+
+# --- the customer key everywhere else ------------------------------------------------------------------------------
+
+
+def test_queues_topic_log_groups_and_functions_use_the_customer_key(plan: dict[str, Any], environment: str) -> None:
+    expected = EXPECTED[environment]
+    encrypted = {
+        "aws_sqs_queue": "kms_master_key_id",
+        "aws_sns_topic": "kms_master_key_id",
+        "aws_cloudwatch_log_group": "kms_key_id",
+        "aws_lambda_function": "kms_key_arn",
+    }
+    for resource_type, attribute in encrypted.items():
+        found = of_type(plan, resource_type)
+        assert found, resource_type
+        for address in found:
+            assert references(plan, address, attribute) == KEY, address
+            assert after_unknown(plan, address)[attribute] is True, address
+    for address, log_group in of_type(plan, "aws_cloudwatch_log_group").items():
+        assert log_group["retention_in_days"] == expected.log_retention_days, address
+    for address, function in of_type(plan, "aws_lambda_function").items():
+        assert function["tracing_config"] == [{"mode": "Active"}], address
+        assert function["reserved_concurrent_executions"] == expected.reserved_concurrency, address
+    key = planned(plan, "aws_kms_key.pipeline")
+    assert (key["enable_key_rotation"], key["rotation_period_in_days"]) == (True, 365)
+    assert key["deletion_window_in_days"] == expected.kms_deletion_window_days
+
+
+def test_glue_encrypts_logs_bookmarks_and_output_with_the_customer_key(plan: dict[str, Any], environment: str) -> None:
+    address = "aws_glue_security_configuration.pipeline"
+    (encryption,) = planned(plan, address)["encryption_configuration"]
+    assert encryption == {
+        "cloudwatch_encryption": [{"cloudwatch_encryption_mode": "SSE-KMS"}],
+        "job_bookmarks_encryption": [{"job_bookmarks_encryption_mode": "CSE-KMS"}],
+        "s3_encryption": [{"s3_encryption_mode": "SSE-KMS"}],
+    }
+    for part in encryption:
+        assert references(plan, address, "encryption_configuration", 0, part, 0, "kms_key_arn") == KEY
+    job = planned(plan, "aws_glue_job.transform")
+    assert job["security_configuration"] == f"{prefix(environment)}-glue-security"
+
+
+def test_every_queue_and_the_topic_deny_plain_http(plan: dict[str, Any]) -> None:
+    documents = policy_documents(plan)
+    # The queues of terraform/; the local cloud's alerts inbox (terraform/local/) stands in for e-mail and never
+    # reaches AWS (test_aws_shape.py plans terraform/ alone).
+    queues = {address.split(".")[1] for address in of_type(plan, "aws_sqs_queue")} - {"alerts_inbox"}
+    assert queues == {"raw_events", "raw_events_dlq", "lambda_async_dlq"}
+    for queue in queues:
+        policy = f"aws_sqs_queue_policy.{queue}"
+        assert references(plan, policy, "queue_url") == [f"aws_sqs_queue.{queue}.id", f"aws_sqs_queue.{queue}"]
+        document = {"raw_events": "raw_events_queue"}.get(queue, queue)
+        source = f"data.aws_iam_policy_document.{document}"
+        assert references(plan, policy, "policy") == [f"{source}.json", source]
+        deny = [s for s in documents[source] if s["sid"] == "DenyInsecureTransport"]
+        assert len(deny) == 1 and denies_plain_http(deny[0]), queue
+    source = "data.aws_iam_policy_document.alerts_topic"
+    assert references(plan, "aws_sns_topic_policy.alerts", "policy") == [f"{source}.json", source]
+    deny = [s for s in documents[source] if s["sid"] == "DenyInsecureTransport"]
+    assert len(deny) == 1 and denies_plain_http(deny[0])
+    assert deny[0]["actions"] == ["sns:Publish", "sns:Subscribe"]
+
+
+# --- Redshift ------------------------------------------------------------------------------------------------------
+
+
+def test_redshift_is_private_encrypted_audited_with_a_managed_password(
+    planned_stacks: dict[str, dict[str, Any]],
+) -> None:
+    plan = planned_stacks["prod"]
+    cluster = planned(plan, "aws_redshift_cluster.warehouse[0]")
+    assert cluster["publicly_accessible"] is False
+    assert cluster["encrypted"] is True
+    assert cluster["enhanced_vpc_routing"] is True
+    assert cluster["manage_master_password"] is True and cluster["master_password"] is None
+    assert (cluster["node_type"], cluster["number_of_nodes"], cluster["cluster_type"]) == (
+        "ra3.xlplus",
+        2,
+        "multi-node",
+    )
+    assert (cluster["skip_final_snapshot"], cluster["final_snapshot_identifier"]) == (
+        False,
+        "covid-pipeline-prod-warehouse-final",
+    )
+    assert cluster["automated_snapshot_retention_period"] == 14
+    for attribute in ("kms_key_id", "master_password_secret_kms_key_id"):
+        assert references(plan, "aws_redshift_cluster.warehouse[0]", attribute) == KEY
+    # Audit logs through aws_redshift_logging (the cluster's own logging block is deprecated).
+    assert planned(plan, "aws_redshift_logging.warehouse[0]") == {
+        "bucket_name": None,
+        "cluster_identifier": "covid-pipeline-prod-warehouse",
+        "log_destination_type": "cloudwatch",
+        "log_exports": ["connectionlog", "useractivitylog", "userlog"],
+        "s3_key_prefix": None,
+    }
+    audit = {values["name"] for values in of_type(plan, "aws_cloudwatch_log_group").values()}
+    assert {
+        f"/aws/redshift/cluster/covid-pipeline-prod-warehouse/{log}"
+        for log in ("connectionlog", "userlog", "useractivitylog")
+    } <= audit
+    parameters = planned(plan, "aws_redshift_parameter_group.warehouse[0]")["parameter"]
+    assert {p["name"]: p["value"] for p in parameters} == {
+        "require_ssl": "true",
+        "enable_user_activity_logging": "true",
+    }
+    for index in (0, 1):
+        assert planned(plan, f"aws_subnet.warehouse_private[{index}]")["map_public_ip_on_launch"] is False
+    group = planned(plan, "aws_security_group.warehouse[0]")
+    assert [(rule["from_port"], rule["to_port"], rule["cidr_blocks"]) for rule in group["ingress"]] == [
+        (5439, 5439, ["10.40.0.0/16"])
+    ]
+    # COPY reads the processed bucket's Parquet and nothing else.
+    copy = {
+        s["sid"]: (s["actions"], s["resources"])
+        for s in policy_documents(plan)["data.aws_iam_policy_document.redshift_copy"]
+    }
+    assert copy == {
+        "ReadProcessedParquet": (
+            ["s3:GetObject"],
+            [
+                "arn:aws:s3:::covid-pipeline-prod-processed/jhu_daily/*",
+                "arn:aws:s3:::covid-pipeline-prod-processed/owid/*",
+            ],
+        ),
+        "ListProcessed": (["s3:GetBucketLocation", "s3:ListBucket"], ["arn:aws:s3:::covid-pipeline-prod-processed"]),
+        "DecryptProcessed": (["kms:Decrypt", "kms:DescribeKey"], [None]),  # the key's ARN, known after apply
+    }
+
+
+# --- IAM -----------------------------------------------------------------------------------------------------------
+
+# Every statement whose resource is "*", and why AWS leaves no narrower choice.
+STAR_RESOURCES = {
+    **{
+        (f'data.aws_iam_policy_document.lambda_common["{function}"]', "SendTraces"): "X-Ray has no resource-level "
+        "permissions"
+        for function in ("s3-event-handler", "data-quality-monitor", "warehouse-loader")
+    },
+    ("data.aws_iam_policy_document.data_quality_monitor", "PublishPipelineMetrics"): "PutMetricData: namespace pinned",
+    ("data.aws_iam_policy_document.warehouse_loader", "PublishPipelineMetrics"): "PutMetricData: namespace pinned",
+    ("data.aws_iam_policy_document.glue_job", "PublishJobMetrics"): "PutMetricData: namespaces pinned",
+    ("data.aws_iam_policy_document.kms_key", "AccountAdministersAndDelegatesToIam"): "in a key policy * is the key",
+    ("data.aws_iam_policy_document.kms_key", "CloudWatchLogsEncryptsOurLogGroups"): "in a key policy * is the key",
+    (
+        "data.aws_iam_policy_document.kms_key",
+        "ServicesDeliverToEncryptedQueuesAndTopic",
+    ): "in a key policy * is the key",
+}
+# Only with enable_redshift: the Data API's statement follow-up actions have no resource-level permissions.
+STAR_RESOURCES_WITH_REDSHIFT = {
+    ("data.aws_iam_policy_document.warehouse_loader", "FollowOwnStatements"): "pinned to the caller's statements",
+}
+# The conditions that narrow a "*" resource where the action allows one.
+STAR_CONDITIONS = {
+    "PublishPipelineMetrics": "cloudwatch:namespace",
+    "PublishJobMetrics": "cloudwatch:namespace",
+    "FollowOwnStatements": "redshift-data:statement-owner-iam-userid",
+    "CloudWatchLogsEncryptsOurLogGroups": "kms:EncryptionContext:aws:logs:arn",
+    "ServicesDeliverToEncryptedQueuesAndTopic": "aws:SourceAccount",
+}
+
+
+def test_no_iam_statement_allows_every_action(plan: dict[str, Any]) -> None:
+    checked = 0
+    for address, document in policy_documents(plan).items():
+        for statement in document:
+            assert not statement["not_actions"], f"{address} {statement['sid']}: NotAction grants everything else"
+            for action in statement["actions"] or []:
+                checked += 1
+                assert action != "*" and not action.endswith(":*"), f"{address}: {action!r} allows every action"
+    assert checked > 100
+    for statement in statements(planned(plan, "aws_kms_key.pipeline")["policy"]):
+        assert "NotAction" not in statement
+        assert not [a for a in statement["Action"] if a == "*" or a.endswith(":*")]
+
+
+def test_star_resources_only_where_aws_allows_nothing_narrower(plan: dict[str, Any], environment: str) -> None:
+    found = set()
+    for address, document in policy_documents(plan).items():
+        for statement in document:
+            if "*" in (statement["resources"] or []):
+                assert statement["resources"] == ["*"], f"{address} {statement['sid']}: '*' beside other resources"
+                found.add((address, statement["sid"]))
+                variable = STAR_CONDITIONS.get(statement["sid"])
+                if variable is not None:
+                    assert [c["variable"] for c in statement["condition"]] == [variable], statement["sid"]
+    wanted = set(STAR_RESOURCES) | (set(STAR_RESOURCES_WITH_REDSHIFT) if EXPECTED[environment].redshift else set())
+    assert found == wanted
+
+
+def test_each_lambda_role_is_scoped_to_its_function(plan: dict[str, Any], environment: str) -> None:
+    name = prefix(environment)
+    documents = policy_documents(plan)
+    functions = {
+        "s3-event-handler": "s3_event_handler",
+        "data-quality-monitor": "data_quality_monitor",
+        "warehouse-loader": "warehouse_loader",
+    }
+    for short, resource in functions.items():
+        role = f'aws_iam_role.lambda["{short}"]'
+        assert references(plan, f"aws_lambda_function.{resource}", "role") == [
+            f"{role}.arn",
+            role,
+            "aws_iam_role.lambda",
+        ]
+        assert planned(plan, role)["name"] == f"{name}-{short}-role"
+        own = {s["sid"]: s for s in documents[f'data.aws_iam_policy_document.lambda_common["{short}"]']}
+        log_group = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/{name}-{short}:*"
+        assert own["WriteOwnLogGroup"]["resources"] == [log_group]
+    handler = {s["sid"]: s for s in documents["data.aws_iam_policy_document.s3_event_handler"]}
+    assert handler["StartTheJob"]["actions"] == ["glue:GetJobRun", "glue:GetJobRuns", "glue:StartJobRun"]
+    assert handler["StartTheJob"]["resources"] == [f"arn:aws:glue:{REGION}:{ACCOUNT}:job/{name}-covid-transform"]
+    assert handler["ClaimEventsOnce"]["resources"] == [f"arn:aws:s3:::{name}-processed/_state/events/*"]
+    actions = {action for statement in handler.values() for action in statement["actions"]}
+    assert not {a for a in actions if a.startswith(("redshift", "sns:", "secretsmanager:", "iam:"))}
