@@ -22,6 +22,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -78,11 +79,16 @@ def _is_packaged(relative: Path) -> bool:
     return not (_SKIPPED_PARTS & set(relative.parts)) and relative.suffix not in {".pyc", ".pyo"}
 
 
+def _temporary(dest: Path) -> Path:
+    """A name beside ``dest`` that no other process uses: the test suite builds from two processes at once."""
+    return dest.with_name(f"{dest.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+
+
 def _write_zip(dest: Path, members: Iterable[tuple[str, bytes]]) -> Path:
     """A reproducible zip: members sorted by name, one timestamp, one mode. Written beside, then moved in place,
     so a reader never sees half a file and an unchanged zip keeps its inode and mtime."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    temporary = dest.with_name(dest.name + ".tmp")
+    temporary = _temporary(dest)
     with zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for name, data in sorted(members):
             info = zipfile.ZipInfo(name, date_time=_ZIP_DATE)
@@ -189,8 +195,9 @@ def build_layer(dest: Path, wheels: list[Path], cache: Path = WHEEL_CACHE) -> Pa
         _write_zip(cached, members())
     dest.parent.mkdir(parents=True, exist_ok=True)
     if not dest.is_file() or dest.stat().st_size != cached.stat().st_size or _sha256(dest) != _sha256(cached):
-        shutil.copyfile(cached, dest.with_name(dest.name + ".tmp"))
-        os.replace(dest.with_name(dest.name + ".tmp"), dest)
+        temporary = _temporary(dest)
+        shutil.copyfile(cached, temporary)
+        os.replace(temporary, dest)
     return dest
 
 
@@ -215,8 +222,9 @@ def _write_file(dest: Path, data: bytes) -> None:
     if dest.is_file() and dest.read_bytes() == data:
         return
     dest.parent.mkdir(parents=True, exist_ok=True)
-    dest.with_name(dest.name + ".tmp").write_bytes(data)
-    os.replace(dest.with_name(dest.name + ".tmp"), dest)
+    temporary = _temporary(dest)
+    temporary.write_bytes(data)
+    os.replace(temporary, dest)
 
 
 def main(argv: list[str] | None = None) -> int:

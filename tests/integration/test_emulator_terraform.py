@@ -2,8 +2,10 @@
 resource created with no error, then a second `terraform plan -detailed-exitcode` with nothing to change.
 
 One emulator (TLS, as the local cloud runs it) for the module; each environment is applied once and shared by its
-tests (resource names carry the environment, so they coexist). dev runs with `make test`; test, staging and prod
-(Redshift, VPC, Secrets Manager) with the slow drills. The timings are printed and recorded as test properties.
+tests (resource names carry the environment, so they coexist). All four run with the slow drills: `make test` has
+the `test` environment applied once by tests/provisioned_cloud.py, which every local cloud of the session starts from,
+and checks the applied resources in tests/infra and tests/integration/test_local_cloud.py.
+The timings are printed and recorded as test properties.
 
 The floor of an apply is the AWS provider's own fixed waits, which it makes against AWS too, whatever the answers:
 6 x 5 s per SQS queue and queue policy (ContinuousTargetOccurence 6, MinTimeout 5 s), about 55 s per S3 lifecycle
@@ -20,21 +22,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from botocore.exceptions import ClientError
 
 from covid_pipeline.artifacts import build
-from covid_pipeline.config import load_config
 from covid_pipeline.errors import UserError
-from covid_pipeline.local.emulator import DUMMY_CREDENTIALS, ClientCache, Emulator, emulator_env
+from covid_pipeline.local.emulator import Emulator, emulator_env
 from covid_pipeline.terraform_cli import TerraformUnavailable, Workspace, local_workspace
 
 pytestmark = [pytest.mark.timeout(1800)]
 
 REGION = "us-east-1"
 ENVIRONMENTS = [
-    pytest.param("dev", id="dev"),
+    pytest.param("dev", id="dev", marks=pytest.mark.slow),
     pytest.param("test", id="test", marks=pytest.mark.slow),
     pytest.param("staging", id="staging", marks=pytest.mark.slow),
     pytest.param("prod", id="prod", marks=pytest.mark.slow),
@@ -167,21 +166,3 @@ def test_a_second_plan_has_nothing_to_change(
     )
     assert plan.returncode == 0, changes[:4000] or _errors((plan.stdout or "") + (plan.stderr or ""))
 
-
-def test_the_applied_tls_only_buckets_deny_plain_http(apply: Callable[[str], Applied], emulator: Emulator) -> None:
-    result = apply("dev")
-    if result.returncode != 0:
-        pytest.fail(f"the apply failed:\n{_errors(result.output)}")
-    raw = load_config("dev").names.raw_bucket
-    secure = ClientCache(emulator.endpoint_url, REGION)("s3")
-    secure.put_object(Bucket=raw, Key="raw/jhu_daily/01-22-2020.csv", Body=b"Province/State,Country/Region\n")
-    plain = boto3.client(
-        "s3",
-        endpoint_url=emulator.http_endpoint_url,
-        region_name=REGION,
-        aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-    )
-    with pytest.raises(ClientError) as denied:
-        plain.get_object(Bucket=raw, Key="raw/jhu_daily/01-22-2020.csv")
-    assert denied.value.response["Error"]["Code"] == "AccessDenied"
