@@ -24,6 +24,7 @@ cloudwatch:PutMetricData, glue:GetJob, glue:GetJobRun.
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 import boto3
@@ -31,7 +32,10 @@ import boto3
 from covid_pipeline.monitoring import GlueJobStateChange, configure_json_logging
 from covid_pipeline.run_monitor import MonitorSettings, monitor_job_run
 
-configure_json_logging("data-quality-monitor", loggers=("data_quality_monitor", "covid_pipeline.monitoring"))
+configure_json_logging(
+    os.environ.get("POWERTOOLS_SERVICE_NAME", "data-quality-monitor"),
+    loggers=("data_quality_monitor", "covid_pipeline.monitoring"),
+)
 logger = logging.getLogger("data_quality_monitor")
 
 

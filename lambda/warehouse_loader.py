@@ -19,6 +19,7 @@ DescribeStatement / GetStatementResult and secretsmanager:GetSecretValue on the 
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 import boto3
@@ -26,7 +27,10 @@ import boto3
 from covid_pipeline.monitoring import GlueJobStateChange, configure_json_logging
 from covid_pipeline.warehouse.run_loader import LoaderSettings, load_job_run
 
-configure_json_logging("warehouse-loader", loggers=("warehouse_loader", "covid_pipeline.warehouse"))
+configure_json_logging(
+    os.environ.get("POWERTOOLS_SERVICE_NAME", "warehouse-loader"),
+    loggers=("warehouse_loader", "covid_pipeline.warehouse"),
+)
 logger = logging.getLogger("warehouse_loader")
 
 

@@ -164,16 +164,11 @@ def test_every_alarm_notifies_the_alerts_topic(plan: dict[str, Any], environment
 # Settings the code reads with a default of its own that Terraform leaves alone (tuning knobs and fallbacks).
 READ_WITH_A_CODE_DEFAULT = {
     "s3-event-handler": {"MAX_KEY_LENGTH", "RETRY_DELAY_SECONDS", "MAX_BUSY_RETRIES", "CLAIM_STALE_SECONDS"},
-    "data-quality-monitor": {"STATE_PATH", "STATE_BUCKET", "SOURCE"},
-    "warehouse-loader": {"STATE_PATH", "STATE_BUCKET", "SOURCE", "OUTPUT_PATH"},
+    "data-quality-monitor": set(),
+    "warehouse-loader": set(),
 }
 # Functions whose whole environment the plan knows (the monitor's holds the topic's ARN: test_applied_state.py).
 KNOWN_AT_PLAN = ("s3-event-handler", "warehouse-loader")
-# The monitor and the loader pass their service name to configure_json_logging as a literal instead of reading
-# POWERTOOLS_SERVICE_NAME, which Terraform sets for every function: the name is written twice (lambda/*.py).
-SERVICE_NAME_UNREAD = pytest.mark.xfail(
-    strict=True, reason="the handler hard-codes its service name instead of reading POWERTOOLS_SERVICE_NAME"
-)
 
 
 def function_address(function: str) -> str:
@@ -207,9 +202,7 @@ def test_the_planned_environment_holds_every_variable_the_handler_reads(plan: di
     assert missing == READ_WITH_A_CODE_DEFAULT[function]
 
 
-@pytest.mark.parametrize(
-    "function", [pytest.param(f, marks=SERVICE_NAME_UNREAD) if f != "s3-event-handler" else f for f in KNOWN_AT_PLAN]
-)
+@pytest.mark.parametrize("function", KNOWN_AT_PLAN)
 def test_terraform_sets_nothing_the_handler_does_not_read(plan: dict[str, Any], function: str) -> None:
     assert set(planned_environment(plan, function)) - handler_reads(function) == set()
 

@@ -32,6 +32,7 @@ import boto3
 from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 
+from covid_pipeline.local import moto_patches
 from covid_pipeline.local.request_gate import RequestGate
 
 ACCOUNT = "123456789012"
@@ -70,8 +71,10 @@ Clients = Callable[[str], Any]
 
 @contextmanager
 def gated_emulator() -> Iterator[tuple[str, RequestGate]]:
-    """moto's app behind a RequestGate on a free loopback port, in a thread (as the local cloud serves it)."""
+    """moto's app behind a RequestGate on a free loopback port, in a thread (as the local cloud serves it), with the
+    emulator's patches in every process: state saved by patched classes is restored into patched classes."""
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    moto_patches.install()
     gate = RequestGate(DomainDispatcherApplication(create_backend_app))
     server = make_server("127.0.0.1", 0, gate, threaded=True, request_handler=MotoRequestHandler)
     thread = threading.Thread(target=server.serve_forever, name="gated-moto", daemon=True)
@@ -703,33 +706,27 @@ def _b64(data: bytes) -> str:
 
 
 def provider_mirror() -> Path | None:
-    """The folder of the offline provider mirror holding hashicorp/aws (see DESIGN.md), if this machine has one."""
-    candidates = [os.environ.get("COVID_TF_PROVIDER_MIRROR", ""), "/opt/tf-plugins", "/usr/share/terraform/plugins"]
-    for candidate in filter(None, candidates):
-        if list(Path(candidate).glob("registry.terraform.io/hashicorp/aws/*/*/terraform-provider-aws*")):
-            return Path(candidate)
-    return None
+    """The offline provider mirror holding hashicorp/aws, found as the project finds it (terraform_cli)."""
+    from covid_pipeline.terraform_cli import find_provider_mirror
+
+    return find_provider_mirror()
 
 
 def terraform(work_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run Terraform in ``work_dir`` (a copy of tests/fixtures/emulator_state) offline, with dummy credentials."""
-    mirror = provider_mirror()
-    assert mirror is not None, "no provider mirror"
-    rc_file = work_dir / "terraformrc"
-    rc_file.write_text(
-        "provider_installation {\n  filesystem_mirror {\n"
-        f'    path    = "{mirror}"\n    include = ["registry.terraform.io/hashicorp/*"]\n  }}\n}}\n'
-    )
+    """Run Terraform in ``work_dir`` (a copy of tests/fixtures/emulator_state) offline, with dummy credentials and
+    the project's CLI configuration (the provider mirror it finds)."""
+    from covid_pipeline.terraform_cli import find_cli, write_cli_config
+
     env = {
         **os.environ,
-        "TF_CLI_CONFIG_FILE": str(rc_file),
+        "TF_CLI_CONFIG_FILE": str(write_cli_config()),
         "TF_IN_AUTOMATION": "1",
         "CHECKPOINT_DISABLE": "1",
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
     }
     return subprocess.run(
-        ["terraform", f"-chdir={work_dir}", *args, "-input=false", "-no-color"],
+        [*find_cli(), f"-chdir={work_dir}", *args, "-input=false", "-no-color"],
         env=env,
         capture_output=True,
         text=True,

@@ -165,4 +165,3 @@ def test_a_second_plan_has_nothing_to_change(
         line for line in (plan.stdout or "").splitlines() if line.lstrip().startswith(("#", "~", "+", "-"))
     )
     assert plan.returncode == 0, changes[:4000] or _errors((plan.stdout or "") + (plan.stderr or ""))
-
