@@ -282,7 +282,6 @@ def test_the_monitor_environment_is_this_environment(state: dict[str, dict[str, 
         "LOG_LEVEL": "INFO",
         "METRICS_NAMESPACE": "CovidPipeline",
         "POWERTOOLS_SERVICE_NAME": "data-quality-monitor",
-        "PROCESSED_BUCKET": f"{NAME}-processed",
         "QUARANTINE_RATIO_THRESHOLD": "0.05",
-        "STATE_PREFIX": "_state/",
+        "STATE_PATH": f"s3://{NAME}-processed/_state/jhu_daily/",
     }
