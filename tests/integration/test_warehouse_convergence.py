@@ -177,3 +177,11 @@ def test_the_password_can_come_from_the_environment_not_the_url(
         assert target.connection.info.password == password
     finally:
         target.close()
+
+
+def test_the_lambdas_time_left_bounds_the_lock_wait(output_dir: Path, postgres_database: str) -> None:
+    """load_job_run passes wait_seconds (its remaining time less a margin): a held lock ends in an error before it."""
+    with psycopg.connect(postgres_database, autocommit=True) as holder:
+        holder.execute("SELECT pg_advisory_lock(%s)", (LOAD_LOCK_ID,))
+        with pytest.raises(WarehouseError, match=r"for more than 0.4 s"):
+            load_partitions(str(output_dir), postgres_database, target_options={"wait_seconds": 0.4})

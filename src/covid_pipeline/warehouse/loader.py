@@ -15,20 +15,29 @@ logger = logging.getLogger(__name__)
 SCHEMES = ("duckdb", "postgresql", "postgres", "redshift")
 
 
-def target_for_url(warehouse_url: str, **options: Any) -> WarehouseTarget:
-    """The target a URL names: duckdb:///file.duckdb, postgresql://user@host:port/db or redshift://cluster/db?..."""
+def target_for_url(warehouse_url: str, *, wait_seconds: float | None = None, **options: Any) -> WarehouseTarget:
+    """The target a URL names: duckdb:///file.duckdb, postgresql://user@host:port/db or redshift://cluster/db?...
+
+    wait_seconds: the longest any wait of the load may last (another load's lock, a Redshift statement); the
+    warehouse-loader Lambda passes what its timeout leaves, so a wait ends in a clear error, not in Lambda's kill.
+    """
     scheme = warehouse_url.split("://", 1)[0].lower() if "://" in warehouse_url else ""
     if scheme == "duckdb":
         from covid_pipeline.warehouse.duckdb_target import DuckDBTarget
 
-        return DuckDBTarget(warehouse_url)
+        target = DuckDBTarget(warehouse_url)
+        if wait_seconds is not None:
+            target.lock_wait_seconds = wait_seconds
+        return target
     if scheme in ("postgresql", "postgres"):
-        from covid_pipeline.warehouse.postgresql_target import PostgreSQLTarget
+        from covid_pipeline.warehouse.postgresql_target import DEFAULT_LOCK_WAIT_SECONDS, PostgreSQLTarget
 
-        return PostgreSQLTarget(warehouse_url)
+        return PostgreSQLTarget(warehouse_url, lock_wait_seconds=wait_seconds or DEFAULT_LOCK_WAIT_SECONDS)
     if scheme == "redshift":
         from covid_pipeline.warehouse.redshift_target import RedshiftTarget
 
+        if wait_seconds is not None:
+            options["wait_seconds"] = wait_seconds
         return RedshiftTarget(warehouse_url, **options)
     raise WarehouseError(
         f"unsupported warehouse URL {redact_url(warehouse_url)!r}: expected one of "
@@ -99,7 +108,7 @@ def load_partitions(
     The source is listed and compared with the warehouse's fingerprints while the target's load lock is held
     (WarehouseTarget.exclusive_load): two loads run one after the other, and the second sees the source as it is
     after the first, so an older, slower load can never overwrite what a newer one loaded.
-    target_options: passed to the target the URL names (RedshiftTarget: wait_seconds, the Data API deadline).
+    target_options: passed to target_for_url (wait_seconds: how long any wait of the load may last).
     """
     started = time.perf_counter()
     source = PartitionSource(source_uri, s3_client=s3_client)

@@ -34,6 +34,7 @@ POSTGRES_TYPES = {
 # instead of interleaving, and the second compares fingerprints with what the first committed.
 LOAD_LOCK_ID = 0x434F564944  # "COVID"
 LOCK_POLL_SECONDS = 0.2
+DEFAULT_LOCK_WAIT_SECONDS = 300.0
 COPY_CHUNK_ROWS = 50_000  # ~7 MB of CSV: small enough to overlap writing and parsing
 
 
@@ -61,7 +62,7 @@ class PostgreSQLTarget(WarehouseTarget):
         self,
         url: str,
         connect_timeout_seconds: int = 10,
-        lock_wait_seconds: float = 300.0,
+        lock_wait_seconds: float = DEFAULT_LOCK_WAIT_SECONDS,
         environ: Mapping[str, str] | None = None,
     ) -> None:
         from covid_pipeline.warehouse.loader import redact_url
