@@ -17,13 +17,14 @@ glue_max_concurrent_runs = 1
 glue_max_retries         = 0
 enable_glue_crawler      = false
 
-lambda_timeout_seconds         = 30
-lambda_memory_mb               = 256
-lambda_reserved_concurrency    = 2
-sqs_visibility_timeout_seconds = 180
-sqs_max_receive_count          = 3
-sqs_batch_size                 = 100
-sqs_batching_window_seconds    = 2
+lambda_timeout_seconds           = 30
+warehouse_loader_timeout_seconds = 120
+lambda_memory_mb                 = 256
+lambda_reserved_concurrency      = 2
+sqs_visibility_timeout_seconds   = 180
+sqs_max_receive_count            = 3
+sqs_batch_size                   = 100
+sqs_batching_window_seconds      = 2
 
 log_retention_days = 14
 
@@ -31,6 +32,7 @@ log_retention_days = 14
 kms_deletion_window_days           = 7
 noncurrent_version_expiration_days = 7
 quarantine_expiration_days         = 30
+cloudtrail_retention_days          = 30
 
 dq_score_threshold         = 0.9
 quarantine_ratio_threshold = 0.05

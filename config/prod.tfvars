@@ -17,13 +17,14 @@ glue_max_concurrent_runs = 1
 glue_max_retries         = 1
 enable_glue_crawler      = false
 
-lambda_timeout_seconds         = 30
-lambda_memory_mb               = 256
-lambda_reserved_concurrency    = 5
-sqs_visibility_timeout_seconds = 180
-sqs_max_receive_count          = 3
-sqs_batch_size                 = 100
-sqs_batching_window_seconds    = 5
+lambda_timeout_seconds           = 30
+warehouse_loader_timeout_seconds = 900
+lambda_memory_mb                 = 256
+lambda_reserved_concurrency      = 5
+sqs_visibility_timeout_seconds   = 180
+sqs_max_receive_count            = 3
+sqs_batch_size                   = 100
+sqs_batching_window_seconds      = 5
 
 log_retention_days = 365
 
@@ -31,6 +32,7 @@ log_retention_days = 365
 kms_deletion_window_days           = 30
 noncurrent_version_expiration_days = 90
 quarantine_expiration_days         = 365
+cloudtrail_retention_days          = 730
 redshift_snapshot_retention_days   = 14
 
 dq_score_threshold         = 0.9

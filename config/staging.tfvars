@@ -17,13 +17,14 @@ glue_max_concurrent_runs = 1
 glue_max_retries         = 0
 enable_glue_crawler      = false
 
-lambda_timeout_seconds         = 30
-lambda_memory_mb               = 256
-lambda_reserved_concurrency    = 2
-sqs_visibility_timeout_seconds = 180
-sqs_max_receive_count          = 3
-sqs_batch_size                 = 100
-sqs_batching_window_seconds    = 5
+lambda_timeout_seconds           = 30
+warehouse_loader_timeout_seconds = 600
+lambda_memory_mb                 = 256
+lambda_reserved_concurrency      = 2
+sqs_visibility_timeout_seconds   = 180
+sqs_max_receive_count            = 3
+sqs_batch_size                   = 100
+sqs_batching_window_seconds      = 5
 
 log_retention_days = 30
 
@@ -31,6 +32,7 @@ log_retention_days = 30
 kms_deletion_window_days           = 14
 noncurrent_version_expiration_days = 30
 quarantine_expiration_days         = 90
+cloudtrail_retention_days          = 90
 
 dq_score_threshold         = 0.9
 quarantine_ratio_threshold = 0.05

@@ -1,4 +1,6 @@
-"""Glue job run SUCCEEDED -> load the partitions it wrote into the warehouse (one transaction per partition).
+"""Glue job run SUCCEEDED -> bring the warehouse in step with the whole published output (one transaction per
+partition or batch of partitions): every partition whose fingerprint differs from the warehouse's is loaded, so a
+load that failed or never ran is healed by the next run's.
 
 Triggered by the same EventBridge rule as the data quality monitor; other final states are acknowledged and
 skipped. A re-delivered event changes nothing: partitions whose content is already loaded are skipped.
@@ -43,4 +45,5 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         s3=boto3.client("s3"),
         glue=boto3.client("glue"),
         cloudwatch=boto3.client("cloudwatch"),
+        seconds_left=context.get_remaining_time_in_millis() / 1000 if context is not None else None,
     )

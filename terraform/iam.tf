@@ -228,9 +228,10 @@ data "aws_iam_policy_document" "warehouse_loader" {
   dynamic "statement" {
     for_each = var.enable_redshift ? [true] : []
     content {
+      # The loader's own user (redshift.tf), never the master user's secret.
       sid       = "ReadWarehouseCredentials"
       actions   = ["secretsmanager:GetSecretValue"]
-      resources = [aws_redshift_cluster.warehouse[0].master_password_secret_arn]
+      resources = [aws_secretsmanager_secret.warehouse_loader[0].arn]
     }
   }
 }

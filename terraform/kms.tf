@@ -75,6 +75,7 @@ data "aws_iam_policy_document" "kms_key" {
         "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/lambda/${local.name_prefix}-*",
         "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/redshift/cluster/${local.name_prefix}-*",
         "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/vpc/${local.name_prefix}-*",
+        "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/cloudtrail/${local.name_prefix}-*",
       ]
     }
   }
@@ -94,6 +95,39 @@ data "aws_iam_policy_document" "kms_key" {
       test     = "StringEquals"
       variable = "aws:SourceAccount"
       values   = [local.account_id]
+    }
+  }
+
+  statement {
+    sid = "CloudTrailEncryptsTheTrailsLogFiles"
+    principals {
+      type        = "Service"
+      identifiers = ["cloudtrail.amazonaws.com"]
+    }
+    actions = ["kms:GenerateDataKey*"]
+    # In a key policy "*" means "this key"; the encryption context CloudTrail sends names the trail (a multi-region
+    # trail keeps its home region's ARN).
+    resources = ["*"]
+    condition {
+      test     = "StringLike"
+      variable = "kms:EncryptionContext:aws:cloudtrail:arn"
+      values   = [local.cloudtrail_trail_arn]
+    }
+  }
+
+  statement {
+    sid = "CloudTrailDescribesTheKey"
+    principals {
+      type        = "Service"
+      identifiers = ["cloudtrail.amazonaws.com"]
+    }
+    actions = ["kms:DescribeKey"]
+    # In a key policy "*" means "this key"; only for this environment's trail.
+    resources = ["*"]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceArn"
+      values   = [local.cloudtrail_trail_arn]
     }
   }
 }

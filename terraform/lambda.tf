@@ -6,8 +6,9 @@
 #
 #   s3-event-handler      raw-events queue -> glue:StartJobRun (one run per source per batch)
 #   data-quality-monitor  Glue run finished -> DQ score / quarantine ratio / failure -> SNS alert + metrics
-#   warehouse-loader      Glue run succeeded -> Redshift COPY of the new partitions (Data API); only triggered when
-#                         enable_redshift (without a warehouse on AWS there is nothing to load into)
+#   warehouse-loader      Glue run succeeded -> Redshift COPY of every partition whose content differs from the
+#                         warehouse's (Data API, as the loader's own user); only triggered when enable_redshift
+#                         (without a warehouse on AWS there is nothing to load into)
 
 # The layer zip is larger than a direct upload allows, so it goes through the scripts bucket.
 resource "aws_s3_object" "pyarrow_layer" {
@@ -35,12 +36,13 @@ locals {
     "warehouse-loader"     = "warehouse_loader.handler"
   }
 
-  # redshift://<cluster>/<db>?secret_arn=...&iam_role=... (covid_pipeline.warehouse.redshift_target's URL).
+  # redshift://<cluster>/<db>?secret_arn=...&iam_role=... (covid_pipeline.warehouse.redshift_target's URL), with the
+  # loader's own user's secret (redshift.tf), not the master user's.
   warehouse_url = var.enable_redshift ? format(
     "redshift://%s/%s?secret_arn=%s&iam_role=%s&region=%s",
     local.redshift_cluster,
     var.redshift_database_name,
-    urlencode(aws_redshift_cluster.warehouse[0].master_password_secret_arn),
+    urlencode(aws_secretsmanager_secret.warehouse_loader[0].arn),
     urlencode(aws_iam_role.redshift_copy[0].arn),
     var.aws_region,
   ) : ""
@@ -194,7 +196,7 @@ resource "aws_lambda_function" "warehouse_loader" {
   layers                         = [aws_lambda_layer_version.pyarrow.arn]
   filename                       = local.lambda_bundle_zip
   source_code_hash               = filebase64sha256(local.lambda_bundle_zip)
-  timeout                        = var.lambda_timeout_seconds
+  timeout                        = var.warehouse_loader_timeout_seconds
   memory_size                    = var.lambda_memory_mb
   reserved_concurrent_executions = var.lambda_reserved_concurrency
   kms_key_arn                    = aws_kms_key.pipeline.arn

@@ -9,6 +9,10 @@ locals {
   quarantine_bucket  = "${local.name_prefix}-quarantine"
   scripts_bucket     = "${local.name_prefix}-scripts"
   access_logs_bucket = "${local.name_prefix}-access-logs"
+  cloudtrail_bucket  = "${local.name_prefix}-cloudtrail"
+
+  cloudtrail_trail     = "${local.name_prefix}-audit"
+  cloudtrail_log_group = "/aws/cloudtrail/${local.name_prefix}-audit"
 
   raw_events_queue = "${local.name_prefix}-raw-events"
   raw_events_dlq   = "${local.name_prefix}-raw-events-dlq"
@@ -56,6 +60,7 @@ locals {
   redshift_cluster       = "${local.name_prefix}-warehouse"
   redshift_log_group     = "/aws/redshift/cluster/${local.name_prefix}-warehouse"
   redshift_flow_logs     = "/aws/vpc/${local.name_prefix}-warehouse"
+  warehouse_loader_user  = "covid_loader"
   metrics_namespace      = "CovidPipeline"
   glue_metrics_namespace = "Glue"
 

@@ -5,6 +5,7 @@
 #   sqs.tf         raw-events queue, DLQs, S3 -> SQS    lambda.tf     the three functions and their triggers
 #   glue.tf        catalog, job, security config        redshift.tf   warehouse (enable_redshift only)
 #   iam.tf         one least-privilege role per component  monitoring.tf  SNS, alarms, dashboard, budget
+#   audit.tf       CloudTrail (own bucket, validated, KMS) and Glue Data Catalog encryption
 #   local/         override to apply this configuration against the local cloud (see local/local_endpoint.tf)
 #
 # Offline checks (make test, tests/infra/): terraform fmt, validate and plan of every environment with the real

@@ -42,7 +42,7 @@ data "aws_iam_policy_document" "alerts_topic" {
   statement {
     sid       = "DenyInsecureTransport"
     effect    = "Deny"
-    actions   = ["sns:Publish", "sns:Subscribe"]
+    actions   = ["sns:*"] # every SNS action over plain HTTP
     resources = [aws_sns_topic.alerts.arn]
     principals {
       type        = "*"

@@ -58,11 +58,13 @@ output "kms_key_arn" {
 }
 
 output "redshift" {
-  description = "Warehouse connection facts when enable_redshift (cluster id, database, secret ARN, COPY role); null otherwise."
+  description = "Warehouse connection facts when enable_redshift (cluster id, database, the master secret for warehouse-bootstrap, the loader's secret and user, COPY role); null otherwise."
   value = var.enable_redshift ? {
     cluster_identifier = aws_redshift_cluster.warehouse[0].cluster_identifier
     database           = var.redshift_database_name
     secret_arn         = aws_redshift_cluster.warehouse[0].master_password_secret_arn
+    loader_secret_arn  = aws_secretsmanager_secret.warehouse_loader[0].arn
+    loader_user        = local.warehouse_loader_user
     copy_role_arn      = aws_iam_role.redshift_copy[0].arn
   } : null
 }

@@ -219,6 +219,33 @@ resource "aws_redshift_logging" "warehouse" {
   depends_on = [aws_cloudwatch_log_group.warehouse_audit]
 }
 
+# The warehouse loader's own database user (not the master user). Terraform cannot create database users, so it
+# creates the user's secret holding only its name; `covid-pipeline warehouse-bootstrap` (covid_pipeline.warehouse.
+# redshift_bootstrap), run once with the master secret, creates the user with only the grants a load needs (its own
+# schema, TEMP, ASSUMEROLE on the COPY role) and writes the password it generated into this secret. No password
+# passes through Terraform or its state; the loader Lambda may read this secret and not the master's.
+resource "aws_secretsmanager_secret" "warehouse_loader" {
+  #checkov:skip=CKV2_AWS_57:The password lives in Redshift as well; it is rotated by re-running warehouse-bootstrap (a rotation Lambda would need a network path into the private cluster).
+  count = var.enable_redshift ? 1 : 0
+
+  name                    = "${local.name_prefix}-warehouse-loader"
+  description             = "Redshift user of the ${local.name_prefix} warehouse loader (password set by warehouse-bootstrap)"
+  kms_key_id              = aws_kms_key.pipeline.arn
+  recovery_window_in_days = var.deletion_protection ? 30 : 7
+}
+
+resource "aws_secretsmanager_secret_version" "warehouse_loader" {
+  count = var.enable_redshift ? 1 : 0
+
+  secret_id     = aws_secretsmanager_secret.warehouse_loader[0].id
+  secret_string = jsonencode({ username = local.warehouse_loader_user })
+
+  lifecycle {
+    # warehouse-bootstrap adds the password to this document; Terraform writes the user name once.
+    ignore_changes = [secret_string]
+  }
+}
+
 # COPY ... FROM 's3://<processed>/...' IAM_ROLE default: read the processed bucket, nothing else.
 data "aws_iam_policy_document" "redshift_assume" {
   statement {

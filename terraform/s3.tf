@@ -119,9 +119,10 @@ resource "aws_s3_bucket_policy" "access_logs" {
 
 data "aws_iam_policy_document" "access_logs" {
   statement {
-    sid     = "DenyInsecureTransport"
-    effect  = "Deny"
-    actions = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket", "s3:GetBucketLocation"]
+    sid    = "DenyInsecureTransport"
+    effect = "Deny"
+    # Every S3 action: a request over plain HTTP is refused whatever it asks for.
+    actions = ["s3:*"]
     resources = [
       aws_s3_bucket.access_logs.arn,
       "${aws_s3_bucket.access_logs.arn}/*",
@@ -158,6 +159,7 @@ data "aws_iam_policy_document" "access_logs" {
         "arn:${local.partition}:s3:::${local.processed_bucket}",
         "arn:${local.partition}:s3:::${local.quarantine_bucket}",
         "arn:${local.partition}:s3:::${local.scripts_bucket}",
+        "arn:${local.partition}:s3:::${local.cloudtrail_bucket}",
       ]
     }
   }

@@ -29,7 +29,7 @@ data "aws_iam_policy_document" "raw_events_dlq" {
   statement {
     sid       = "DenyInsecureTransport"
     effect    = "Deny"
-    actions   = ["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage"]
+    actions   = ["sqs:*"] # every SQS action over plain HTTP
     resources = [aws_sqs_queue.raw_events_dlq.arn]
     principals {
       type        = "*"
@@ -81,7 +81,7 @@ data "aws_iam_policy_document" "raw_events_queue" {
   statement {
     sid       = "DenyInsecureTransport"
     effect    = "Deny"
-    actions   = ["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage"]
+    actions   = ["sqs:*"] # every SQS action over plain HTTP
     resources = [aws_sqs_queue.raw_events.arn]
     principals {
       type        = "*"
@@ -139,7 +139,7 @@ data "aws_iam_policy_document" "lambda_async_dlq" {
   statement {
     sid       = "DenyInsecureTransport"
     effect    = "Deny"
-    actions   = ["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage"]
+    actions   = ["sqs:*"] # every SQS action over plain HTTP
     resources = [aws_sqs_queue.lambda_async_dlq.arn]
     principals {
       type        = "*"

@@ -115,6 +115,16 @@ variable "noncurrent_version_expiration_days" {
   }
 }
 
+variable "cloudtrail_retention_days" {
+  description = "Days the audit trail's log files are kept in their bucket (the CloudWatch copy follows log_retention_days)."
+  type        = number
+
+  validation {
+    condition     = var.cloudtrail_retention_days >= 1 && var.cloudtrail_retention_days <= 3650
+    error_message = "cloudtrail_retention_days must be between 1 and 3650."
+  }
+}
+
 variable "quarantine_expiration_days" {
   description = "Days quarantined rows and files are kept for investigation before they expire."
   type        = number
@@ -255,6 +265,16 @@ variable "lambda_timeout_seconds" {
   validation {
     condition     = var.lambda_timeout_seconds >= 1 && var.lambda_timeout_seconds <= 900
     error_message = "lambda_timeout_seconds must be between 1 and 900."
+  }
+}
+
+variable "warehouse_loader_timeout_seconds" {
+  description = "Timeout of the warehouse-loader Lambda: every changed partition is one load (on Redshift one Data API batch with a COPY), and a first load or one that heals a missed run covers many partitions."
+  type        = number
+
+  validation {
+    condition     = var.warehouse_loader_timeout_seconds >= 30 && var.warehouse_loader_timeout_seconds <= 900
+    error_message = "warehouse_loader_timeout_seconds must be between 30 and 900 (Lambda's limit)."
   }
 }
 

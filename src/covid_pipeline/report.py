@@ -168,9 +168,9 @@ def collect_report_data(config: Any, session: Any, warehouse_url: str, top_count
 
 
 def _redact(url: str) -> str:
-    scheme, sep, rest = url.partition("://")
-    credentials, at, host = rest.rpartition("@")
-    return f"{scheme}{sep}{credentials.split(':', 1)[0]}@{host}" if at else url
+    from covid_pipeline.warehouse.loader import redact_url  # the project's one redaction function
+
+    return redact_url(url)
 
 
 # --- screenshot (for the README; needs Debian's chromium) -------------------------------------------------------------

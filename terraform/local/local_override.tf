@@ -14,6 +14,7 @@ provider "aws" {
 
   endpoints {
     budgets        = var.local_endpoint
+    cloudtrail     = var.local_endpoint
     cloudwatch     = var.local_endpoint
     ec2            = var.local_endpoint
     events         = var.local_endpoint

@@ -46,8 +46,8 @@ def by_sid(policy: str) -> dict[str, dict[str, Any]]:
 def assert_denies_plain_http(policy: str, actions: set[str], resources: set[str]) -> None:
     deny = by_sid(policy)["DenyInsecureTransport"]
     assert (deny["Effect"], deny["Principal"], deny["Condition"]) == ("Deny", "*", TLS_ONLY)
-    assert set(deny["Action"]) == actions
-    assert set(deny["Resource"]) == resources
+    assert set(as_list(deny["Action"])) == actions
+    assert set(as_list(deny["Resource"])) == resources
 
 
 def test_everything_encrypted_uses_the_customer_key(state: dict[str, dict[str, Any]], key_arn: str) -> None:
@@ -64,11 +64,11 @@ def test_everything_encrypted_uses_the_customer_key(state: dict[str, dict[str, A
         counts[kind] = len(instances)
         for address, attributes in instances.items():
             assert attributes[attribute] == key_arn, address
-    # 4 queues (the local inbox included), 1 topic, 4 log groups, 3 functions, 3 uploaded artifacts.
+    # 4 queues (the local inbox included), 1 topic, 5 log groups (the trail's included), 3 functions, 3 artifacts.
     assert counts == {
         "aws_sqs_queue": 4,
         "aws_sns_topic": 1,
-        "aws_cloudwatch_log_group": 4,
+        "aws_cloudwatch_log_group": 5,
         "aws_lambda_function": 3,
         "aws_s3_object": 3,
     }
@@ -92,16 +92,14 @@ def test_data_bucket_policies_deny_plain_http_and_nothing_else(state: dict[str, 
     policy = state[f"module.{bucket}_bucket.aws_s3_bucket_policy.this"]["policy"]
     arn = f"arn:aws:s3:::{NAME}-{bucket}"
     assert set(by_sid(policy)) == {"DenyInsecureTransport"}
-    actions = {"s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket", "s3:GetBucketLocation"}
-    assert_denies_plain_http(policy, actions, {arn, f"{arn}/*"})
+    assert_denies_plain_http(policy, {"s3:*"}, {arn, f"{arn}/*"})
     assert state[f"module.{bucket}_bucket.aws_s3_bucket_logging.this"]["target_bucket"] == f"{NAME}-access-logs"
 
 
 def test_the_log_bucket_takes_deliveries_only_from_the_data_buckets(state: dict[str, dict[str, Any]]) -> None:
     policy = state["aws_s3_bucket_policy.access_logs"]["policy"]
     arn = f"arn:aws:s3:::{NAME}-access-logs"
-    actions = {"s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket", "s3:GetBucketLocation"}
-    assert_denies_plain_http(policy, actions, {arn, f"{arn}/*"})
+    assert_denies_plain_http(policy, {"s3:*"}, {arn, f"{arn}/*"})
     delivery = by_sid(policy)["S3ServerAccessLogDelivery"]
     assert (delivery["Effect"], delivery["Principal"], delivery["Action"]) == (
         "Allow",
@@ -110,13 +108,13 @@ def test_the_log_bucket_takes_deliveries_only_from_the_data_buckets(state: dict[
     )
     assert delivery["Resource"] == [f"{arn}/s3/*"]
     assert delivery["Condition"] == {
-        "ArnLike": {"aws:SourceArn": [f"arn:aws:s3:::{NAME}-{bucket}" for bucket in DATA_BUCKETS]},
+        "ArnLike": {"aws:SourceArn": [f"arn:aws:s3:::{NAME}-{bucket}" for bucket in (*DATA_BUCKETS, "cloudtrail")]},
         "StringEquals": {"aws:SourceAccount": ACCOUNT},
     }
 
 
 def test_queues_and_the_topic_deny_plain_http(state: dict[str, dict[str, Any]]) -> None:
-    sqs_actions = {"sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage"}
+    sqs_actions = {"sqs:*"}
     for queue, document in {
         "raw_events": "raw-events",
         "raw_events_dlq": "raw-events-dlq",
@@ -124,7 +122,7 @@ def test_queues_and_the_topic_deny_plain_http(state: dict[str, dict[str, Any]]) 
     }.items():
         policy = state[f"aws_sqs_queue_policy.{queue}"]["policy"]
         assert_denies_plain_http(policy, sqs_actions, {f"{SQS}:{NAME}-{document}"})
-    assert_denies_plain_http(state["aws_sns_topic_policy.alerts"]["policy"], {"sns:Publish", "sns:Subscribe"}, {TOPIC})
+    assert_denies_plain_http(state["aws_sns_topic_policy.alerts"]["policy"], {"sns:*"}, {TOPIC})
 
 
 def test_only_the_raw_bucket_sends_events_to_the_raw_queue_for_the_raw_prefix(
@@ -227,7 +225,7 @@ def test_the_glue_job_runs_as_its_own_role(state: dict[str, dict[str, Any]], key
     assert policy["ReadRawFiles"]["Resource"] == [f"arn:aws:s3:::{NAME}-raw/raw/*"]
 
 
-def test_no_applied_policy_allows_every_action(state: dict[str, dict[str, Any]]) -> None:
+def test_a_wildcard_action_is_applied_only_in_deny_statements(state: dict[str, dict[str, Any]]) -> None:
     policies = {
         address: attributes["policy"]
         for address, attributes in state.items()
@@ -240,19 +238,50 @@ def test_no_applied_policy_allows_every_action(state: dict[str, dict[str, Any]])
             "aws_kms_key",
         }
     }
-    assert len(policies) == 15  # 4 role policies (3 functions, the job), 5 buckets, 4 queues, topic, key
+    # 5 role policies (3 functions, the job, the trail's log delivery), 6 buckets, 4 queues, topic, key.
+    assert len(policies) == 17
     for address, policy in policies.items():
         for statement in statements(policy):
             assert "NotAction" not in statement, address
-            for action in statement["Action"]:
-                assert action != "*" and not action.endswith(":*"), f"{address}: {action!r} allows every action"
+            actions = as_list(statement["Action"])
+            wildcards = [action for action in actions if action == "*" or action.endswith(":*")]
+            if statement["Effect"] == "Deny":
+                # A TLS-only deny refuses every action of its service over plain HTTP; never "*" itself.
+                assert wildcards == actions and "*" not in actions, address
+                assert statement["Condition"] == TLS_ONLY, address
+            else:
+                assert not wildcards, f"{address}: {wildcards!r} allows every action"
             if statement["Effect"] == "Allow" and "*" in as_list(statement.get("Resource")):
                 # "*" resources: the key policy's own key, or actions without resource-level permissions.
-                assert address == "aws_kms_key.pipeline" or set(statement["Action"]) <= {
+                assert address == "aws_kms_key.pipeline" or set(actions) <= {
                     "xray:PutTraceSegments",
                     "xray:PutTelemetryRecords",
                     "cloudwatch:PutMetricData",
                 }, address
+
+
+def test_the_audit_trail_is_applied_encrypted_validated_and_delivered(
+    state: dict[str, dict[str, Any]], key_arn: str
+) -> None:
+    trail = state["aws_cloudtrail.audit"]
+    assert (trail["s3_bucket_name"], trail["kms_key_id"]) == (f"{NAME}-cloudtrail", key_arn)
+    flags = ("enable_log_file_validation", "is_multi_region_trail", "enable_logging")
+    assert [trail[flag] for flag in flags] == [True, True, True]
+    (selector,) = trail["event_selector"]
+    assert selector["data_resource"] == [
+        {"type": "AWS::S3::Object", "values": [f"arn:aws:s3:::{NAME}-raw/", f"arn:aws:s3:::{NAME}-processed/"]}
+    ]
+    policy = by_sid(state["module.cloudtrail_bucket.aws_s3_bucket_policy.this"]["policy"])
+    arn = f"arn:aws:s3:::{NAME}-cloudtrail"
+    assert set(policy) == {"DenyInsecureTransport", "CloudTrailChecksTheBucketAcl", "CloudTrailWritesLogFiles"}
+    assert policy["CloudTrailWritesLogFiles"]["Principal"] == {"Service": "cloudtrail.amazonaws.com"}
+    assert as_list(policy["CloudTrailWritesLogFiles"]["Resource"]) == [f"{arn}/AWSLogs/{ACCOUNT}/*"]
+    key_policy = by_sid(state["aws_kms_key.pipeline"]["policy"])
+    condition = key_policy["CloudTrailEncryptsTheTrailsLogFiles"]["Condition"]
+    assert as_list(condition["StringLike"]["kms:EncryptionContext:aws:cloudtrail:arn"]) == [trail["arn"]]
+    (settings,) = state["aws_glue_data_catalog_encryption_settings.pipeline"]["data_catalog_encryption_settings"]
+    assert settings["encryption_at_rest"][0]["sse_aws_kms_key_id"] == key_arn
+    assert settings["connection_password_encryption"][0]["aws_kms_key_id"] == key_arn
 
 
 @pytest.mark.parametrize("function", sorted(HANDLERS))

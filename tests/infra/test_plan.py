@@ -29,6 +29,8 @@ REDSHIFT_ONLY = {
     "aws_route_table.warehouse_private[0]",
     "aws_route_table_association.warehouse_private[0]",
     "aws_route_table_association.warehouse_private[1]",
+    "aws_secretsmanager_secret.warehouse_loader[0]",
+    "aws_secretsmanager_secret_version.warehouse_loader[0]",
     "aws_security_group.warehouse[0]",
     "aws_subnet.warehouse_private[0]",
     "aws_subnet.warehouse_private[1]",
@@ -36,12 +38,13 @@ REDSHIFT_ONLY = {
     "aws_vpc_endpoint.warehouse_s3[0]",
 }
 # Managed resources of an environment without Redshift (terraform/ plus the local cloud's inbox queue).
-BASE_RESOURCE_COUNT = 94
+BASE_RESOURCE_COUNT = 107
 # Variables a wrong value of which Terraform must refuse (a `validation` block each), terraform/local's included.
 VALIDATED_VARIABLES = {
     "access_log_expiration_days",
     "artifacts_dir",
     "aws_region",
+    "cloudtrail_retention_days",
     "dq_score_threshold",
     "environment",
     "glue_job_name",
@@ -83,6 +86,7 @@ VALIDATED_VARIABLES = {
     "sqs_visibility_timeout_seconds",
     "state_prefix",
     "supported_suffixes",
+    "warehouse_loader_timeout_seconds",
 }
 PRECONDITIONS = {"aws_lambda_event_source_mapping.raw_events", "aws_lambda_function.s3_event_handler"}
 

@@ -20,14 +20,16 @@ from tests.infra.terraform_json import (
     statements,
 )
 
-DATA_BUCKETS = ("raw", "processed", "quarantine", "scripts")
+# The buckets of the hardened module: the four of the pipeline's data and the audit trail's.
+DATA_BUCKETS = ("raw", "processed", "quarantine", "scripts", "cloudtrail")
 # Who owns each bucket's companion resources: the hardened module's instance, or the root for the log bucket.
 BUCKET_OWNERS = {
     **{name: f"module.{name}_bucket.{{kind}}.this" for name in DATA_BUCKETS},
     "access_logs": "{kind}.access_logs",
 }
 KEY = ["aws_kms_key.pipeline.arn", "aws_kms_key.pipeline"]
-TLS_ONLY_S3_ACTIONS = ["s3:DeleteObject", "s3:GetBucketLocation", "s3:GetObject", "s3:ListBucket", "s3:PutObject"]
+# A plain-HTTP request is denied whatever it asks for: the deny statements name every action of their service.
+TLS_ONLY_S3_ACTIONS = ["s3:*"]
 DENY_PLAIN_HTTP = {
     "effect": "Deny",
     "principals": [{"identifiers": ["*"], "type": "*"}],
@@ -55,6 +57,7 @@ def test_the_data_buckets_come_from_the_hardened_module(plan: dict[str, Any], en
         "module.processed_bucket.aws_s3_bucket.this": f"{name}-processed",
         "module.quarantine_bucket.aws_s3_bucket.this": f"{name}-quarantine",
         "module.scripts_bucket.aws_s3_bucket.this": f"{name}-scripts",
+        "module.cloudtrail_bucket.aws_s3_bucket.this": f"{name}-cloudtrail",
         "aws_s3_bucket.access_logs": f"{name}-access-logs",
     }
 
@@ -173,6 +176,15 @@ def test_lifecycles_are_as_declared(plan: dict[str, Any], environment: str) -> N
             },
         },
         "scripts": common,
+        # The audit trail's log files, kept for the environment's audit retention.
+        "cloudtrail": {
+            **common,
+            "expire-current-objects": {
+                "status": "Enabled",
+                "prefix": "",
+                "expire_days": expected.cloudtrail_retention_days,
+            },
+        },
         "access_logs": {
             "expire-access-logs": {
                 "status": "Enabled",
@@ -243,11 +255,12 @@ def test_every_queue_and_the_topic_deny_plain_http(plan: dict[str, Any]) -> None
         assert references(plan, policy, "policy") == [f"{source}.json", source]
         deny = [s for s in documents[source] if s["sid"] == "DenyInsecureTransport"]
         assert len(deny) == 1 and denies_plain_http(deny[0]), queue
+        assert deny[0]["actions"] == ["sqs:*"], queue
     source = "data.aws_iam_policy_document.alerts_topic"
     assert references(plan, "aws_sns_topic_policy.alerts", "policy") == [f"{source}.json", source]
     deny = [s for s in documents[source] if s["sid"] == "DenyInsecureTransport"]
     assert len(deny) == 1 and denies_plain_http(deny[0])
-    assert deny[0]["actions"] == ["sns:Publish", "sns:Subscribe"]
+    assert deny[0]["actions"] == ["sns:*"]
 
 
 # --- Redshift ------------------------------------------------------------------------------------------------------
@@ -334,6 +347,8 @@ STAR_RESOURCES = {
         "data.aws_iam_policy_document.kms_key",
         "ServicesDeliverToEncryptedQueuesAndTopic",
     ): "in a key policy * is the key",
+    ("data.aws_iam_policy_document.kms_key", "CloudTrailEncryptsTheTrailsLogFiles"): "in a key policy * is the key",
+    ("data.aws_iam_policy_document.kms_key", "CloudTrailDescribesTheKey"): "in a key policy * is the key",
 }
 # Only with enable_redshift: the Data API's statement follow-up actions have no resource-level permissions.
 STAR_RESOURCES_WITH_REDSHIFT = {
@@ -346,21 +361,34 @@ STAR_CONDITIONS = {
     "FollowOwnStatements": "redshift-data:statement-owner-iam-userid",
     "CloudWatchLogsEncryptsOurLogGroups": "kms:EncryptionContext:aws:logs:arn",
     "ServicesDeliverToEncryptedQueuesAndTopic": "aws:SourceAccount",
+    "CloudTrailEncryptsTheTrailsLogFiles": "kms:EncryptionContext:aws:cloudtrail:arn",
+    "CloudTrailDescribesTheKey": "aws:SourceArn",
 }
 
 
-def test_no_iam_statement_allows_every_action(plan: dict[str, Any]) -> None:
-    checked = 0
+def is_wildcard(action: str) -> bool:
+    return action == "*" or action.endswith(":*")
+
+
+def test_a_wildcard_action_appears_only_in_deny_statements(plan: dict[str, Any]) -> None:
+    """Least privilege: no Allow names every action (or uses NotAction); a Deny names every action of its service,
+    so that what it refuses (plain HTTP) is refused whatever the request asks for."""
+    checked, denies = 0, 0
     for address, document in policy_documents(plan).items():
         for statement in document:
             assert not statement["not_actions"], f"{address} {statement['sid']}: NotAction grants everything else"
-            for action in statement["actions"] or []:
-                checked += 1
-                assert action != "*" and not action.endswith(":*"), f"{address}: {action!r} allows every action"
+            actions = statement["actions"] or []
+            checked += len(actions)
+            if statement["effect"] == "Deny":
+                denies += 1
+                assert all(is_wildcard(a) and a != "*" for a in actions), f"{address} {statement['sid']}: {actions}"
+            else:
+                assert not [a for a in actions if is_wildcard(a)], f"{address} {statement['sid']} allows every action"
     assert checked > 100
+    assert denies == 10  # five buckets' TLS-only denies (the trail's included), the log bucket, three queues, topic
     for statement in statements(planned(plan, "aws_kms_key.pipeline")["policy"]):
         assert "NotAction" not in statement
-        assert not [a for a in statement["Action"] if a == "*" or a.endswith(":*")]
+        assert not [a for a in statement["Action"] if is_wildcard(a)]
 
 
 def test_star_resources_only_where_aws_allows_nothing_narrower(plan: dict[str, Any], environment: str) -> None:
@@ -402,3 +430,87 @@ def test_each_lambda_role_is_scoped_to_its_function(plan: dict[str, Any], enviro
     assert handler["ClaimEventsOnce"]["resources"] == [f"arn:aws:s3:::{name}-processed/_state/events/*"]
     actions = {action for statement in handler.values() for action in statement["actions"]}
     assert not {a for a in actions if a.startswith(("redshift", "sns:", "secretsmanager:", "iam:"))}
+
+
+# --- audit ---------------------------------------------------------------------------------------------------------
+
+
+def test_cloudtrail_records_the_data_buckets_encrypted_and_validated(plan: dict[str, Any], environment: str) -> None:
+    name = prefix(environment)
+    trail = planned(plan, "aws_cloudtrail.audit")
+    assert (trail["name"], trail["enable_logging"], trail["enable_log_file_validation"]) == (
+        f"{name}-audit",
+        True,
+        True,
+    )
+    assert (trail["is_multi_region_trail"], trail["include_global_service_events"]) == (True, True)
+    assert trail["event_selector"] == [
+        {
+            "data_resource": [
+                {"type": "AWS::S3::Object", "values": [f"arn:aws:s3:::{name}-raw/", f"arn:aws:s3:::{name}-processed/"]}
+            ],
+            "exclude_management_event_sources": None,
+            "include_management_events": True,
+            "read_write_type": "All",
+        }
+    ]
+    assert references(plan, "aws_cloudtrail.audit", "kms_key_id") == KEY
+    assert references(plan, "aws_cloudtrail.audit", "s3_bucket_name") == [
+        "module.cloudtrail_bucket.id",
+        "module.cloudtrail_bucket",
+    ]
+    # Its bucket takes log files from this trail only (and, like every bucket, nothing over plain HTTP).
+    trail_arn = f"arn:aws:cloudtrail:{REGION}:{ACCOUNT}:trail/{name}-audit"
+    delivery = {s["sid"]: s for s in policy_documents(plan)["data.aws_iam_policy_document.cloudtrail_delivery"]}
+    assert {sid: (s["actions"], s["resources"]) for sid, s in delivery.items()} == {
+        "CloudTrailChecksTheBucketAcl": (["s3:GetBucketAcl"], [f"arn:aws:s3:::{name}-cloudtrail"]),
+        "CloudTrailWritesLogFiles": (["s3:PutObject"], [f"arn:aws:s3:::{name}-cloudtrail/AWSLogs/{ACCOUNT}/*"]),
+    }
+    for statement in delivery.values():
+        assert statement["principals"] == [{"identifiers": ["cloudtrail.amazonaws.com"], "type": "Service"}]
+        assert {"test": "StringEquals", "values": [trail_arn], "variable": "aws:SourceArn"} in statement["condition"]
+    call = plan["configuration"]["root_module"]["module_calls"]["cloudtrail_bucket"]
+    assert (
+        call["expressions"]["policy_documents"]["references"][0]
+        == "data.aws_iam_policy_document.cloudtrail_delivery.json"
+    )
+    assert planned(plan, "aws_cloudwatch_log_group.cloudtrail")["name"] == f"/aws/cloudtrail/{name}-audit"
+
+
+def test_the_glue_data_catalog_is_encrypted_with_the_customer_key(plan: dict[str, Any]) -> None:
+    address = "aws_glue_data_catalog_encryption_settings.pipeline"
+    (settings,) = planned(plan, address)["data_catalog_encryption_settings"]
+    assert settings["encryption_at_rest"][0]["catalog_encryption_mode"] == "SSE-KMS"
+    assert settings["connection_password_encryption"][0]["return_connection_password_encrypted"] is True
+    path = ("data_catalog_encryption_settings", 0)
+    assert references(plan, address, *path, "encryption_at_rest", 0, "sse_aws_kms_key_id") == KEY
+    assert references(plan, address, *path, "connection_password_encryption", 0, "aws_kms_key_id") == KEY
+
+
+def test_every_vpc_has_flow_logs(plan: dict[str, Any]) -> None:
+    vpcs = set(of_type(plan, "aws_vpc"))
+    flows = of_type(plan, "aws_flow_log")
+    logged = {references(plan, address, "vpc_id")[-1] for address in flows}
+    assert logged == {address.split("[")[0] for address in vpcs}
+    for values in flows.values():
+        assert (values["traffic_type"], values["log_destination_type"]) == ("ALL", "cloud-watch-logs")
+
+
+def test_the_loader_uses_its_own_warehouse_user_not_the_master(planned_stacks: dict[str, dict[str, Any]]) -> None:
+    plan = planned_stacks["prod"]
+    secret = "aws_secretsmanager_secret.warehouse_loader[0]"
+    assert planned(plan, secret)["name"] == "covid-pipeline-prod-warehouse-loader"
+    assert references(plan, secret, "kms_key_id") == KEY
+    # Terraform writes the user name only; warehouse-bootstrap adds the password it sets in Redshift.
+    version = planned(plan, "aws_secretsmanager_secret_version.warehouse_loader[0]")
+    assert version["secret_string"] == '{"username":"covid_loader"}'
+    loader = {s["sid"]: s for s in policy_documents(plan)["data.aws_iam_policy_document.warehouse_loader"]}
+    assert loader["ReadWarehouseCredentials"]["actions"] == ["secretsmanager:GetSecretValue"]
+    # Which secret (known after apply; a plan's configuration leaves dynamic blocks out): test_terraform_source.py.
+
+
+def test_the_loader_timeout_fits_its_work(plan: dict[str, Any], environment: str) -> None:
+    expected = EXPECTED[environment]
+    assert planned(plan, "aws_lambda_function.warehouse_loader")["timeout"] == expected.warehouse_loader_timeout_seconds
+    for function in ("s3_event_handler", "data_quality_monitor"):
+        assert planned(plan, f"aws_lambda_function.{function}")["timeout"] == expected.lambda_timeout_seconds

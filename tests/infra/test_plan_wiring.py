@@ -165,7 +165,7 @@ def test_every_alarm_notifies_the_alerts_topic(plan: dict[str, Any], environment
 READ_WITH_A_CODE_DEFAULT = {
     "s3-event-handler": {"MAX_KEY_LENGTH", "RETRY_DELAY_SECONDS", "MAX_BUSY_RETRIES", "CLAIM_STALE_SECONDS"},
     "data-quality-monitor": set(),
-    "warehouse-loader": set(),
+    "warehouse-loader": set(),  # Terraform sets SOURCE, OUTPUT_PATH and STATE_PATH (lambda.tf)
 }
 # Functions whose whole environment the plan knows (the monitor's holds the topic's ARN: test_applied_state.py).
 KNOWN_AT_PLAN = ("s3-event-handler", "warehouse-loader")

@@ -104,4 +104,13 @@ def test_every_star_resource_is_on_its_own_line_under_a_comment_saying_why() -> 
                 if previous.strip().startswith("#")
             )
             assert len(comment.split()) >= 5, f"{path.name}:{number + 1}: a '*' resource needs a comment saying why"
-    assert found == 8
+    assert found == 10  # the two CloudTrail statements of the key policy (kms.tf) included
+
+
+def test_the_loader_reads_its_own_secret_never_the_master_users() -> None:
+    """The loader's role and its warehouse URL name the loader user's secret (redshift.tf); the master user's
+    secret is only for `covid-pipeline warehouse-bootstrap`, run by an operator."""
+    for name in ("iam.tf", "lambda.tf"):
+        text = (TERRAFORM_DIR / name).read_text()
+        assert "master_password_secret_arn" not in text, name
+        assert "aws_secretsmanager_secret.warehouse_loader[0].arn" in text, name

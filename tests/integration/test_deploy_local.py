@@ -33,7 +33,7 @@ SAMPLE = REPO_ROOT / "tests" / "fixtures" / "jhu" / "01-22-2020.csv"
 LOOKUP = REPO_ROOT / "tests" / "fixtures" / "jhu" / "UID_lookup_small.csv"
 STAGING = "covid-pipeline-staging"
 # Resources of one environment in the local cloud: terraform/ plus terraform/local/ (the alerts inbox).
-RESOURCES_PER_ENVIRONMENT = 94
+RESOURCES_PER_ENVIRONMENT = 107
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 EMULATOR_DELETE_MARKER_BUG = "AttributeError: 'FakeDeleteMarker' object has no attribute 'dispose'"
 
@@ -204,7 +204,9 @@ def test_deploy_sh_applies_beside_and_after_local_up(
     assert f"Apply complete! Resources: {RESOURCES_PER_ENVIRONMENT} added, 0 changed, 0 destroyed." in output
     staging = environment_resources(aws, STAGING)
     assert staging == {
-        "buckets": [f"{STAGING}-{b}" for b in ("access-logs", "processed", "quarantine", "raw", "scripts")],
+        "buckets": [
+            f"{STAGING}-{b}" for b in ("access-logs", "cloudtrail", "processed", "quarantine", "raw", "scripts")
+        ],
         "queues": [f"{STAGING}-{q}" for q in ("alerts-inbox", "lambda-async-dlq", "raw-events", "raw-events-dlq")],
         "functions": [f"{STAGING}-{f}" for f in ("data-quality-monitor", "s3-event-handler", "warehouse-loader")],
         "jobs": [f"{STAGING}-covid-transform"],

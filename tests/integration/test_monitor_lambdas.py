@@ -264,23 +264,27 @@ def loaded_output(aws: Aws, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     return warehouse
 
 
-def test_loader_loads_the_partitions_the_run_wrote(
+def test_loader_brings_the_warehouse_in_step_with_the_whole_output(
     aws: Aws, loaded_output: Path, lambda_context: FakeLambdaContext
 ) -> None:
     import warehouse_loader
 
     event = glue_event("succeeded")
+    # The run wrote March; April was published by an earlier run whose load never happened: both are loaded.
     aws.put_manifest(event["detail"]["jobRunId"], healthy_manifest(partitions_written=["year=2020/month=3"]))
     outcome = warehouse_loader.handler(event, lambda_context)
-    assert outcome["partitions_loaded"] == ["year=2020/month=3"] and outcome["rows_loaded"] == 8
+    assert outcome["partitions_loaded"] == ["year=2020/month=3", "year=2020/month=4"] and outcome["rows_loaded"] == 10
     # the same event delivered again changes nothing
     again = warehouse_loader.handler(event, lambda_context)
-    assert again["partitions_loaded"] == [] and again["partitions_skipped"] == ["year=2020/month=3"]
+    assert again["partitions_loaded"] == [] and again["partitions_skipped"] == [
+        "year=2020/month=3",
+        "year=2020/month=4",
+    ]
     with duckdb.connect(str(loaded_output), read_only=True) as connection:
         assert connection.execute("SELECT count(*), min(month), max(month) FROM fact_covid_daily").fetchall() == [
-            (8, 3, 3)
+            (10, 3, 4)
         ]
-    assert aws.metric_values("WarehouseRowsLoaded") == [8.0]
+    assert aws.metric_values("WarehouseRowsLoaded") == [10.0]  # the re-delivery loaded 0 rows
 
 
 def test_loader_skips_runs_that_did_not_succeed(
@@ -316,11 +320,11 @@ def test_loader_loads_into_postgresql_too(
     event = glue_event("succeeded")
     aws.put_manifest(event["detail"]["jobRunId"], healthy_manifest(partitions_written=[{"year": 2020, "month": 4}]))
     outcome = warehouse_loader.handler(event, lambda_context)
-    assert outcome["partitions_loaded"] == ["year=2020/month=4"] and outcome["rows_loaded"] == 2
+    assert outcome["partitions_loaded"] == ["year=2020/month=3", "year=2020/month=4"] and outcome["rows_loaded"] == 10
     with psycopg.connect(postgres_database) as connection:
-        assert connection.execute("SELECT country, confirmed FROM v_latest_by_country").fetchall() == [
-            ("Italy", 115_000)
-        ]
+        assert connection.execute(
+            "SELECT country, confirmed FROM v_latest_by_country WHERE country = 'Italy'"
+        ).fetchall() == [("Italy", 115_000)]
 
 
 def test_loader_removes_the_partitions_the_run_emptied(

@@ -113,7 +113,10 @@ def test_load_runs_one_transaction_batch_per_changed_partition(s3: Any) -> None:
     )
     march_sql = partition_statements(march.partition, march.prefix_uri, march.fingerprint, 1, FILE_SCHEMA, ROLE)
     stub.add_response("batch_execute_statement", {"Id": "march"}, {"Sqls": march_sql, **target})
-    sub_statements = [{"Id": f"march:{i + 1}", "ResultRows": 8 if i == 8 else 0} for i in range(len(march_sql))]
+    fact_insert = next(i for i, text in enumerate(march_sql) if text.startswith("INSERT INTO fact_covid_daily"))
+    sub_statements = [
+        {"Id": f"march:{i + 1}", "ResultRows": 8 if i == fact_insert else 0} for i in range(len(march_sql))
+    ]
     stub.add_response(
         "describe_statement", {"Id": "march", "Status": "FINISHED", "SubStatements": sub_statements}, {"Id": "march"}
     )

@@ -74,3 +74,14 @@ def test_sns_envelope_with_alarm_message():
 
 def test_raw_text_message():
     assert parse_message("plain words")["summary"] == "plain words"
+
+
+def test_a_password_in_the_warehouse_argument_is_warned_about(capsys: pytest.CaptureFixture[str]) -> None:
+    from covid_pipeline.commands.ops import warn_about_password_in_argv
+
+    warn_about_password_in_argv("postgresql://loader@db/covid")
+    warn_about_password_in_argv(None)
+    assert capsys.readouterr().err == ""
+    warn_about_password_in_argv("postgresql://loader:s3cret@db/covid")
+    err = capsys.readouterr().err
+    assert "COVID_WAREHOUSE_PASSWORD" in err and "COVID_WAREHOUSE_SECRET_ARN" in err and "s3cret" not in err

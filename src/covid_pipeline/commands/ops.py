@@ -439,9 +439,22 @@ def default_warehouse_url(config: PipelineConfig) -> str:
     return local_warehouse_url(local_state_dir(config))
 
 
+def warn_about_password_in_argv(url: str | None) -> None:
+    """A password in --warehouse is visible in the process list and shell history: say where else it can come from."""
+    from covid_pipeline.warehouse.credentials import PASSWORD_ENV, SECRET_ARN_ENV, url_has_password
+
+    if url and url_has_password(url):
+        print(
+            f"warning: the --warehouse URL carries a password, which other users can read in the process list; "
+            f"leave it out and set {PASSWORD_ENV} or {SECRET_ARN_ENV} (a Secrets Manager secret) instead",
+            file=sys.stderr,
+        )
+
+
 def cmd_load(args: argparse.Namespace) -> int:
     from covid_pipeline.warehouse import WarehouseError, load_partitions, redact_url
 
+    warn_about_password_in_argv(args.warehouse)
     with _session(args) as (config, session):
         url = args.warehouse or default_warehouse_url(config)
         if url.startswith("duckdb:///"):
@@ -462,10 +475,35 @@ def cmd_load(args: argparse.Namespace) -> int:
         return 0
 
 
+def cmd_warehouse_bootstrap(args: argparse.Namespace) -> int:
+    from covid_pipeline.warehouse import WarehouseError
+    from covid_pipeline.warehouse.redshift_bootstrap import bootstrap_loader_user
+
+    with _session(args) as (_config, session):
+        try:
+            done = bootstrap_loader_user(
+                args.warehouse,
+                args.loader_secret_arn,
+                schema=args.schema,
+                data_api_client=session.client("redshift-data"),
+                secrets_client=session.client("secretsmanager"),
+            )
+        except WarehouseError as exc:
+            raise UserError(str(exc)) from None
+        if args.json:
+            _print_json(done)
+        else:
+            print(
+                f"loader user {done['user']} {done['action']} (schema {done['schema']}); password in {done['secret']}"
+            )
+        return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from covid_pipeline.local.session import local_state_dir
     from covid_pipeline.report import collect_report_data, render_html, screenshot
 
+    warn_about_password_in_argv(args.warehouse)
     with _session(args) as (config, session):
         url = args.warehouse or default_warehouse_url(config)
         data = collect_report_data(config, session, url, top_countries=args.top)
@@ -592,10 +630,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _source_arg(p)
     p.add_argument(
         "--warehouse",
-        help="duckdb:///path | postgresql://user@host:port/db | redshift://... (default: duckdb under .local/<env>/)",
+        help="duckdb:///path | postgresql://user@host:port/db | redshift://... (default: duckdb under .local/<env>/); "
+        "keep passwords out of it: COVID_WAREHOUSE_PASSWORD or COVID_WAREHOUSE_SECRET_ARN",
     )
-    p.add_argument("--partition", action="append", help="only this partition, e.g. year=2021/month=3 (repeatable)")
+    p.add_argument(
+        "--partition",
+        action="append",
+        help="only this partition, e.g. year=2021/month=3 (repeatable); without: every partition whose content "
+        "differs from the warehouse's (what a missed or failed load left behind included)",
+    )
     p.set_defaults(handler=cmd_load)
+
+    p = subparsers.add_parser(
+        "warehouse-bootstrap",
+        help="Redshift: create (or re-password) the loader's own user and grants, store its password in its secret",
+    )
+    _add_common(p)
+    p.add_argument(
+        "--warehouse",
+        required=True,
+        help="redshift://<cluster>/<db>?secret_arn=<MASTER secret>&iam_role=<COPY role> (terraform output redshift)",
+    )
+    p.add_argument(
+        "--loader-secret-arn",
+        required=True,
+        help="the loader's secret (terraform output redshift); Terraform wrote the user name into it",
+    )
+    p.add_argument("--schema", default="covid_warehouse", help="the schema the loader owns (default covid_warehouse)")
+    p.set_defaults(handler=cmd_warehouse_bootstrap)
 
     p = subparsers.add_parser("report", help="write the self-contained HTML report")
     _add_common(p, json_output=False)

@@ -6,7 +6,8 @@
 
 Targets, chosen by URL:
 - `duckdb:///abs/path.duckdb` (or `duckdb://relative.duckdb`): embedded; Arrow tables are scanned in place.
-- `postgresql://user[:password]@host:port/db`: psycopg 3, rows by COPY FROM STDIN (CSV written by pyarrow).
+- `postgresql://user@host:port/db`: psycopg 3, rows by COPY FROM STDIN (CSV written by pyarrow); the password from
+  COVID_WAREHOUSE_PASSWORD or a Secrets Manager secret (COVID_WAREHOUSE_SECRET_ARN), not the URL (credentials.py).
 - `redshift://<cluster>/<db>?secret_arn=<arn>&iam_role=<arn>` (or `redshift:///<db>?workgroup=<name>&...`):
   Redshift Data API; Redshift COPYs the Parquet files itself.
 
@@ -16,7 +17,11 @@ Guarantees, whatever the target:
   (partition -> content fingerprint of its files: ETags/MD5s and sizes).
 - Incremental and idempotent per partition: an unchanged partition is skipped; a new or changed one is replaced in
   ONE transaction (dimensions upserted, that year/month's facts deleted, new facts inserted, fingerprint recorded).
-  Re-running changes nothing; a failure rolls back the partition in progress and raises WarehouseError.
+  Re-running changes nothing; a failure rolls back the partition in progress and raises WarehouseError, and the
+  next load of every partition heals it (fingerprints differ).
+- One load at a time: the source is listed and compared with the warehouse under the target's load lock
+  (WarehouseTarget.exclusive_load), so an older, slower load never overwrites a newer one.
+- URLs in messages and logs go through redact_url (passwords and query-string secrets hidden).
 - No value read from the data is ever part of SQL text; identifiers come from covid_pipeline.warehouse.schema.
 
 Sources: `s3://bucket/prefix/` (boto3: AWS, or the local emulator through AWS_ENDPOINT_URL) or a local directory,

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -112,6 +113,12 @@ class WarehouseTarget(ABC):
 
     @abstractmethod
     def close(self) -> None: ...
+
+    @contextlib.contextmanager
+    def exclusive_load(self) -> Iterator[None]:
+        """Held for a whole load, from listing the source to the last commit: loads into one warehouse run one at a
+        time. Targets whose connection is already exclusive for the load need nothing more (the default)."""
+        yield
 
     @abstractmethod
     def ensure_schema(self) -> None:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,11 @@ DUCKDB_TYPES = {
     "timestamptz": "TIMESTAMPTZ",
     "boolean": "BOOLEAN",
 }
+
+# A DuckDB file has one writer process at a time (the connection holds the file lock for the whole load), but
+# connections of one process share the database: loads in threads of one process queue on this lock per file.
+_PROCESS_LOCKS: dict[str, threading.Lock] = {}
+_PROCESS_LOCKS_GUARD = threading.Lock()
 
 
 def duckdb_path(url: str) -> str:
@@ -75,6 +81,20 @@ class DuckDBTarget(WarehouseTarget):
         if self._connection is not None:
             self._connection.close()
             self._connection = None
+
+    @contextlib.contextmanager
+    def exclusive_load(self) -> Iterator[None]:
+        if self.path == ":memory:":
+            yield
+            return
+        with _PROCESS_LOCKS_GUARD:
+            lock = _PROCESS_LOCKS.setdefault(str(Path(self.path).resolve()), threading.Lock())
+        if not lock.acquire(timeout=self.lock_wait_seconds):
+            raise WarehouseError(f"another load of {self.path} in this process did not end within the lock wait")
+        try:
+            yield
+        finally:
+            lock.release()
 
     def ensure_schema(self) -> None:
         statements = [sql.create_table(table, DUCKDB_TYPES) for table in TABLES]

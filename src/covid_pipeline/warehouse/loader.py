@@ -15,20 +15,29 @@ logger = logging.getLogger(__name__)
 SCHEMES = ("duckdb", "postgresql", "postgres", "redshift")
 
 
-def target_for_url(warehouse_url: str, **options: Any) -> WarehouseTarget:
-    """The target a URL names: duckdb:///file.duckdb, postgresql://user@host:port/db or redshift://cluster/db?..."""
+def target_for_url(warehouse_url: str, *, wait_seconds: float | None = None, **options: Any) -> WarehouseTarget:
+    """The target a URL names: duckdb:///file.duckdb, postgresql://user@host:port/db or redshift://cluster/db?...
+
+    wait_seconds: the longest any wait of the load may last (another load's lock, a Redshift statement); the
+    warehouse-loader Lambda passes what its timeout leaves, so a wait ends in a clear error, not in Lambda's kill.
+    """
     scheme = warehouse_url.split("://", 1)[0].lower() if "://" in warehouse_url else ""
     if scheme == "duckdb":
         from covid_pipeline.warehouse.duckdb_target import DuckDBTarget
 
-        return DuckDBTarget(warehouse_url)
+        target = DuckDBTarget(warehouse_url)
+        if wait_seconds is not None:
+            target.lock_wait_seconds = wait_seconds
+        return target
     if scheme in ("postgresql", "postgres"):
-        from covid_pipeline.warehouse.postgresql_target import PostgreSQLTarget
+        from covid_pipeline.warehouse.postgresql_target import DEFAULT_LOCK_WAIT_SECONDS, PostgreSQLTarget
 
-        return PostgreSQLTarget(warehouse_url)
+        return PostgreSQLTarget(warehouse_url, lock_wait_seconds=wait_seconds or DEFAULT_LOCK_WAIT_SECONDS)
     if scheme == "redshift":
         from covid_pipeline.warehouse.redshift_target import RedshiftTarget
 
+        if wait_seconds is not None:
+            options["wait_seconds"] = wait_seconds
         return RedshiftTarget(warehouse_url, **options)
     raise WarehouseError(
         f"unsupported warehouse URL {redact_url(warehouse_url)!r}: expected one of "
@@ -36,18 +45,40 @@ def target_for_url(warehouse_url: str, **options: Any) -> WarehouseTarget:
     )
 
 
+# Query-string parameters whose values are secrets (case-insensitive; any name containing one of these words).
+SECRET_PARAMETER_WORDS = ("password", "passwd", "pwd", "secret_key", "token", "api_key", "apikey", "credential")
+
+
 def redact_url(url: str) -> str:
-    """The URL without a password, for messages and logs."""
-    from urllib.parse import urlsplit, urlunsplit
+    """The URL without its secrets, for messages, logs and reports: the password of `user:password@` and the values
+    of query parameters such as `?password=` or `sslpassword=` become `***`. The one redaction function of the
+    project: everything that shows a warehouse URL goes through it."""
+    from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
     try:
         parts = urlsplit(url)
+        password = parts.password
     except ValueError:
         return "<unparseable URL>"
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
+    netloc, query = parts.netloc, parts.query
+    if password is None and not any(_is_secret_parameter(name) for name, _ in parse_qsl(query)):
+        return url  # nothing to hide (and urlunsplit would respell duckdb:///path as duckdb:/path)
+    if password is not None:
+        userinfo, _, host = netloc.rpartition("@")
+        netloc = f"{userinfo.split(':', 1)[0]}:***@{host}"
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        if any(_is_secret_parameter(name) for name, _ in pairs):
+            query = "&".join(
+                f"{quote(name, safe='_-.')}=" + ("***" if _is_secret_parameter(name) else quote(value, safe=":/_-.="))
+                for name, value in pairs
+            )
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
+
+
+def _is_secret_parameter(name: str) -> bool:
+    lowered = name.lower()
+    return any(word in lowered for word in SECRET_PARAMETER_WORDS)
 
 
 def load_partitions(
@@ -58,6 +89,7 @@ def load_partitions(
     removed: list[str] | None = None,
     s3_client: Any | None = None,
     target: WarehouseTarget | None = None,
+    target_options: dict[str, Any] | None = None,
 ) -> LoadResult:
     """Bring the warehouse in step with the job's output, partition by partition.
 
@@ -69,23 +101,30 @@ def load_partitions(
     A partition whose content fingerprint matches the one recorded at its last load is skipped; a new or changed
     one replaces its facts in one transaction (several partitions may share it, see max_batch_rows). A failure
     raises WarehouseError after rolling back the transaction in progress; partitions committed before it stay
-    loaded (each is complete on its own) and are skipped next time, since their fingerprints match.
+    loaded (each is complete on its own) and are skipped next time, since their fingerprints match. So a load
+    that failed or never ran is healed by the next load of every partition (partitions=None: the warehouse loader
+    Lambda and `covid-pipeline load` both converge this way).
+
+    The source is listed and compared with the warehouse's fingerprints while the target's load lock is held
+    (WarehouseTarget.exclusive_load): two loads run one after the other, and the second sees the source as it is
+    after the first, so an older, slower load can never overwrite what a newer one loaded.
+    target_options: passed to target_for_url (wait_seconds: how long any wait of the load may last).
     """
     started = time.perf_counter()
     source = PartitionSource(source_uri, s3_client=s3_client)
-    snapshots = source.snapshots()
     named = None if partitions is None else {Partition.parse(text) for text in partitions}
     emptied = {Partition.parse(text) for text in removed or []}
     result = LoadResult()
-    warehouse = target or target_for_url(warehouse_url, s3_client=s3_client)
+    warehouse = target or target_for_url(warehouse_url, s3_client=s3_client, **(target_options or {}))
     warehouse.source = source
-    with warehouse:
+    with warehouse, warehouse.exclusive_load():
+        snapshots = source.snapshots()
         warehouse.ensure_schema()
         loaded = warehouse.loaded_fingerprints()
         in_warehouse = {Partition.parse(key) for key in loaded}
         if named is None:
-            if not snapshots and in_warehouse:
-                # An empty or mistyped source must not wipe the warehouse.
+            if not snapshots and in_warehouse - emptied:
+                # An empty or mistyped source must not wipe the warehouse (unless the job says it emptied it).
                 raise WarehouseError(
                     f"no partitions under {source_uri}: refusing to remove all {len(in_warehouse)} loaded partitions"
                 )

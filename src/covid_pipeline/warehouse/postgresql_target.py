@@ -3,8 +3,11 @@ Python work), which is what makes ~1M rows/s possible; every value is data in th
 
 from __future__ import annotations
 
+import contextlib
 import io
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 import psycopg
 import pyarrow as pa
@@ -26,9 +29,12 @@ POSTGRES_TYPES = {
     "timestamptz": "TIMESTAMPTZ",
     "boolean": "BOOLEAN",
 }
-# Every transaction that changes the warehouse takes this lock first, so two loaders (two Lambda invocations)
-# queue instead of interleaving deletes and inserts of the same partition.
+# A load holds this advisory lock from listing the source to its last commit (exclusive_load), and every transaction
+# that changes the warehouse takes it too, so two loaders (two Lambda invocations, a CLI load beside them) queue
+# instead of interleaving, and the second compares fingerprints with what the first committed.
 LOAD_LOCK_ID = 0x434F564944  # "COVID"
+LOCK_POLL_SECONDS = 0.2
+DEFAULT_LOCK_WAIT_SECONDS = 300.0
 COPY_CHUNK_ROWS = 50_000  # ~7 MB of CSV: small enough to overlap writing and parsing
 
 
@@ -52,12 +58,20 @@ def csv_chunks(table: pa.Table) -> Iterator[bytes]:
 
 
 class PostgreSQLTarget(WarehouseTarget):
-    def __init__(self, url: str, connect_timeout_seconds: int = 10) -> None:
+    def __init__(
+        self,
+        url: str,
+        connect_timeout_seconds: int = 10,
+        lock_wait_seconds: float = DEFAULT_LOCK_WAIT_SECONDS,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
         from covid_pipeline.warehouse.loader import redact_url
 
         self.url = url
         self.display_url = redact_url(url)
         self.connect_timeout_seconds = connect_timeout_seconds
+        self.lock_wait_seconds = lock_wait_seconds
+        self.environ = environ
         self._connection: psycopg.Connection | None = None
 
     @property
@@ -67,9 +81,13 @@ class PostgreSQLTarget(WarehouseTarget):
         return self._connection
 
     def connect(self) -> None:
+        from covid_pipeline.warehouse.credentials import credentials_for_url
+
         conninfo = "postgresql://" + self.url.split("://", 1)[1]  # accept the postgres:// spelling too
+        # A password kept out of the URL (and so out of argv): COVID_WAREHOUSE_PASSWORD or a secret's.
+        extra: dict[str, Any] = credentials_for_url(self.url, self.environ).connect_arguments()
         try:
-            self._connection = psycopg.connect(conninfo, connect_timeout=self.connect_timeout_seconds)
+            self._connection = psycopg.connect(conninfo, connect_timeout=self.connect_timeout_seconds, **extra)
         except psycopg.Error as exc:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise WarehouseError(f"cannot connect to PostgreSQL warehouse {self.display_url}: {reason}") from exc
@@ -78,6 +96,34 @@ class PostgreSQLTarget(WarehouseTarget):
         if self._connection is not None:
             self._connection.close()
             self._connection = None
+
+    @contextlib.contextmanager
+    def exclusive_load(self) -> Iterator[None]:
+        """The session-level advisory lock, waited for up to lock_wait_seconds (then a clear error, not a hang)."""
+        deadline = time.monotonic() + self.lock_wait_seconds
+        try:
+            while True:
+                (taken,) = self.connection.execute("SELECT pg_try_advisory_lock(%s)", (LOAD_LOCK_ID,)).fetchone() or (
+                    False,
+                )
+                self.connection.commit()
+                if taken:
+                    break
+                if time.monotonic() >= deadline:
+                    raise WarehouseError(
+                        f"another load has held the load lock of {self.display_url} for more than "
+                        f"{self.lock_wait_seconds:g} s (advisory lock {LOAD_LOCK_ID}); nothing was loaded"
+                    )
+                time.sleep(LOCK_POLL_SECONDS)
+        except psycopg.Error as exc:
+            raise self._fail("taking the load lock", exc) from exc
+        try:
+            yield
+        finally:
+            with contextlib.suppress(psycopg.Error):  # closing the connection releases it anyway
+                self.connection.rollback()
+                self.connection.execute("SELECT pg_advisory_unlock(%s)", (LOAD_LOCK_ID,))
+                self.connection.commit()
 
     def _fail(self, action: str, exc: psycopg.Error) -> WarehouseError:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

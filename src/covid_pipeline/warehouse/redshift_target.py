@@ -18,6 +18,7 @@ ever appears in SQL text.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from collections.abc import Sequence
@@ -64,6 +65,13 @@ STAGE = "stage_partition"
 STAGE_KEYED = "stage_keyed"
 STAGE_LOCATIONS = "stage_locations"
 POLL_SECONDS = 0.5
+# How long one Data API statement (or batch) may run before the loader cancels it and fails with a clear error. The
+# warehouse-loader Lambda passes what its own timeout leaves (run_loader), so the error comes before Lambda kills it.
+DEFAULT_WAIT_SECONDS = 600.0
+# First statement of every transaction that changes the warehouse: concurrent loads queue on the load-state table
+# instead of interleaving. Each COPY reads the partition's files as they are when it runs (never an older listing),
+# so the later transaction always loads the newer content.
+LOCK_LOAD_STATE = f"LOCK {LOAD_STATE.name}"
 
 _SAFE_LITERALS = {
     "s3_prefix": re.compile(r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]/[A-Za-z0-9_./=\-]*/$"),
@@ -149,6 +157,7 @@ def partition_statements(
         [*FACT_COVID_DAILY.column_names[:-2], f"CAST({year} AS SMALLINT)", f"CAST({month} AS SMALLINT)"]
     )
     return [
+        LOCK_LOAD_STATE,
         f"CREATE TEMPORARY TABLE {STAGE} (\n    {stage_columns}\n)",
         f"COPY {STAGE} FROM {literal('s3_prefix', prefix_uri)} IAM_ROLE {literal('iam_role', iam_role)} "
         f"FORMAT AS PARQUET{' SERIALIZETOJSON' if nested else ''}",
@@ -188,7 +197,7 @@ def partition_statements(
 
 
 def removal_statements(partition_keys: Sequence[str]) -> list[str]:
-    statements = []
+    statements = [LOCK_LOAD_STATE]
     for key in partition_keys:
         partition = Partition.parse(key)
         statements.append(
@@ -204,7 +213,13 @@ class RedshiftTarget(WarehouseTarget):
     reads_source_itself = True
     max_batch_rows = 0  # one Data API batch (= one transaction) per partition
 
-    def __init__(self, url: str, s3_client: Any | None = None, data_api_client: Any | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        s3_client: Any | None = None,
+        data_api_client: Any | None = None,
+        wait_seconds: float = DEFAULT_WAIT_SECONDS,
+    ) -> None:
         parts = urlsplit(url)
         query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
         self.cluster_identifier = parts.hostname or None
@@ -226,6 +241,7 @@ class RedshiftTarget(WarehouseTarget):
             raise WarehouseError(f"redshift:// URL needs {', '.join(problems)}")
         self._client: Any = data_api_client
         self._s3_client = s3_client
+        self.wait_seconds = wait_seconds
 
     # --- Data API plumbing ---------------------------------------------------------------------------------------
     def _target_arguments(self) -> dict[str, str]:
@@ -252,6 +268,7 @@ class RedshiftTarget(WarehouseTarget):
         pass
 
     def _wait(self, statement_id: str, what: str) -> dict[str, Any]:
+        deadline = time.monotonic() + self.wait_seconds
         while True:
             description: dict[str, Any] = self._client.describe_statement(Id=statement_id)
             status = description["Status"]
@@ -261,7 +278,20 @@ class RedshiftTarget(WarehouseTarget):
                 raise WarehouseError(
                     f"Redshift {what} {status.lower()} and was rolled back: {description.get('Error', 'no error text')}"
                 )
-            time.sleep(POLL_SECONDS)
+            if time.monotonic() >= deadline:
+                self._cancel(statement_id)
+                raise WarehouseError(
+                    f"Redshift {what} did not finish within {self.wait_seconds:g} s (statement {statement_id}, "
+                    f"last status {status}); it was cancelled and its transaction rolls back"
+                )
+            time.sleep(min(POLL_SECONDS, max(0.0, deadline - time.monotonic())))
+
+    def _cancel(self, statement_id: str) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        # It may have ended meanwhile; the error _wait raises says what matters.
+        with contextlib.suppress(BotoCoreError, ClientError):
+            self._client.cancel_statement(Id=statement_id)
 
     def _run_batch(self, statements: list[str], what: str) -> dict[str, Any]:
         from botocore.exceptions import BotoCoreError, ClientError
@@ -277,18 +307,32 @@ class RedshiftTarget(WarehouseTarget):
         self._run_batch(schema_statements(), "schema set-up")
 
     def loaded_fingerprints(self) -> dict[str, str]:
+        return {
+            str(key): str(fingerprint)
+            for key, fingerprint in self.query_rows(sql.SELECT_LOAD_STATE, "load-state query")
+        }
+
+    def query_rows(self, statement: str, what: str) -> list[list[Any]]:
+        """The rows of one query (each field's value, None for NULL)."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            response = self._client.execute_statement(Sql=sql.SELECT_LOAD_STATE, **self._target_arguments())
-            self._wait(response["Id"], "load-state query")
-            fingerprints: dict[str, str] = {}
+            response = self._client.execute_statement(Sql=statement, **self._target_arguments())
+            self._wait(response["Id"], what)
+            rows: list[list[Any]] = []
             for page in self._client.get_paginator("get_statement_result").paginate(Id=response["Id"]):
                 for record in page.get("Records", []):
-                    fingerprints[record[0]["stringValue"]] = record[1]["stringValue"]
-            return fingerprints
+                    rows.append([None if field.get("isNull") else next(iter(field.values())) for field in record])
+            return rows
         except (BotoCoreError, ClientError) as exc:
-            raise WarehouseError(f"Redshift Data API call for the load-state query failed: {exc}") from exc
+            raise WarehouseError(f"Redshift Data API call for the {what} failed: {exc}") from exc
+
+    def query_column(self, statement: str) -> list[Any]:
+        return [row[0] for row in self.query_rows(statement, "query")]
+
+    def run_statements(self, statements: list[str], what: str) -> dict[str, Any]:
+        """Statements in ONE transaction (a Data API batch); raises WarehouseError when one fails or times out."""
+        return self._run_batch(statements, what)
 
     def replace_partitions(self, batch: Sequence[tuple[PartitionSnapshot, StarRows | None]]) -> int:
         return sum(self._replace_one(snapshot) for snapshot, _ in batch)

@@ -54,10 +54,24 @@ class LoaderSettings:
         )
 
 
+# Seconds kept back from the Lambda's remaining time: a Data API wait that runs out fails with a clear error (and
+# cancels its statement) before Lambda kills the invocation.
+TIMEOUT_MARGIN_SECONDS = 10.0
+
+
 def load_job_run(
-    change: GlueJobStateChange, settings: LoaderSettings, *, s3: Any, glue: Any, cloudwatch: Any | None = None
+    change: GlueJobStateChange,
+    settings: LoaderSettings,
+    *,
+    s3: Any,
+    glue: Any,
+    cloudwatch: Any | None = None,
+    seconds_left: float | None = None,
 ) -> dict[str, Any]:
-    """Load the partitions a SUCCEEDED run wrote; other states and other sources are acknowledged and skipped."""
+    """After a SUCCEEDED run, bring the warehouse in step with the whole published output, not only the partitions
+    the run wrote: every partition whose fingerprint differs from the warehouse's is loaded, so a load that failed
+    or was never triggered is healed by the next run's load. Other states and sources are acknowledged and skipped.
+    seconds_left: the invocation's remaining time (the Redshift Data API waits end before it runs out)."""
     outcome: dict[str, Any] = {"job_run_id": change.job_run_id, "state": change.state}
     if change.state != "SUCCEEDED":
         return {**outcome, "skipped": f"run state is {change.state}, nothing to load"}
@@ -72,20 +86,16 @@ def load_job_run(
     manifest = read_manifest(s3, state_path, change.job_run_id)
     if manifest is None:
         raise WarehouseError(f"run {change.job_run_id} SUCCEEDED but wrote no manifest under {state_path}runs/")
-    if not manifest.partitions_written and not manifest.partitions_removed:
-        return {
-            **outcome,
-            "partitions_loaded": [],
-            "partitions_skipped": [],
-            "rows_loaded": 0,
-            "partitions_removed": [],
-        }
+    options = {}
+    if seconds_left is not None:
+        options["wait_seconds"] = max(1.0, seconds_left - TIMEOUT_MARGIN_SECONDS)
     result = load_partitions(
         output_path,
         settings.warehouse_url,
-        list(manifest.partitions_written),
+        None,  # every partition: the run's own and any an earlier load missed
         removed=list(manifest.partitions_removed),
         s3_client=s3,
+        target_options=options,
     )
     logger.info(
         "warehouse load done",

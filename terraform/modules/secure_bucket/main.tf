@@ -1,5 +1,6 @@
 # One hardened bucket: owner-enforced ownership, public access blocked, versioning, SSE-KMS by default, TLS-only
-# policy, server access logging and a lifecycle that always aborts stale multipart uploads and expires old versions.
+# policy (plus any delivery grant the caller adds: policy_documents), server access logging and a lifecycle that
+# always aborts stale multipart uploads and expires old versions.
 resource "aws_s3_bucket" "this" {
   #checkov:skip=CKV_AWS_144:Cross-region replication is not needed: raw data can be fetched again from its public source and everything else is rebuilt from raw.
   #checkov:skip=CKV2_AWS_62:Only the raw bucket starts work on new objects (its notification is in the root module's sqs.tf); the others are written by the pipeline itself.
@@ -56,10 +57,13 @@ resource "aws_s3_bucket_policy" "this" {
 }
 
 data "aws_iam_policy_document" "tls_only" {
+  source_policy_documents = var.policy_documents
+
   statement {
-    sid     = "DenyInsecureTransport"
-    effect  = "Deny"
-    actions = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket", "s3:GetBucketLocation"]
+    sid    = "DenyInsecureTransport"
+    effect = "Deny"
+    # Every S3 action: a request over plain HTTP is refused whatever it asks for.
+    actions = ["s3:*"]
     resources = [
       aws_s3_bucket.this.arn,
       "${aws_s3_bucket.this.arn}/*",

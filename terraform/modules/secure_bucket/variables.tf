@@ -50,3 +50,9 @@ variable "expiration_days" {
   type        = number
   default     = null
 }
+
+variable "policy_documents" {
+  description = "Further bucket policy documents (JSON) merged with the TLS-only statement, e.g. a service's delivery grant."
+  type        = list(string)
+  default     = []
+}
