@@ -294,10 +294,6 @@ def test_each_applied_environment_holds_what_its_handler_reads(state: dict[str, 
         "RETRY_DELAY_SECONDS",
         "MAX_BUSY_RETRIES",
         "CLAIM_STALE_SECONDS",
-        "STATE_PATH",
-        "STATE_BUCKET",
-        "SOURCE",
-        "OUTPUT_PATH",
     }
 
 

@@ -9,7 +9,7 @@ import pytest
 from bench import awsglue_bench
 from covid_pipeline import sample_data
 
-pytestmark = pytest.mark.spark
+pytestmark = [pytest.mark.spark, pytest.mark.slow]  # a minute of Spark: with the slow drills
 
 
 def test_the_bench_times_dynamic_frames_against_dataframes_in_one_process(tmp_path: Path) -> None:

@@ -85,6 +85,7 @@ def test_a_failed_command_reports_its_error_above_spark_s_shutdown_noise(tmp_pat
 
 
 @pytest.mark.spark
+@pytest.mark.slow
 def test_smoke_run_measures_the_job_against_duckdb_and_the_queries() -> None:
     assert run_all.main(["--smoke", "--only", "job,queries"]) == 0
     payload = json.loads((harness.RESULTS_DIR / "smoke.json").read_text())
