@@ -1,10 +1,27 @@
 # Raw-object events: S3 -> SQS (encrypted, with a dead-letter queue) -> the s3-event-handler Lambda.
 # A queue between S3 and Lambda lets a batch of uploads start one job run, and a busy job (ConcurrentRunsExceeded)
 # simply means the message comes back later instead of being lost.
+#
+# Each queue's policy is its own `policy` argument, with the queue's ARN built from its name, rather than a separate
+# aws_sqs_queue_policy: the provider waits about 25 s after creating a queue and again after setting a queue policy
+# (its fixed propagation check), and the chain KMS key -> DLQ -> queue -> policy -> notification was most of an apply.
+locals {
+  raw_events_queue_arn = "arn:${local.partition}:sqs:${local.region}:${local.account_id}:${local.raw_events_queue}"
+  raw_events_dlq_arn   = "arn:${local.partition}:sqs:${local.region}:${local.account_id}:${local.raw_events_dlq}"
+  lambda_async_dlq_arn = "arn:${local.partition}:sqs:${local.region}:${local.account_id}:${local.lambda_async_dlq}"
+}
+
 resource "aws_sqs_queue" "raw_events_dlq" {
   name                      = local.raw_events_dlq
   kms_master_key_id         = aws_kms_key.pipeline.arn
   message_retention_seconds = 1209600 # 14 days, the SQS maximum: time to investigate and replay.
+  policy                    = data.aws_iam_policy_document.raw_events_dlq.json
+
+  # Only the raw-events queue may dead-letter into the DLQ.
+  redrive_allow_policy = jsonencode({
+    redrivePermission = "byQueue"
+    sourceQueueArns   = [local.raw_events_queue_arn]
+  })
 }
 
 resource "aws_sqs_queue" "raw_events" {
@@ -13,6 +30,7 @@ resource "aws_sqs_queue" "raw_events" {
   visibility_timeout_seconds = var.sqs_visibility_timeout_seconds
   message_retention_seconds  = 345600 # 4 days
   receive_wait_time_seconds  = 20     # long polling
+  policy                     = data.aws_iam_policy_document.raw_events_queue.json
 
   redrive_policy = jsonencode({
     deadLetterTargetArn = aws_sqs_queue.raw_events_dlq.arn
@@ -20,17 +38,12 @@ resource "aws_sqs_queue" "raw_events" {
   })
 }
 
-resource "aws_sqs_queue_policy" "raw_events_dlq" {
-  queue_url = aws_sqs_queue.raw_events_dlq.id
-  policy    = data.aws_iam_policy_document.raw_events_dlq.json
-}
-
 data "aws_iam_policy_document" "raw_events_dlq" {
   statement {
     sid       = "DenyInsecureTransport"
     effect    = "Deny"
     actions   = ["sqs:*"] # every SQS action over plain HTTP
-    resources = [aws_sqs_queue.raw_events_dlq.arn]
+    resources = [local.raw_events_dlq_arn]
     principals {
       type        = "*"
       identifiers = ["*"]
@@ -43,25 +56,11 @@ data "aws_iam_policy_document" "raw_events_dlq" {
   }
 }
 
-# Only this queue may dead-letter into the DLQ.
-resource "aws_sqs_queue_redrive_allow_policy" "raw_events_dlq" {
-  queue_url = aws_sqs_queue.raw_events_dlq.id
-  redrive_allow_policy = jsonencode({
-    redrivePermission = "byQueue"
-    sourceQueueArns   = [aws_sqs_queue.raw_events.arn]
-  })
-}
-
-resource "aws_sqs_queue_policy" "raw_events" {
-  queue_url = aws_sqs_queue.raw_events.id
-  policy    = data.aws_iam_policy_document.raw_events_queue.json
-}
-
 data "aws_iam_policy_document" "raw_events_queue" {
   statement {
     sid       = "OnlyTheRawBucketSendsEvents"
     actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.raw_events.arn]
+    resources = [local.raw_events_queue_arn]
     principals {
       type        = "Service"
       identifiers = ["s3.amazonaws.com"]
@@ -82,7 +81,7 @@ data "aws_iam_policy_document" "raw_events_queue" {
     sid       = "DenyInsecureTransport"
     effect    = "Deny"
     actions   = ["sqs:*"] # every SQS action over plain HTTP
-    resources = [aws_sqs_queue.raw_events.arn]
+    resources = [local.raw_events_queue_arn]
     principals {
       type        = "*"
       identifiers = ["*"]
@@ -104,8 +103,6 @@ resource "aws_s3_bucket_notification" "raw_events" {
     events        = ["s3:ObjectCreated:*"]
     filter_prefix = var.raw_prefix
   }
-
-  depends_on = [aws_sqs_queue_policy.raw_events]
 }
 
 # Failed asynchronous invocations of the two EventBridge-triggered functions (and undeliverable events).
@@ -113,18 +110,14 @@ resource "aws_sqs_queue" "lambda_async_dlq" {
   name                      = local.lambda_async_dlq
   kms_master_key_id         = aws_kms_key.pipeline.arn
   message_retention_seconds = 1209600
-}
-
-resource "aws_sqs_queue_policy" "lambda_async_dlq" {
-  queue_url = aws_sqs_queue.lambda_async_dlq.id
-  policy    = data.aws_iam_policy_document.lambda_async_dlq.json
+  policy                    = data.aws_iam_policy_document.lambda_async_dlq.json
 }
 
 data "aws_iam_policy_document" "lambda_async_dlq" {
   statement {
     sid       = "EventBridgeDeadLettersGlueStateChanges"
     actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.lambda_async_dlq.arn]
+    resources = [local.lambda_async_dlq_arn]
     principals {
       type        = "Service"
       identifiers = ["events.amazonaws.com"]
@@ -140,7 +133,7 @@ data "aws_iam_policy_document" "lambda_async_dlq" {
     sid       = "DenyInsecureTransport"
     effect    = "Deny"
     actions   = ["sqs:*"] # every SQS action over plain HTTP
-    resources = [aws_sqs_queue.lambda_async_dlq.arn]
+    resources = [local.lambda_async_dlq_arn]
     principals {
       type        = "*"
       identifiers = ["*"]

@@ -5,10 +5,7 @@ resource "aws_sqs_queue" "alerts_inbox" {
   name                      = "${local.name_prefix}-alerts-inbox"
   kms_master_key_id         = aws_kms_key.pipeline.arn
   message_retention_seconds = 1209600
-}
-
-resource "aws_sqs_queue_policy" "alerts_inbox" {
-  queue_url = aws_sqs_queue.alerts_inbox.id
+  # Inline, with the queue's ARN built from its name: a separate queue policy costs the provider's 25 s wait again.
   policy = jsonencode({
     Version = "2012-10-17"
     Statement = [{
@@ -16,7 +13,7 @@ resource "aws_sqs_queue_policy" "alerts_inbox" {
       Effect    = "Allow"
       Principal = { Service = "sns.amazonaws.com" }
       Action    = "sqs:SendMessage"
-      Resource  = aws_sqs_queue.alerts_inbox.arn
+      Resource  = "arn:${local.partition}:sqs:${local.region}:${local.account_id}:${local.name_prefix}-alerts-inbox"
       Condition = { ArnEquals = { "aws:SourceArn" = aws_sns_topic.alerts.arn } }
     }]
   })

@@ -120,7 +120,7 @@ def test_queues_and_the_topic_deny_plain_http(state: dict[str, dict[str, Any]]) 
         "raw_events_dlq": "raw-events-dlq",
         "lambda_async_dlq": "lambda-async-dlq",
     }.items():
-        policy = state[f"aws_sqs_queue_policy.{queue}"]["policy"]
+        policy = state[f"aws_sqs_queue.{queue}"]["policy"]
         assert_denies_plain_http(policy, sqs_actions, {f"{SQS}:{NAME}-{document}"})
     assert_denies_plain_http(state["aws_sns_topic_policy.alerts"]["policy"], {"sns:*"}, {TOPIC})
 
@@ -135,7 +135,7 @@ def test_only_the_raw_bucket_sends_events_to_the_raw_queue_for_the_raw_prefix(
         (queue_arn, ["s3:ObjectCreated:*"], "raw/", "")
     ]
     assert (notification["lambda_function"], notification["topic"]) == ([], [])
-    allow = by_sid(state["aws_sqs_queue_policy.raw_events"]["policy"])["OnlyTheRawBucketSendsEvents"]
+    allow = by_sid(state["aws_sqs_queue.raw_events"]["policy"])["OnlyTheRawBucketSendsEvents"]
     assert (allow["Effect"], allow["Principal"], allow["Action"], allow["Resource"]) == (
         "Allow",
         {"Service": "s3.amazonaws.com"},
@@ -155,7 +155,7 @@ def test_the_raw_queue_feeds_the_handler_and_dead_letters_into_its_own_dlq(state
     assert mapping["function_response_types"] == ["ReportBatchItemFailures"]
     redrive = json.loads(state["aws_sqs_queue.raw_events"]["redrive_policy"])
     assert redrive == {"deadLetterTargetArn": f"{SQS}:{NAME}-raw-events-dlq", "maxReceiveCount": 3}
-    allow = json.loads(state["aws_sqs_queue_redrive_allow_policy.raw_events_dlq"]["redrive_allow_policy"])
+    allow = json.loads(state["aws_sqs_queue.raw_events_dlq"]["redrive_allow_policy"])
     assert allow == {"redrivePermission": "byQueue", "sourceQueueArns": [f"{SQS}:{NAME}-raw-events"]}
 
 
@@ -176,7 +176,7 @@ def test_glue_state_changes_invoke_the_functions_and_dead_letter_into_the_async_
         permission = state[f"aws_lambda_permission.{resource}_from_events" + (f"[{index}" if index else "")]
         assert (permission["principal"], permission["source_arn"]) == ("events.amazonaws.com", f"{rules}-{rule}")
     # Only those two rules may dead-letter into the async DLQ.
-    allow = by_sid(state["aws_sqs_queue_policy.lambda_async_dlq"]["policy"])["EventBridgeDeadLettersGlueStateChanges"]
+    allow = by_sid(state["aws_sqs_queue.lambda_async_dlq"]["policy"])["EventBridgeDeadLettersGlueStateChanges"]
     assert allow["Condition"] == {
         "ArnEquals": {"aws:SourceArn": [f"{rules}-glue-job-finished", f"{rules}-glue-job-succeeded"]}
     }
@@ -233,7 +233,7 @@ def test_a_wildcard_action_is_applied_only_in_deny_statements(state: dict[str, d
         in {
             "aws_iam_role_policy",
             "aws_s3_bucket_policy",
-            "aws_sqs_queue_policy",
+            "aws_sqs_queue",
             "aws_sns_topic_policy",
             "aws_kms_key",
         }

@@ -38,7 +38,7 @@ REDSHIFT_ONLY = {
     "aws_vpc_endpoint.warehouse_s3[0]",
 }
 # Managed resources of an environment without Redshift (terraform/ plus the local cloud's inbox queue).
-BASE_RESOURCE_COUNT = 107
+BASE_RESOURCE_COUNT = 102
 # Variables a wrong value of which Terraform must refuse (a `validation` block each), terraform/local's included.
 VALIDATED_VARIABLES = {
     "access_log_expiration_days",

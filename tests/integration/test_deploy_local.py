@@ -33,7 +33,7 @@ SAMPLE = REPO_ROOT / "tests" / "fixtures" / "jhu" / "01-22-2020.csv"
 LOOKUP = REPO_ROOT / "tests" / "fixtures" / "jhu" / "UID_lookup_small.csv"
 STAGING = "covid-pipeline-staging"
 # Resources of one environment in the local cloud: terraform/ plus terraform/local/ (the alerts inbox).
-RESOURCES_PER_ENVIRONMENT = 107
+RESOURCES_PER_ENVIRONMENT = 102
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 EMULATOR_DELETE_MARKER_BUG = "AttributeError: 'FakeDeleteMarker' object has no attribute 'dispose'"
 
