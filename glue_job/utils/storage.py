@@ -39,8 +39,10 @@ def is_s3(uri: str) -> bool:
 
 
 def split_s3(uri: str) -> tuple[str, str]:
-    parsed = urlparse(uri)
-    return parsed.netloc, parsed.path.lstrip("/")
+    """(bucket, key) of an s3:// URI. Not urlparse: a key may hold '?' and '#', which a URL parser would take for
+    a query and a fragment."""
+    bucket, _, key = uri.split("://", 1)[1].partition("/")
+    return bucket, key.lstrip("/")
 
 
 def join(base: str, *parts: str) -> str:

@@ -157,16 +157,22 @@ def test_keys_only_s3_can_hold_are_quarantined_as_they_were(spark, s3_endpoint: 
     }
     for key in keys:
         s3.put_object(Bucket="raw", Key=key, Body=body)
+    # A legitimate key with '?' and '#' (a URL's query and fragment): it is sniffed and copied under its own name.
+    odd = "what?#-01-28-2020.csv"
+    s3.put_object(Bucket="raw", Key=f"raw/jhu_daily/{odd}", Body=b"\x00\x01binary")
+    assert storage.split_s3(f"s3://raw/raw/jhu_daily/{odd}") == ("raw", f"raw/jhu_daily/{odd}")
     run = options(tmp_path, run_id="s3-keys", input_path="s3://raw/raw/jhu_daily/")
 
     manifest = job.run_job(spark, run)
 
     relative = {key.removeprefix("raw/jhu_daily/"): detail for key, detail in keys.items()}
-    assert manifest["quarantined_files"] == dict.fromkeys(relative, "unsafe_key")
+    assert manifest["quarantined_files"] == dict.fromkeys(relative, "unsafe_key") | {odd: "binary_content"}
+    odd_copy = tmp_path / "quarantine" / "run_id=s3-keys" / "files" / odd
+    assert odd_copy.read_bytes() == b"\x00\x01binary"
     assert manifest["quarantine_details"] == relative
     assert (manifest["status"], manifest["files_processed"], manifest["rows_in"]) == ("succeeded", 0, 0)
     records = files_jsonl(tmp_path, "s3-keys")
-    assert {name: r["detail"] for name, r in records.items()} == relative
+    assert {name: r.get("detail") for name, r in records.items()} == relative | {odd: None}
     copies = sorted((tmp_path / "quarantine" / "run_id=s3-keys" / "files" / "unsafe_key").iterdir())
     assert [p.read_bytes() for p in copies] == [body] * len(keys)
     assert job.run_job(spark, run)["status"] == "no_new_input"
