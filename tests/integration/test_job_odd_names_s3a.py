@@ -8,16 +8,15 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from covid_pipeline.spark_env import quiet_local_conf, s3a_conf, submit_args
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow, pytest.mark.timeout(600)]
+pytest_plugins = ["tests.moto_fixture"]  # moto_endpoint
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "jhu"
 # key below raw/jhu_daily/ -> fixture. As globs, "[1]" would match "01-23-2020 1.csv" (the decoy) and never itself,
@@ -33,21 +32,11 @@ ODD_KEYS = {
 }
 
 
-@pytest.fixture
-def endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-
-
 def test_odd_keys_are_read_literally_through_s3a(
-    endpoint: str, s3a_jars: list[Path], tmp_path: Path, repo_root: Path
+    moto_endpoint: str, s3a_jars: list[Path], tmp_path: Path, repo_root: Path
 ) -> None:
-    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+    endpoint = moto_endpoint
+    s3 = boto3.client("s3")
     s3.create_bucket(Bucket="raw")
     for key, fixture in ODD_KEYS.items():
         s3.put_object(Bucket="raw", Key=f"raw/jhu_daily/{key}", Body=(FIXTURES / fixture).read_bytes())

@@ -15,12 +15,12 @@ from pathlib import Path
 import boto3
 import covid_transform as job
 import pytest
-from moto.server import ThreadedMotoServer
 from utils import storage
 
 from covid_pipeline import input_rules
 
 pytestmark = pytest.mark.spark
+pytest_plugins = ["tests.moto_fixture"]  # moto_endpoint
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "jhu"
 LOOKUP = FIXTURES / "UID_lookup_small.csv"
@@ -128,18 +128,10 @@ def test_hostile_keys_are_quarantined_and_odd_legitimate_names_are_read_literall
 
 
 @pytest.fixture
-def s3_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://{host}:{port}")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+def s3_endpoint(moto_endpoint: str) -> Iterator[str]:
+    storage._s3_client.cache_clear()  # a client for this test's endpoint
+    yield moto_endpoint
     storage._s3_client.cache_clear()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        storage._s3_client.cache_clear()
-        server.stop()
 
 
 def test_keys_only_s3_can_hold_are_quarantined_as_they_were(spark, s3_endpoint: str, tmp_path: Path) -> None:
