@@ -318,16 +318,11 @@ def run_job(spark: SparkSession, options: JobOptions) -> dict[str, Any]:
     }
     manifest["same_file_as"] = {path: aliases[path] for path in changes.changed if path in aliases}
 
-    # A run that dies while reading (a file Spark cannot read, memory) must not be retried forever on the same
-    # file: each file read counts a failed run now, and a successful run clears the count. A failure that names
-    # its file puts the blame there only (see the except clauses below).
+    # A run that fails on a file Spark cannot read must not be retried on it forever: a failure whose error names
+    # files read in this run counts one failed run against each (see the except clause below); a successful run
+    # clears the counts. An error that names none (a missing reference table, an unwritable output, a data
+    # quality gate) is not held against the files: after a few such runs every file would be set aside.
     attempted = [v.relative_path for v in good]
-
-    def save_failures(current: dict[str, Any]) -> None:
-        storage.write_json(ledger_uri, {**ledger, "input_path": options.input_path, "failures": current})
-
-    if attempted:
-        save_failures(incremental.with_failures(failures, states, attempted, run_id, incremental.RUN_ENDED_UNRECORDED))
 
     # The partitions the previous versions contributed to are rewritten too (a full refresh: all of them).
     old_entries: dict[str, dict[str, Any] | None] = (
@@ -476,17 +471,14 @@ def run_job(spark: SparkSession, options: JobOptions) -> dict[str, Any]:
             storage.delete_prefix(storage.join(options.output_path, tx.partition_name(*partition)))
         manifest["partitions_removed"] = [tx.partition_name(*p) for p in emptied]
     except (data_quality_checks.DataQualityError, ReconciliationError):
-        if attempted:
-            save_failures(failures)  # the data as a whole, not a file: no file's count goes up
-        raise
+        raise  # about the data as a whole, whatever files its message mentions
     except Exception as error:
-        if attempted:
-            blamed = _blamed_files(error, [by_path[p] for p in attempted])
-            save_failures(
-                incremental.with_failures(
-                    failures, states, blamed or attempted, run_id, _error_summary(error, blamed, by_path)
-                )
+        blamed = _blamed_files(error, [by_path[p] for p in attempted])
+        if blamed:
+            counted = incremental.with_failures(
+                failures, states, blamed, run_id, _error_summary(error, blamed, by_path)
             )
+            storage.write_json(ledger_uri, {**ledger, "input_path": options.input_path, "failures": counted})
         raise
     finally:
         # Newest first: unpersisting a frame makes Spark compare every remaining cached plan with it.
@@ -580,10 +572,13 @@ def _quarantine_file(
 
 
 def _blamed_files(error: BaseException, candidates: list[storage.ObjectInfo]) -> list[str]:
-    """The candidates an error message names (Spark names the file it failed to read, often URL-encoded)."""
+    """The candidates an error message names (Spark names the file it failed to read, often URL-encoded). A name
+    found only inside a longer one that is named too (a.csv in a.csv.gz) does not count."""
     text = str(error)
     texts = (text, urllib.parse.unquote(text))
-    return [o.relative_path for o in candidates if any(storage.path_key(o.uri) in t for t in texts)]
+    keys = {o.relative_path: storage.path_key(o.uri) for o in candidates}
+    named = {path: key for path, key in keys.items() if any(key in t for t in texts)}
+    return [path for path, key in named.items() if not any(key != other and key in other for other in named.values())]
 
 
 def _error_summary(error: BaseException, blamed: list[str], by_path: dict[str, storage.ObjectInfo]) -> str:

@@ -228,8 +228,6 @@ def ledger_entry(
 
 # --- guards and failure streaks (what the ledger keeps besides its files) -----------------------------------------
 
-RUN_ENDED_UNRECORDED = "the run ended before it could record an error (killed, timed out or out of memory?)"
-
 
 def input_path_problem(ledger: dict[str, Any], input_path: str) -> str | None:
     """Why a run on `input_path` must not use this ledger, or None. A ledger written before it recorded its input
