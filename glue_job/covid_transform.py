@@ -2,21 +2,27 @@
 
 Runs unchanged on AWS Glue, under the local Glue executor and as
 `python glue_job/covid_transform.py --JOB_NAME n --source jhu_daily|owid --input_path ... --output_path ...
---quarantine_path ... --state_path ... --reference_path ... [--full_refresh true]`.
+--quarantine_path ... --state_path ... --reference_path ... [--full_refresh true] [--allow_removals true]
+[--max_compressed_bytes N] [--max_uncompressed_bytes N] [--poison_after_failures N] [--max_removal_share F]`
+(Terraform passes the last four from tfvars as DefaultArguments).
 Spark/S3 settings come from outside (Glue itself, or PYSPARK_SUBMIT_ARGS and AWS_ENDPOINT_URL locally).
 This file only wires extract -> transform -> load; the transforms live in the modules it imports.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import logging
 import sys
 import threading
 import time
+import urllib.parse
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -38,11 +44,15 @@ from utils import transformations as tx
 from awsglue.context import GlueContext
 from awsglue.job import Job
 from awsglue.utils import GlueArgumentError, getResolvedOptions
+from covid_pipeline import input_rules
 
 LOG = logging.getLogger("covid_transform")
 
 REQUIRED_ARGS = ["JOB_NAME", "source", "input_path", "output_path", "quarantine_path", "state_path", "reference_path"]
-OPTIONAL_ARGS = ["full_refresh", "catalog_database", "catalog_table", "metrics_namespace"]
+OPTIONAL_ARGS = [
+    "full_refresh", "catalog_database", "catalog_table", "metrics_namespace", "allow_removals",
+    "max_compressed_bytes", "max_uncompressed_bytes", "poison_after_failures", "max_removal_share",
+]  # fmt: skip
 SOURCES = ("jhu_daily", "owid")
 
 
@@ -64,6 +74,14 @@ class ReconciliationError(RuntimeError):
     """rows_in != rows_out + rows_quarantined + rows_duplicate: something was lost or invented."""
 
 
+class RunRefused(RuntimeError):
+    """A guard stopped the run before it changed anything (the manifest says which, and why)."""
+
+
+# S3 copies at most 5 GiB in one request: a larger quarantined object stays where it is, named in files.jsonl.
+MAX_QUARANTINE_COPY_BYTES = 5 * 1024**3
+
+
 @dataclass(frozen=True)
 class JobOptions:
     job_name: str
@@ -78,6 +96,11 @@ class JobOptions:
     catalog_table: str | None = None
     metrics_namespace: str | None = None
     run_id: str | None = None
+    allow_removals: bool = False
+    max_compressed_bytes: int = input_rules.DEFAULT_MAX_COMPRESSED_BYTES
+    max_uncompressed_bytes: int = input_rules.DEFAULT_MAX_UNCOMPRESSED_BYTES
+    poison_after_failures: int = input_rules.DEFAULT_POISON_AFTER_FAILURES
+    max_removal_share: float = input_rules.DEFAULT_MAX_REMOVAL_SHARE
 
 
 def resolve_options(argv: list[str]) -> dict[str, Any]:
@@ -89,10 +112,29 @@ def resolve_options(argv: list[str]) -> dict[str, Any]:
         raise SystemExit(f"error: {error}") from None  # one clear line, not a traceback
 
 
+def _flag(value: Any) -> bool:
+    return str(value or "false").strip().lower() in ("true", "1", "yes")
+
+
+def _number(args: dict[str, Any], name: str, kind: type, default: Any, low: float, high: float) -> Any:
+    """An optional numeric argument within [low, high], or one clear line saying what is wrong."""
+    raw = args.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise SystemExit(f"--{name} must be a number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise SystemExit(f"--{name} must be between {low} and {high}, got {raw!r}")
+    return value
+
+
 def parse_options(argv: list[str]) -> JobOptions:
     args = resolve_options(argv)
     if args["source"] not in SOURCES:
         raise SystemExit(f"--source must be one of {', '.join(SOURCES)}, got {args['source']!r}")
+    rules = input_rules
     return JobOptions(
         job_name=args["JOB_NAME"],
         source=args["source"],
@@ -101,11 +143,18 @@ def parse_options(argv: list[str]) -> JobOptions:
         quarantine_path=args["quarantine_path"],
         state_path=args["state_path"],
         reference_path=args["reference_path"],
-        full_refresh=str(args.get("full_refresh") or "false").strip().lower() in ("true", "1", "yes"),
+        full_refresh=_flag(args.get("full_refresh")),
         catalog_database=args.get("catalog_database") or None,
         catalog_table=args.get("catalog_table") or None,
         metrics_namespace=args.get("metrics_namespace") or None,
         run_id=args.get("JOB_RUN_ID") or None,
+        allow_removals=_flag(args.get("allow_removals")),
+        max_compressed_bytes=_number(args, "max_compressed_bytes", int, rules.DEFAULT_MAX_COMPRESSED_BYTES, 1, 2**53),
+        max_uncompressed_bytes=_number(
+            args, "max_uncompressed_bytes", int, rules.DEFAULT_MAX_UNCOMPRESSED_BYTES, 1, 2**53
+        ),
+        poison_after_failures=_number(args, "poison_after_failures", int, rules.DEFAULT_POISON_AFTER_FAILURES, 1, 100),
+        max_removal_share=_number(args, "max_removal_share", float, rules.DEFAULT_MAX_REMOVAL_SHARE, 0.0, 1.0),
     )
 
 
@@ -165,12 +214,21 @@ def run_job(spark: SparkSession, options: JobOptions) -> dict[str, Any]:
     ledger_uri = storage.join(options.state_path, "ledger.json")
     ledger = storage.read_json(ledger_uri) or incremental.empty_ledger()
     ledger_files: dict[str, Any] = ledger.setdefault("files", {})
+    failures: dict[str, Any] = dict(ledger.get("failures") or {})
+    wrong_input = incremental.input_path_problem(ledger, options.input_path)
+    if wrong_input:
+        _refuse(manifest, options, started, "refused_input_path", wrong_input)
 
-    # 1. What is there, and what changed since the ledger.
+    # 1. What is there, and what changed since the ledger. The key rules are the S3 event handler's: a key it
+    # ignores is quarantined here (unsafe_key), never read; a name that is not data is skipped, as before.
     listed = storage.list_objects(options.input_path)
-    verdict_skips = {
-        o.relative_path: "not_a_data_file" for o in listed if validators.file_format(o.relative_path) == "other"
+    key_problems = {
+        o.relative_path: problem
+        for o in listed
+        if (problem := input_rules.classify_key(storage.object_key(o), o.relative_path, validators.DATA_SUFFIXES))
     }
+    verdict_skips = {path: p.reason for path, p in key_problems.items() if p.reason == input_rules.NOT_A_DATA_FILE}
+    unsafe = {path: p for path, p in key_problems.items() if p.reason == input_rules.UNSAFE_KEY}
     data_objects = [o for o in listed if o.relative_path not in verdict_skips]
     states = {o.relative_path: incremental.FileState(o.relative_path, o.size, o.fingerprint) for o in data_objects}
     changes = incremental.find_changes(list(states.values()), ledger, options.full_refresh)
@@ -179,46 +237,92 @@ def run_job(spark: SparkSession, options: JobOptions) -> dict[str, Any]:
     manifest["files_skipped"] = sum(skipped.values())
     manifest["skipped_reasons"] = dict(skipped)
     # Files the ledger knows but the input no longer has: their rows must go, as a full refresh would drop them.
+    # Many at once is more likely a wrong prefix, an emptied bucket or a bad sync than a decision: refused unless
+    # the run is told (--allow_removals true).
     removed = sorted(p for p in ledger_files if p not in states)
     manifest["files_removed"] = removed
+    share = input_rules.removal_share(len(removed), len(ledger_files))
+    manifest["removal_share"] = round(share, 4)
+    if share > options.max_removal_share and not options.allow_removals:
+        _refuse(
+            manifest,
+            options,
+            started,
+            "refused_removals",
+            f"{len(removed)} of the {len(ledger_files)} files on record ({share:.0%}) are gone from "
+            f"{options.input_path}, more than the {options.max_removal_share:.0%} a run may remove "
+            "(max_removal_share): their rows would be deleted from the output. If that is intended, run again "
+            "with --allow_removals true",
+        )
     if not changes.changed and not removed:
         return _finish(manifest, options, started, status="no_new_input")
 
     clock.lap("list_inputs")
-    # 2. Sniff the changed files; quarantine the unreadable ones as files.
+    # 2. Decide on the changed files before Spark reads any: unsafe keys, files that failed too many runs in a
+    # row (poison), second names of one file, sizes over the limits (gzip measured by streaming with a cap), then
+    # the sniff of each head. The unreadable ones are quarantined as files.
     by_path = {o.relative_path: o for o in data_objects}
     aliases = validators.same_file_aliases(
-        [(o.relative_path, o.uri) for o in data_objects], storage.spark_path(options.input_path)
+        [(o.relative_path, o.uri) for o in data_objects if o.relative_path not in unsafe],
+        storage.spark_path(options.input_path),
     )
-    heads = storage.read_heads([by_path[p].uri for p in changes.changed], validators.HEAD_BYTES)
+    poison = incremental.poisoned(failures, states, options.poison_after_failures)
+    limits = input_rules.SizeLimits(options.max_compressed_bytes, options.max_uncompressed_bytes)
+    problems: dict[str, input_rules.Problem] = {}
+    for path in changes.changed:
+        if path in unsafe:
+            problems[path] = unsafe[path]
+        elif path in poison:
+            problems[path] = input_rules.Problem(
+                input_rules.POISON, f"failed {poison[path]['failures']} runs in a row: {poison[path]['last_error']}"
+            )
+        elif path not in aliases and (
+            size_problem := input_rules.stored_size_problem(path, by_path[path].size, limits)
+        ):
+            problems[path] = size_problem
+    problems.update(
+        _gzip_problems(
+            [
+                by_path[p]
+                for p in changes.changed
+                if p not in problems and p not in aliases and input_rules.is_compressed(p)
+            ],
+            options.max_uncompressed_bytes,
+        )
+    )
+    sniffed = [p for p in changes.changed if p not in problems and p not in aliases]
+    heads = dict(
+        zip(sniffed, storage.read_heads([by_path[p].uri for p in sniffed], validators.HEAD_BYTES), strict=True)
+    )
     verdicts = [
-        validators.FileVerdict(path, validators.file_format(path), quarantine_reason=validators.SAME_FILE)
+        validators.FileVerdict(path, validators.file_format(path), quarantine_reason=problems[path].reason)
+        if path in problems
+        else validators.FileVerdict(path, validators.file_format(path), quarantine_reason=validators.SAME_FILE)
         if path in aliases
-        else validators.check_file(path, head, by_path[path].size, options.source)
-        for path, head in zip(changes.changed, heads, strict=True)
+        else validators.check_file(path, heads[path], by_path[path].size, options.source)
+        for path in changes.changed
     ]
     good = [v for v in verdicts if v.quarantine_reason is None]
     bad = [v for v in verdicts if v.quarantine_reason is not None]
     quarantine_root = storage.join(options.quarantine_path, f"run_id={run_id}")
-    for verdict in bad:
-        storage.copy_object(
-            by_path[verdict.relative_path].uri, storage.join(quarantine_root, "files", verdict.relative_path)
-        )
+    records = [_quarantine_file(v, by_path[v.relative_path], quarantine_root, problems, poison, aliases) for v in bad]
     if bad:
-        storage.write_text(
-            storage.join(quarantine_root, "files.jsonl"),
-            "".join(
-                json.dumps(
-                    {"source_file": v.relative_path, "quarantine_reason": v.quarantine_reason}
-                    | ({"same_file_as": aliases[v.relative_path]} if v.relative_path in aliases else {})
-                )
-                + "\n"
-                for v in bad
-            ),
-        )
+        storage.write_text(storage.join(quarantine_root, "files.jsonl"), "".join(json.dumps(r) + "\n" for r in records))
     manifest["files_quarantined"] = len(bad)
     manifest["quarantined_files"] = {v.relative_path: v.quarantine_reason for v in bad}
+    manifest["quarantine_details"] = {path: problem.detail for path, problem in problems.items()}
+    manifest["poison_files"] = {
+        path: {"failures": poison[path]["failures"], "last_error": poison[path]["last_error"]}
+        for path in changes.changed
+        if path in poison and problems[path].reason == input_rules.POISON
+    }
     manifest["same_file_as"] = {path: aliases[path] for path in changes.changed if path in aliases}
+
+    # A run that fails on a file Spark cannot read must not be retried on it forever: a failure whose error names
+    # files read in this run counts one failed run against each (see the except clause below); a successful run
+    # clears the counts. An error that names none (a missing reference table, an unwritable output, a data
+    # quality gate) is not held against the files: after a few such runs every file would be set aside.
+    attempted = [v.relative_path for v in good]
 
     # The partitions the previous versions contributed to are rewritten too (a full refresh: all of them).
     old_entries: dict[str, dict[str, Any] | None] = (
@@ -366,6 +470,16 @@ def run_job(spark: SparkSession, options: JobOptions) -> dict[str, Any]:
         for partition in emptied:
             storage.delete_prefix(storage.join(options.output_path, tx.partition_name(*partition)))
         manifest["partitions_removed"] = [tx.partition_name(*p) for p in emptied]
+    except (data_quality_checks.DataQualityError, ReconciliationError):
+        raise  # about the data as a whole, whatever files its message mentions
+    except Exception as error:
+        blamed = _blamed_files(error, [by_path[p] for p in attempted])
+        if blamed:
+            counted = incremental.with_failures(
+                failures, states, blamed, run_id, _error_summary(error, blamed, by_path)
+            )
+            storage.write_json(ledger_uri, {**ledger, "input_path": options.input_path, "failures": counted})
+        raise
     finally:
         # Newest first: unpersisting a frame makes Spark compare every remaining cached plan with it.
         for frame in reversed(persisted):
@@ -389,12 +503,92 @@ def run_job(spark: SparkSession, options: JobOptions) -> dict[str, Any]:
     )
     storage.write_json(
         ledger_uri,
-        {"version": incremental.LEDGER_VERSION, "files": dict(sorted(new_files.items())), "output": published},
+        {
+            "version": incremental.LEDGER_VERSION,
+            "input_path": options.input_path,
+            "files": dict(sorted(new_files.items())),
+            "output": published,
+            # Failure counts of files this run neither read nor quarantined (none, as every changed file is one
+            # or the other; kept general).
+            "failures": {p: f for p, f in failures.items() if p in states and p not in new_files},
+        },
     )
     manifest["files_processed"] = len(good)
     _sync_catalog(options, manifest)
     clock.lap("ledger_and_catalog")
     return _finish(manifest, options, started, status="succeeded")
+
+
+def _refuse(manifest: dict[str, Any], options: JobOptions, started: float, status: str, why: str) -> None:
+    """Record a refused run (status and reason in its manifest) and stop it before it has changed anything."""
+    manifest["refusal"] = why
+    _finish(manifest, options, started, status=status)
+    raise RunRefused(why)
+
+
+def _gzip_problems(objects: list[storage.ObjectInfo], max_uncompressed_bytes: int) -> dict[str, input_rules.Problem]:
+    """Each gzip object's decompressed size against the limit, streamed (a bomb costs the limit, not its size)."""
+
+    def measure(item: storage.ObjectInfo) -> input_rules.Problem | None:
+        with contextlib.closing(storage.iter_bytes(item.uri)) as chunks:  # stopping early closes the stream
+            return input_rules.gzip_size_problem(chunks, max_uncompressed_bytes)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        found = dict(zip([o.relative_path for o in objects], pool.map(measure, objects), strict=True))
+    return {path: problem for path, problem in found.items() if problem is not None}
+
+
+def _quarantine_file(
+    verdict: validators.FileVerdict,
+    item: storage.ObjectInfo,
+    quarantine_root: str,
+    problems: dict[str, input_rules.Problem],
+    poison: dict[str, dict[str, Any]],
+    aliases: dict[str, str],
+) -> dict[str, Any]:
+    """Copy a quarantined file to files/<its path> beside the run's other quarantined files; its files.jsonl record.
+
+    An unsafe key is not reused as a name (it may hold '..', control characters, ...): its copy is named by a
+    digest (``copied_to``), and the record keeps the key exactly as it was. An object too large for one copy is
+    left where it is (``copied_to`` null).
+    """
+    path = verdict.relative_path
+    record: dict[str, Any] = {"source_file": path, "quarantine_reason": verdict.quarantine_reason}
+    if path in problems:
+        record["detail"] = problems[path].detail
+    if verdict.quarantine_reason == input_rules.POISON:
+        record |= {"failures": poison[path]["failures"], "last_error": poison[path]["last_error"]}
+    if path in aliases:
+        record["same_file_as"] = aliases[path]
+    name = path
+    if verdict.quarantine_reason == input_rules.UNSAFE_KEY:
+        name = f"{input_rules.UNSAFE_KEY}/{hashlib.sha256(path.encode('utf-8', 'surrogateescape')).hexdigest()}"
+        record["copied_to"] = f"files/{name}"
+    if item.size <= MAX_QUARANTINE_COPY_BYTES:
+        storage.copy_object(item.uri, storage.join(quarantine_root, "files", name))
+    else:
+        record["copied_to"] = None  # too big to copy in one request: it stays in the input
+    return record
+
+
+def _blamed_files(error: BaseException, candidates: list[storage.ObjectInfo]) -> list[str]:
+    """The candidates an error message names (Spark names the file it failed to read, often URL-encoded). A name
+    found only inside a longer one that is named too (a.csv in a.csv.gz) does not count."""
+    text = str(error)
+    texts = (text, urllib.parse.unquote(text))
+    keys = {o.relative_path: storage.path_key(o.uri) for o in candidates}
+    named = {path: key for path, key in keys.items() if any(key in t for t in texts)}
+    return [path for path, key in named.items() if not any(key != other and key in other for other in named.values())]
+
+
+def _error_summary(error: BaseException, blamed: list[str], by_path: dict[str, storage.ObjectInfo]) -> str:
+    """One line of an error for the ledger and the manifest: the line naming a blamed file, else the first cause
+    Java gives, else the first line."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()] or [type(error).__name__]
+    keys = [storage.path_key(by_path[p].uri) for p in blamed]
+    naming = [line for line in lines if any(k in line or k in urllib.parse.unquote(line) for k in keys)]
+    causes = [line for line in lines if line.startswith("Caused by:")]
+    return (naming or causes or lines)[0][:500]
 
 
 # The columns of tx.type_rows that the published output keeps as they were.
@@ -591,6 +785,9 @@ def main(argv: list[str] | None = None) -> int:
         manifest = run_job(spark, options)
     except (data_quality_checks.DataQualityError, ReconciliationError) as error:
         LOG.error("%s", error)
+        return 1
+    except RunRefused as error:
+        LOG.error("run refused, nothing changed: %s", error)
         return 1
     job.commit()
     print(

@@ -224,3 +224,50 @@ def ledger_entry(
     if reason:
         entry["reason"] = reason
     return entry
+
+
+# --- guards and failure streaks (what the ledger keeps besides its files) -----------------------------------------
+
+
+def input_path_problem(ledger: dict[str, Any], input_path: str) -> str | None:
+    """Why a run on `input_path` must not use this ledger, or None. A ledger written before it recorded its input
+    path (or an empty one) is adopted by the run."""
+    recorded = ledger.get("input_path")
+    if not recorded or recorded.rstrip("/") == input_path.rstrip("/"):
+        return None
+    return (
+        f"the ledger at this --state_path belongs to input path {recorded}, not {input_path}: a run on another "
+        "input would take every file on record for removed and delete their output. Point --state_path at the "
+        "state of this input (or a new folder for a new one)"
+    )
+
+
+def same_version(entry: dict[str, Any] | None, item: FileState) -> bool:
+    return bool(entry) and entry.get("size") == item.size and entry.get("fingerprint") == item.fingerprint
+
+
+def poisoned(failures: dict[str, Any], states: dict[str, FileState], limit: int) -> dict[str, dict[str, Any]]:
+    """Files whose current version failed `limit` runs in a row (a changed version starts a new count)."""
+    return {
+        path: entry
+        for path, entry in failures.items()
+        if path in states and same_version(entry, states[path]) and int(entry.get("failures", 0)) >= limit
+    }
+
+
+def with_failures(
+    failures: dict[str, Any], states: dict[str, FileState], paths: list[str], run_id: str, error: str
+) -> dict[str, Any]:
+    """`failures` with one more failed run for each of `paths` (their current version), `error` as the last one."""
+    updated = dict(failures)
+    for path in paths:
+        previous = failures.get(path)
+        count = int(previous.get("failures", 0)) if same_version(previous, states[path]) else 0
+        updated[path] = {
+            "size": states[path].size,
+            "fingerprint": states[path].fingerprint,
+            "failures": count + 1,
+            "last_error": error,
+            "run_id": run_id,
+        }
+    return dict(sorted(updated.items()))

@@ -37,7 +37,9 @@ Environment (terraform/lambda.tf sets it; nothing here has a default that could 
   invocation and may be taken over
 - ``LOG_LEVEL`` (default INFO), ``POWERTOOLS_SERVICE_NAME`` (default ``s3-event-handler``)
 
-The handler does not import the covid_pipeline package: it needs nothing but boto3.
+Besides boto3 the handler imports one module of the covid_pipeline package (bundled beside it):
+``covid_pipeline.input_rules``, the key rules it shares with the Glue job. Oversized objects are not its
+business: it starts a run for them, and the job, which can measure them, quarantines them as ``too_large``.
 """
 
 from __future__ import annotations
@@ -57,6 +59,8 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
+from covid_pipeline import input_rules
+
 REQUIRED_ENVIRONMENT = (
     "GLUE_JOB_NAME",
     "RAW_BUCKET",
@@ -66,7 +70,7 @@ REQUIRED_ENVIRONMENT = (
     "SUPPORTED_SUFFIXES",
     "SOURCE_JOB_ARGUMENTS",
 )
-DEFAULT_MAX_KEY_LENGTH = 512
+DEFAULT_MAX_KEY_LENGTH = input_rules.DEFAULT_MAX_KEY_LENGTH
 DEFAULT_RETRY_DELAY_SECONDS = 15
 DEFAULT_MAX_BUSY_RETRIES = 240
 MAX_SQS_DELAY_SECONDS = 900
@@ -351,25 +355,22 @@ def classify(obj: S3ObjectCreated, settings: Settings) -> Accepted | Ignored:
         return Ignored(obj, f"event {obj.event_name} is not an object creation")
     if obj.bucket != settings.raw_bucket:
         return Ignored(obj, f"bucket {obj.bucket} is not the raw bucket {settings.raw_bucket}")
-    if len(key) > settings.max_key_length:
-        return Ignored(obj, f"key is {len(key)} characters long, over the limit of {settings.max_key_length}")
-    if any(ord(char) < 32 or ord(char) == 127 for char in key):
-        return Ignored(obj, "key contains control characters")
     if not key.startswith(settings.raw_prefix):
         return Ignored(obj, f"key is outside the raw prefix '{settings.raw_prefix}'")
     relative = key[len(settings.raw_prefix) :]
+    # The key rules the job applies too (it quarantines as unsafe_key what is ignored here): covid_pipeline.input_rules.
+    problem = input_rules.key_problem(key, relative, settings.max_key_length)
+    if problem:
+        return Ignored(obj, problem.detail)
     segments = relative.split("/")
-    if any(segment in ("", ".", "..") for segment in segments):
-        return Ignored(obj, "key has an empty, '.' or '..' path segment")
     if len(segments) < 2:
         return Ignored(obj, "key is not inside a source folder (<raw prefix><source>/<file>)")
-    source, file_name = segments[0], segments[-1]
+    source = segments[0]
     if source not in settings.known_sources:
         return Ignored(obj, f"unknown source '{source}' (known: {', '.join(settings.known_sources)})")
-    if file_name.startswith((".", "_")):
-        return Ignored(obj, "hidden or marker file (Spark skips names starting with '.' or '_')")
-    if not file_name.lower().endswith(settings.supported_suffixes):
-        return Ignored(obj, f"unsupported suffix (supported: {', '.join(settings.supported_suffixes)})")
+    problem = input_rules.suffix_problem(relative, settings.supported_suffixes) or input_rules.hidden_problem(relative)
+    if problem:
+        return Ignored(obj, problem.detail)
     if obj.size == 0:
         return Ignored(obj, "empty object (0 bytes)")
     return Accepted(obj, source)

@@ -112,6 +112,13 @@ locals {
     "--catalog_database"                 = local.glue_database
     "--metrics_namespace"                = local.metrics_namespace
     "--full_refresh"                     = "false"
+    # Input guards (covid_pipeline.input_rules): size limits in bytes, failed runs before a file is poison, the
+    # share of files on record a run may remove. A run that must remove more is started with --allow_removals true.
+    "--max_compressed_bytes"   = tostring(var.max_input_compressed_mib * 1048576)
+    "--max_uncompressed_bytes" = tostring(var.max_input_uncompressed_mib * 1048576)
+    "--poison_after_failures"  = tostring(var.poison_after_failures)
+    "--max_removal_share"      = tostring(var.max_removal_share)
+    "--allow_removals"         = "false"
   }, local.source_job_arguments[local.default_source])
 
   # Build artifacts covid_pipeline.artifacts writes before plan (scripts/deploy.sh passes an absolute artifacts_dir).

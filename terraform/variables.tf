@@ -350,6 +350,50 @@ variable "supported_suffixes" {
   }
 }
 
+variable "max_input_compressed_mib" {
+  description = "Largest raw object (as stored, MiB) the Glue job reads; a larger one is quarantined as too_large."
+  type        = number
+  default     = 512
+
+  validation {
+    condition     = var.max_input_compressed_mib >= 1 && var.max_input_compressed_mib <= 5120 && floor(var.max_input_compressed_mib) == var.max_input_compressed_mib
+    error_message = "max_input_compressed_mib must be a whole number of MiB from 1 to 5120."
+  }
+}
+
+variable "max_input_uncompressed_mib" {
+  description = "Largest raw file after decompression (MiB) the Glue job reads; gzip is measured by streaming with this cap, so a gzip bomb is quarantined as too_large without being decompressed whole."
+  type        = number
+  default     = 4096
+
+  validation {
+    condition     = var.max_input_uncompressed_mib >= 1 && var.max_input_uncompressed_mib <= 102400 && floor(var.max_input_uncompressed_mib) == var.max_input_uncompressed_mib
+    error_message = "max_input_uncompressed_mib must be a whole number of MiB from 1 to 102400."
+  }
+}
+
+variable "poison_after_failures" {
+  description = "A raw file that failed this many job runs in a row is quarantined as poison (with its last error) and the next run goes on without it."
+  type        = number
+  default     = 3
+
+  validation {
+    condition     = var.poison_after_failures >= 1 && var.poison_after_failures <= 100 && floor(var.poison_after_failures) == var.poison_after_failures
+    error_message = "poison_after_failures must be a whole number from 1 to 100."
+  }
+}
+
+variable "max_removal_share" {
+  description = "Share (0-1) of the files on record that one job run may find gone from its input and remove from the output; a run over it refuses unless started with --allow_removals true."
+  type        = number
+  default     = 0.1
+
+  validation {
+    condition     = var.max_removal_share >= 0 && var.max_removal_share <= 1
+    error_message = "max_removal_share must be between 0 and 1."
+  }
+}
+
 # --- monitoring ---------------------------------------------------------------------------------------------------
 
 variable "log_retention_days" {

@@ -93,7 +93,7 @@ def read_inputs(spark: SparkSession, files: list[InputFile], source: str) -> tup
             .option("columnNameOfCorruptRecord", CORRUPT)
             .option("escape", '"')
             .schema(schema)
-            .csv([storage.spark_path(f.uri) for f in group])
+            .csv([storage.literal_spark_path(f.uri) for f in group])
         )
         raw = raw.where(~_is_header_line(raw.columns[: len(raw_header)], raw_header)).withColumn(
             PATH_KEY, spark_path_key()
@@ -103,11 +103,11 @@ def read_inputs(spark: SparkSession, files: list[InputFile], source: str) -> tup
         column_names = schema_evolution.read_column_names(raw_header)
         frames.append(_finish(schema_evolution.to_canonical(raw, mapping, column_names=column_names)))
     for fmt, group in others.items():
-        paths = [storage.spark_path(f.uri) for f in group]
+        paths = [storage.literal_spark_path(f.uri) for f in group]
         if fmt == "json":
             raw = spark.read.option("mode", "PERMISSIVE").option("columnNameOfCorruptRecord", CORRUPT).json(paths)
         elif fmt == "parquet":
-            raw = spark.read.option("mergeSchema", "true").parquet(paths)
+            raw = spark.read.option("mergeSchema", "true").parquet(*paths)  # varargs: a list is taken as one path
         else:
             raise ValueError(f"cannot read format {fmt}")
         data_columns = [c for c in raw.columns if c != CORRUPT]

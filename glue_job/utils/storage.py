@@ -11,12 +11,15 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
+
+from covid_pipeline import input_rules
 
 S3_SCHEMES = ("s3", "s3a", "s3n")
 
@@ -36,8 +39,10 @@ def is_s3(uri: str) -> bool:
 
 
 def split_s3(uri: str) -> tuple[str, str]:
-    parsed = urlparse(uri)
-    return parsed.netloc, parsed.path.lstrip("/")
+    """(bucket, key) of an s3:// URI. Not urlparse: a key may hold '?' and '#', which a URL parser would take for
+    a query and a fragment."""
+    bucket, _, key = uri.split("://", 1)[1].partition("/")
+    return bucket, key.lstrip("/")
 
 
 def join(base: str, *parts: str) -> str:
@@ -51,6 +56,18 @@ def join(base: str, *parts: str) -> str:
 def spark_path(uri: str) -> str:
     """The path Spark is given: s3 URIs unchanged (fs.s3.impl decides the filesystem), local paths absolute."""
     return uri if is_s3(uri) else str(Path(uri).resolve())
+
+
+def literal_spark_path(uri: str) -> str:
+    """spark_path for a file named exactly so: Spark expands glob characters in every input path it is given
+    (Hadoop's globStatus), so a file named ``01-22-2020 [1].csv`` or ``a*.csv`` would match other files or none.
+    Escaped, each is read as written."""
+    return input_rules.escape_glob(spark_path(uri))
+
+
+def object_key(info: ObjectInfo) -> str:
+    """What the key rules limit in length: the whole object key on S3, the path below the input folder locally."""
+    return split_s3(info.uri)[1] if is_s3(info.uri) else info.relative_path
 
 
 def path_key(uri: str) -> str:
@@ -120,6 +137,20 @@ def read_head(uri: str, length: int) -> bytes:
         return bytes(response["Body"].read())
     with open(uri, "rb") as handle:
         return handle.read(length)
+
+
+def iter_bytes(uri: str, chunk_size: int = 1 << 20) -> Iterator[bytes]:
+    """An object's bytes, chunk by chunk (a streamed GET on S3); stopping early closes the stream."""
+    if is_s3(uri):
+        bucket, key = split_s3(uri)
+        body = _s3_client().get_object(Bucket=bucket, Key=key)["Body"]
+        try:
+            yield from body.iter_chunks(chunk_size)
+        finally:
+            body.close()
+        return
+    with open(uri, "rb") as handle:
+        yield from iter(lambda: handle.read(chunk_size), b"")
 
 
 def read_heads(uris: list[str], length: int) -> list[bytes]:

@@ -23,6 +23,8 @@ HEAD_BYTES = 64 * 1024
 CSV_SUFFIXES = (".csv", ".csv.gz", ".txt", ".txt.gz")
 JSON_SUFFIXES = (".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz", ".ndjson.gz")
 PARQUET_SUFFIXES = (".parquet", ".snappy.parquet")
+# What the job reads as data; any other name is skipped as not_a_data_file.
+DATA_SUFFIXES = (*CSV_SUFFIXES, *JSON_SUFFIXES, *PARQUET_SUFFIXES)
 
 _MDY_NAME = re.compile(r"(?<!\d)(\d{2})-(\d{2})-(\d{4})(?!\d)")
 _ISO_NAME = re.compile(r"(?<!\d)(\d{4})-(\d{2})-(\d{2})(?!\d)")
