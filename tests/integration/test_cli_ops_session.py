@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -76,3 +76,22 @@ def test_an_explicit_endpoint_wins(no_aws: Path, moto_endpoint: str, monkeypatch
     with aws_session_for(load_config(ENV), local=True) as session:
         assert session.region_name == load_config(ENV).region
         assert session.client("sqs").list_queues().get("QueueUrls", []) == []
+
+
+def test_a_provisioned_local_cloud_is_brought_up_for_a_command_without_credentials(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, cloud_state_dir: Callable[[], Path], capsys
+):
+    """After `make demo` a newcomer's first `covid-pipeline runs` shows the demo's runs: no credentials, no cloud
+    running, but the environment's local cloud is provisioned in .local/ (here the session's test cloud)."""
+    for name in list(os.environ):
+        if name.startswith("AWS_") or name == "COVID_PIPELINE_LOCAL":
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    state_dir = cloud_state_dir()
+    assert main(["--env", ENV, "runs", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out) == []  # the baseline has no run yet; the call reached its Glue API
+    assert f"no AWS credentials: using the local cloud of {ENV} saved in {state_dir}" in captured.err
+    assert "AWS_ENDPOINT_URL" not in os.environ  # the cloud stopped with the command

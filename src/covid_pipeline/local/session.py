@@ -8,7 +8,9 @@ session and use it the same way everywhere. The decision, in order:
    (its endpoint file `.local/<env>/endpoint.json`) or bring one up for the command.
 3. AWS credentials configured: real AWS.
 4. A running local cloud's endpoint file exists: use it.
-5. Otherwise a one-line error that says how to choose.
+5. No credentials, but this environment's local cloud was provisioned here (by the demo or an earlier `local up`):
+   bring it up for the command from its saved state, saying so on stderr.
+6. Otherwise a one-line error that says how to choose.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import json
 import logging
 import os
 import ssl
+import sys
 import urllib.request
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -25,7 +28,7 @@ from typing import Any
 
 import boto3
 
-from covid_pipeline.config import PipelineConfig, local_root
+from covid_pipeline.config import PipelineConfig, local_root, local_state_file
 from covid_pipeline.errors import UserError
 from covid_pipeline.local.environ import overlaid_environ
 
@@ -89,9 +92,16 @@ def aws_session_for(config: PipelineConfig, local: bool = False) -> Iterator[bot
             running = _endpoint_env_from_file(config)
             if running is not None:
                 stack.enter_context(overlaid_environ(running))
-            elif want_local:
+            elif want_local or local_state_file(config.environment).is_file():
                 from covid_pipeline.local.cloud import LocalCloud
 
+                if not want_local:
+                    print(
+                        f"no AWS credentials: using the local cloud of {config.environment} saved in "
+                        f"{local_state_dir(config)} (brought up for this command; `local up` keeps it running)",
+                        file=sys.stderr,
+                        flush=True,
+                    )
                 cloud = stack.enter_context(LocalCloud(config))
                 # LocalCloud exports its endpoint itself; re-export in case it only offers .env.
                 stack.enter_context(overlaid_environ(dict(cloud.env)))
