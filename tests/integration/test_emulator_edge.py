@@ -389,3 +389,25 @@ def test_update_job_overwrites_the_definition_as_glue_does(aws: ClientCache) -> 
     with pytest.raises(ClientError) as missing:
         glue.update_job(JobName="edge-absent", JobUpdate={"Role": "r"})
     assert missing.value.response["Error"]["Code"] == "EntityNotFoundException"
+
+
+def test_trails_are_described_by_name_or_arn_and_deleted_by_arn(aws: ClientCache) -> None:
+    """Two environments' trails in one account: the provider reads and deletes one trail by its ARN."""
+    s3 = aws("s3")
+    cloudtrail = aws("cloudtrail")
+    arns = {}
+    for name in ("edge-dev-audit", "edge-staging-audit"):
+        s3.create_bucket(Bucket=f"{name}-logs")
+        arns[name] = cloudtrail.create_trail(Name=name, S3BucketName=f"{name}-logs", IsMultiRegionTrail=True)[
+            "TrailARN"
+        ]
+    by_arn = cloudtrail.describe_trails(trailNameList=[arns["edge-staging-audit"]])["trailList"]
+    assert [trail["Name"] for trail in by_arn] == ["edge-staging-audit"]
+    by_name = cloudtrail.describe_trails(trailNameList=["edge-dev-audit"])["trailList"]
+    assert [trail["TrailARN"] for trail in by_name] == [arns["edge-dev-audit"]]
+    assert {t["Name"] for t in cloudtrail.describe_trails()["trailList"]} >= set(arns)
+
+    cloudtrail.delete_trail(Name=arns["edge-staging-audit"])
+    left = {trail["Name"] for trail in cloudtrail.describe_trails()["trailList"]}
+    assert "edge-staging-audit" not in left and "edge-dev-audit" in left
+    cloudtrail.delete_trail(Name="edge-dev-audit")

@@ -11,6 +11,7 @@ terraform/ is applied unchanged, and then planned with no change.
   queue or SNS topic policy at all.
 - S3: AccessDenied bodies; no access-log objects written per request; the logging permission check as AWS does.
 - SQS: SetQueueAttributes changes only what it is given; RedriveAllowPolicy; SSE-KMS reads back as such.
+- CloudTrail: DescribeTrails by name or ARN, DeleteTrail by ARN.
 - KMS rotation period; Budgets subscribers and tags; Lambda DeadLetterConfig/LoggingConfig; Glue ExecutionClass;
   Redshift parameter groups and cluster fields (availability status, nodes, managed master password, ...).
 - What moto must not execute: Lambda functions (the local Lambda runtime does). Glue job runs are served by the
@@ -963,6 +964,44 @@ def _manage_master_password(cluster: Any, kms_key_id: str | None, password: str)
     cluster.master_user_password = password
 
 
+# --- CloudTrail ----------------------------------------------------------------------------------------------------
+
+
+def _patch_cloudtrail_trail_lookups() -> None:
+    """DescribeTrails with ``trailNameList`` returns only the named trails, as AWS does (a name matches a trail of
+    this region, an ARN any trail of the account: shadow trails of multi-region trails included); moto ignores the
+    list and returns every trail, so the provider's read of one trail fails with "too many results" as soon as two
+    environments share the local cloud. DeleteTrail takes a name or an ARN (the provider deletes by ARN, its id);
+    moto deletes by name only and silently keeps the trail."""
+    from moto.cloudtrail.models import CloudTrailBackend
+    from moto.cloudtrail.responses import CloudTrailResponse
+
+    def describe_trails(self: Any) -> str:
+        include_shadow_trails = self._get_bool_param("includeShadowTrails", True)
+        trails = list(self.cloudtrail_backend.describe_trails(include_shadow_trails))
+        wanted = self._get_param("trailNameList") or []
+        if wanted:
+            region = self.cloudtrail_backend.region_name
+            trails = [
+                trail
+                for trail in trails
+                if trail.arn in wanted or (trail.trail_name in wanted and trail.region_name == region)
+            ]
+        return json.dumps({"trailList": [t.description(include_region=True) for t in trails]})
+
+    CloudTrailResponse.describe_trails = describe_trails  # type: ignore[method-assign]
+
+    delete_trail = CloudTrailBackend.delete_trail
+
+    def delete_trail_by_name_or_arn(self: Any, name: str) -> None:
+        for trail_name, trail in list(self.trails.items()):
+            if trail.arn == name:
+                name = trail_name
+        delete_trail(self, name)
+
+    CloudTrailBackend.delete_trail = delete_trail_by_name_or_arn  # type: ignore[method-assign]
+
+
 # --- what moto must not execute ----------------------------------------------------------------------------------
 
 
@@ -1013,6 +1052,7 @@ _PATCHES: tuple[Callable[[], None], ...] = (
     _patch_glue_update_job,
     _patch_redshift_parameter_groups,
     _patch_redshift_clusters,
+    _patch_cloudtrail_trail_lookups,
     _patch_no_lambda_invocations,
 )
 
