@@ -411,3 +411,23 @@ def test_trails_are_described_by_name_or_arn_and_deleted_by_arn(aws: ClientCache
     left = {trail["Name"] for trail in cloudtrail.describe_trails()["trailList"]}
     assert "edge-staging-audit" not in left and "edge-dev-audit" in left
     cloudtrail.delete_trail(Name="edge-dev-audit")
+
+
+def test_a_versioned_key_with_a_delete_marker_can_be_emptied_and_its_bucket_deleted(aws: ClientCache) -> None:
+    """What `terraform destroy` of a force_destroy bucket does: versioning suspended (its resource goes first), then
+    every version deleted, delete markers included (moto raised AttributeError on the marker)."""
+    s3 = aws("s3")
+    s3.create_bucket(Bucket="edge-versioned-destroy")
+    s3.put_bucket_versioning(Bucket="edge-versioned-destroy", VersioningConfiguration={"Status": "Enabled"})
+    s3.put_object(Bucket="edge-versioned-destroy", Key="jhu_daily/part-0.parquet", Body=b"one")
+    s3.put_object(Bucket="edge-versioned-destroy", Key="jhu_daily/part-0.parquet", Body=b"two")
+    s3.delete_object(Bucket="edge-versioned-destroy", Key="jhu_daily/part-0.parquet")  # a delete marker on top
+    s3.put_bucket_versioning(Bucket="edge-versioned-destroy", VersioningConfiguration={"Status": "Suspended"})
+    listing = s3.list_object_versions(Bucket="edge-versioned-destroy")
+    every = [{"Key": v["Key"], "VersionId": v["VersionId"]} for v in listing["Versions"] + listing["DeleteMarkers"]]
+    assert len(every) == 3
+    answer = s3.delete_objects(Bucket="edge-versioned-destroy", Delete={"Objects": every[::-1]})
+    assert answer.get("Errors", []) == [] and len(answer["Deleted"]) == 3
+    listing = s3.list_object_versions(Bucket="edge-versioned-destroy")
+    assert listing.get("Versions", []) == listing.get("DeleteMarkers", []) == []
+    s3.delete_bucket(Bucket="edge-versioned-destroy")

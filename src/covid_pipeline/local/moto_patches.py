@@ -9,7 +9,8 @@ terraform/ is applied unchanged, and then planned with no change.
   the request came in on, put in a contextvar by ``RequestContextMiddleware``, a WSGI layer around moto's app).
   moto evaluates S3 bucket policies only (object requests, and here bucket listings too); it evaluates no SQS
   queue or SNS topic policy at all.
-- S3: AccessDenied bodies; no access-log objects written per request; the logging permission check as AWS does.
+- S3: AccessDenied bodies; no access-log objects written per request; the logging permission check as AWS does;
+  a key whose versions include a delete marker can be emptied.
 - SQS: SetQueueAttributes changes only what it is given; RedriveAllowPolicy; SSE-KMS reads back as such.
 - CloudTrail: DescribeTrails by name or ARN, DeleteTrail by ARN.
 - KMS rotation period; Budgets subscribers and tags; Lambda DeadLetterConfig/LoggingConfig; Glue ExecutionClass;
@@ -964,6 +965,18 @@ def _manage_master_password(cluster: Any, kms_key_id: str | None, password: str)
     cluster.master_user_password = password
 
 
+def _patch_s3_delete_marker_disposal() -> None:
+    """Deleting the last versions of a versioned key whose versions include a delete marker empties the key, as
+    on AWS (what `terraform destroy` of a force_destroy bucket does). moto disposes of every version's buffer when
+    it drops the key, and a delete marker has none: AttributeError, a 500, and the bucket can never be emptied."""
+    from moto.s3.models import FakeDeleteMarker
+
+    def dispose(self: Any, garbage: bool = False) -> None:
+        """A delete marker holds no body: nothing to release."""
+
+    FakeDeleteMarker.dispose = dispose  # type: ignore[attr-defined]
+
+
 # --- CloudTrail ----------------------------------------------------------------------------------------------------
 
 
@@ -1053,6 +1066,7 @@ _PATCHES: tuple[Callable[[], None], ...] = (
     _patch_redshift_parameter_groups,
     _patch_redshift_clusters,
     _patch_cloudtrail_trail_lookups,
+    _patch_s3_delete_marker_disposal,
     _patch_no_lambda_invocations,
 )
 
