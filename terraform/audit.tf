@@ -134,9 +134,11 @@ resource "aws_cloudtrail" "audit" {
 
 # --- Glue Data Catalog encryption ------------------------------------------------------------------------------
 
-# One setting per account and region: every environment that shares an account sets its own key here, so deploy
-# environments to accounts of their own (the multi-account layout AWS recommends) or the last one applied wins.
+# One setting per account and region: deploy environments to accounts of their own (the multi-account layout AWS
+# recommends), or let one environment per account manage it (var.manage_glue_catalog_encryption).
 resource "aws_glue_data_catalog_encryption_settings" "pipeline" {
+  count = var.manage_glue_catalog_encryption ? 1 : 0
+
   data_catalog_encryption_settings {
     encryption_at_rest {
       catalog_encryption_mode = "SSE-KMS"

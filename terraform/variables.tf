@@ -463,6 +463,12 @@ variable "deletion_protection" {
 
 # --- Redshift -------------------------------------------------------------------------------------------------------
 
+variable "manage_glue_catalog_encryption" {
+  description = "Set the account's Glue Data Catalog encryption (one setting per account and region) to this environment's key. Leave it on in one environment per account; turn it off in the others when environments share an account, or the last one applied wins and destroying one turns encryption off for all."
+  type        = bool
+  default     = true
+}
+
 variable "enable_redshift" {
   description = "Create the Redshift warehouse (VPC, cluster, COPY role). Off: the loader targets another warehouse."
   type        = bool

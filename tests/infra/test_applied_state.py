@@ -279,7 +279,7 @@ def test_the_audit_trail_is_applied_encrypted_validated_and_delivered(
     key_policy = by_sid(state["aws_kms_key.pipeline"]["policy"])
     condition = key_policy["CloudTrailEncryptsTheTrailsLogFiles"]["Condition"]
     assert as_list(condition["StringLike"]["kms:EncryptionContext:aws:cloudtrail:arn"]) == [trail["arn"]]
-    (settings,) = state["aws_glue_data_catalog_encryption_settings.pipeline"]["data_catalog_encryption_settings"]
+    (settings,) = state["aws_glue_data_catalog_encryption_settings.pipeline[0]"]["data_catalog_encryption_settings"]
     assert settings["encryption_at_rest"][0]["sse_aws_kms_key_id"] == key_arn
     assert settings["connection_password_encryption"][0]["aws_kms_key_id"] == key_arn
 

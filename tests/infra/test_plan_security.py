@@ -477,7 +477,7 @@ def test_cloudtrail_records_the_data_buckets_encrypted_and_validated(plan: dict[
 
 
 def test_the_glue_data_catalog_is_encrypted_with_the_customer_key(plan: dict[str, Any]) -> None:
-    address = "aws_glue_data_catalog_encryption_settings.pipeline"
+    address = "aws_glue_data_catalog_encryption_settings.pipeline[0]"
     (settings,) = planned(plan, address)["data_catalog_encryption_settings"]
     assert settings["encryption_at_rest"][0]["catalog_encryption_mode"] == "SSE-KMS"
     assert settings["connection_password_encryption"][0]["return_connection_password_encrypted"] is True

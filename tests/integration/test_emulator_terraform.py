@@ -98,6 +98,8 @@ def apply(
             variables={
                 "local_ca_bundle": str(emulator.ca_bundle),
                 "local_warehouse_url": f"duckdb:///{state_dir / 'warehouse.duckdb'}",
+                # One emulator is one account: its one Glue catalog encryption setting belongs to dev alone.
+                "manage_glue_catalog_encryption": "true" if environment == "dev" else "false",
             },
             env=emulator_env(emulator.endpoint_url, REGION),
         )
