@@ -19,15 +19,20 @@ from covid_pipeline.local.session import aws_session_for
 ENV = "test"
 
 
-@pytest.fixture
-def no_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """No endpoint, no credentials anywhere, and an empty local state folder."""
+def _without_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No endpoint and no credentials anywhere."""
     for name in list(os.environ):
         if name.startswith("AWS_") or name == "COVID_PIPELINE_LOCAL":
             monkeypatch.delenv(name)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+@pytest.fixture
+def no_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """No endpoint, no credentials anywhere, and an empty local state folder."""
+    _without_aws(monkeypatch, tmp_path)
     monkeypatch.setenv("COVID_PIPELINE_LOCAL_DIR", str(tmp_path / "local"))
     return tmp_path / "local" / ENV
 
@@ -83,12 +88,7 @@ def test_a_provisioned_local_cloud_is_brought_up_for_a_command_without_credentia
 ):
     """After `make demo` a newcomer's first `covid-pipeline runs` shows the demo's runs: no credentials, no cloud
     running, but the environment's local cloud is provisioned in .local/ (here the session's test cloud)."""
-    for name in list(os.environ):
-        if name.startswith("AWS_") or name == "COVID_PIPELINE_LOCAL":
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    _without_aws(monkeypatch, tmp_path)
     state_dir = cloud_state_dir()
     assert main(["--env", ENV, "runs", "--json"]) == 0
     captured = capsys.readouterr()
