@@ -32,8 +32,7 @@ import pytest
 from covid_pipeline import sample_data
 from covid_pipeline.config import REPO_ROOT, PipelineConfig
 from covid_pipeline.local.cloud import LocalCloud
-from covid_pipeline.local.tls import java_truststore_for
-from covid_pipeline.spark_env import quiet_local_conf, s3a_conf, submit_args
+from covid_pipeline.spark_env import quiet_local_conf, submit_args
 
 # Each step may wait for several real runs: far over the suite's default per-test timeout on a busy machine.
 pytestmark = [pytest.mark.slow, pytest.mark.spark, pytest.mark.timeout(2400)]
@@ -297,14 +296,12 @@ def test_5_output_equals_a_clean_full_run(scenario: Scenario, tmp_path: Path) ->
 
     # The unchanged job script, run directly against the emulator's raw files, writing to a local folder.
     clean = tmp_path / "clean"
-    truststore = java_truststore_for(Path(cloud.env["AWS_CA_BUNDLE"]))
     env = {
         **os.environ,
         **cloud.env,
         "SPARK_LOCAL_IP": "127.0.0.1",
         "PYSPARK_PYTHON": sys.executable,
-        # The local cloud's endpoint is HTTPS with its own CA: S3A's JVM verifies it with a trust store of that CA.
-        "PYSPARK_SUBMIT_ARGS": submit_args({**quiet_local_conf(), **s3a_conf(cloud.endpoint_url, truststore)}),
+        "PYSPARK_SUBMIT_ARGS": submit_args({**quiet_local_conf(), **cloud.s3a_conf()}),
     }
     command = [
         sys.executable, str(JOB_SCRIPT), "--JOB_NAME", "drill-clean", "--source", "jhu_daily",

@@ -24,8 +24,7 @@ from covid_pipeline import sample_data
 from covid_pipeline.config import REPO_ROOT, PipelineConfig
 from covid_pipeline.local.cloud import LocalCloud
 from covid_pipeline.local.spark_cluster import StandaloneCluster
-from covid_pipeline.local.tls import java_truststore_for
-from covid_pipeline.spark_env import quiet_local_conf, s3a_conf, submit_args
+from covid_pipeline.spark_env import quiet_local_conf, submit_args
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark, pytest.mark.timeout(2400)]
 
@@ -52,9 +51,7 @@ def run_job(cloud: LocalCloud, name: str, master: str, extra_conf: dict[str, str
     """Run glue_job/covid_transform.py as a plain process against the emulator; returns its manifest."""
     config: PipelineConfig = cloud.config
     names = config.names
-    # The local cloud's endpoint is HTTPS with its own CA: the driver's and executors' JVMs trust it through a store.
-    truststore = java_truststore_for(Path(cloud.env["AWS_CA_BUNDLE"]))
-    conf = {**quiet_local_conf(), **s3a_conf(cloud.endpoint_url, truststore), **extra_conf}
+    conf = {**quiet_local_conf(), **cloud.s3a_conf(), **extra_conf}
     env = {
         **os.environ,
         **cloud.env,

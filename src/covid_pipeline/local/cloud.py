@@ -44,6 +44,8 @@ from covid_pipeline.local.glue_executor import GlueExecutor
 from covid_pipeline.local.lambda_runtime import EventSourceMappings, LambdaService
 from covid_pipeline.local.provision import LocalInfrastructure, ProvisionReport, local_warehouse_url
 from covid_pipeline.local.state import EmulatorState
+from covid_pipeline.local.tls import java_truststore_for
+from covid_pipeline.spark_env import s3a_conf
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +124,12 @@ class LocalCloud:
     @property
     def endpoint_url(self) -> str:
         return self.emulator.endpoint_url
+
+    def s3a_conf(self) -> dict[str, str]:
+        """Spark settings that reach this cloud's S3 through S3A, its JVMs trusting the HTTPS endpoint's CA (what a
+        job run of the executor gets; for Spark processes started beside the cloud)."""
+        ca_bundle = self.emulator.ca_bundle
+        return s3a_conf(self.endpoint_url, java_truststore_for(ca_bundle) if ca_bundle else None)
 
     @property
     def env(self) -> dict[str, str]:
