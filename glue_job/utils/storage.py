@@ -8,9 +8,13 @@ small JSON state, copies quarantined files and removes emptied partitions.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 import shutil
+import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -171,16 +175,116 @@ def read_text(uri: str) -> str | None:
     return path.read_text(encoding="utf-8") if path.is_file() else None
 
 
-def write_text(uri: str, text: str) -> None:
+class PreconditionFailed(RuntimeError):
+    """A conditional write found the object changed (or created, or gone) since its version was read."""
+
+
+# "The object must not exist": the precondition of a conditional write that creates an object.
+ABSENT = "*"
+
+
+def read_text_versioned(uri: str) -> tuple[str | None, str | None]:
+    """A small text object and its version (its ETag on S3, the md5 of its bytes locally), or (None, None)."""
     if is_s3(uri):
         bucket, key = split_s3(uri)
-        _s3_client().put_object(Bucket=bucket, Key=key, Body=text.encode("utf-8"))
-        return
+        client = _s3_client()
+        try:
+            response = client.get_object(Bucket=bucket, Key=key)
+        except client.exceptions.NoSuchKey:
+            return None, None
+        return response["Body"].read().decode("utf-8"), str(response["ETag"])
+    path = Path(uri)
+    if not path.is_file():
+        return None, None
+    data = path.read_bytes()
+    return data.decode("utf-8"), _local_version(data)
+
+
+def _local_version(data: bytes) -> str:
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+
+def write_text(uri: str, text: str, expected: str | None = None) -> str:
+    """Write a small text object; returns its new version. With `expected` (a version read before, or ABSENT)
+    the write is conditional: it raises PreconditionFailed unless the object is still that version (or still
+    absent). On S3 that is a conditional PUT (If-Match / If-None-Match: *), which S3 decides atomically; locally
+    a compare-and-swap under a lock file created with O_EXCL."""
+    data = text.encode("utf-8")
+    if is_s3(uri):
+        bucket, key = split_s3(uri)
+        conditions = {} if expected is None else {"IfNoneMatch": "*"} if expected == ABSENT else {"IfMatch": expected}
+        try:
+            response = _s3_client().put_object(Bucket=bucket, Key=key, Body=data, **conditions)
+        except Exception as error:
+            if expected is not None:
+                _raise_if_precondition_failed(error, uri)
+            raise
+        return str(response["ETag"])
     path = Path(uri)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)  # atomic on one filesystem: a crash never leaves half a ledger
+    with _local_write_lock(path):
+        if expected is not None:
+            current = _local_version(path.read_bytes()) if path.is_file() else ABSENT
+            if current != expected:
+                raise PreconditionFailed(f"{uri} changed since it was read")
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        tmp.write_bytes(data)
+        tmp.replace(path)  # atomic on one filesystem: a crash never leaves half a ledger
+    return _local_version(data)
+
+
+def _raise_if_precondition_failed(error: Exception, uri: str) -> None:
+    """botocore's ClientError (imported lazily, like boto3) of a failed condition, as PreconditionFailed: 412
+    PreconditionFailed; 409 ConditionalRequestConflict (a concurrent conditional write won); 404 NoSuchKey (If-Match
+    on an object deleted meanwhile)."""
+    code = getattr(error, "response", {}).get("Error", {}).get("Code")
+    if code in ("PreconditionFailed", "ConditionalRequestConflict", "NoSuchKey"):
+        raise PreconditionFailed(f"{uri} changed since it was read ({code})") from error
+
+
+# A lock file older than this is left by a writer that died between creating and removing it (a write of a small
+# file holds it for milliseconds).
+LOCAL_LOCK_STALE_SECONDS = 30.0
+
+
+@contextlib.contextmanager
+def _local_write_lock(path: Path, timeout: float = 60.0) -> Iterator[None]:
+    """Writers of one local file, in any process, one at a time: O_EXCL creation of <file>.lock is atomic."""
+    lock = path.with_name(path.name + ".lock")
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            os.close(os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+            break
+        except FileExistsError:
+            with contextlib.suppress(FileNotFoundError):
+                if time.time() - lock.stat().st_mtime > LOCAL_LOCK_STALE_SECONDS:
+                    lock.unlink()  # a dead writer's
+                    continue
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{lock} held for more than {timeout:.0f} s") from None
+            time.sleep(0.01)
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def delete_versioned(uri: str, expected: str) -> None:
+    """Delete a small object only if it is still the version `expected` (else PreconditionFailed)."""
+    if is_s3(uri):
+        bucket, key = split_s3(uri)
+        try:
+            _s3_client().delete_object(Bucket=bucket, Key=key, IfMatch=expected)
+        except Exception as error:
+            _raise_if_precondition_failed(error, uri)
+            raise
+        return
+    path = Path(uri)
+    with _local_write_lock(path):
+        if not path.is_file() or _local_version(path.read_bytes()) != expected:
+            raise PreconditionFailed(f"{uri} changed since it was read")
+        path.unlink()
 
 
 def read_json(uri: str) -> Any | None:
@@ -188,8 +292,13 @@ def read_json(uri: str) -> Any | None:
     return None if text is None else json.loads(text)
 
 
-def write_json(uri: str, value: Any) -> None:
-    write_text(uri, json.dumps(value, indent=2, sort_keys=True, default=str) + "\n")
+def write_json(uri: str, value: Any, expected: str | None = None) -> str:
+    return write_text(uri, json.dumps(value, indent=2, sort_keys=True, default=str) + "\n", expected)
+
+
+def read_json_versioned(uri: str) -> tuple[Any | None, str | None]:
+    text, version = read_text_versioned(uri)
+    return (None if text is None else json.loads(text)), version
 
 
 def copy_object(source: str, destination: str) -> None:

@@ -10,7 +10,8 @@ terraform/ is applied unchanged, and then planned with no change.
   moto evaluates S3 bucket policies only (object requests, and here bucket listings too); it evaluates no SQS
   queue or SNS topic policy at all.
 - S3: AccessDenied bodies; no access-log objects written per request; the logging permission check as AWS does;
-  a key whose versions include a delete marker can be emptied.
+  a key whose versions include a delete marker can be emptied; conditional writes (If-Match / If-None-Match)
+  decided atomically with the write.
 - SQS: SetQueueAttributes changes only what it is given; RedriveAllowPolicy; SSE-KMS reads back as such.
 - CloudTrail: DescribeTrails by name or ARN, DeleteTrail by ARN.
 - KMS rotation period; Budgets subscribers and tags; Lambda DeadLetterConfig/LoggingConfig; Glue ExecutionClass;
@@ -393,6 +394,40 @@ def _patch_s3_access_log_delivery() -> None:
         return None
 
     S3Backend.log_incoming_request = log_incoming_request  # type: ignore[method-assign]
+
+
+# --- S3 conditional writes --------------------------------------------------------------------------------------
+
+_S3_KEY_LOCKS = tuple(threading.Lock() for _ in range(64))
+
+
+def _s3_key_lock(bucket: str, key: str) -> threading.Lock:
+    """One of a fixed set of locks, by the key's hash: writes of one key are serialized, of others rarely."""
+    return _S3_KEY_LOCKS[hash((bucket, key)) % len(_S3_KEY_LOCKS)]
+
+
+def _patch_s3_conditional_writes_atomic() -> None:
+    """AWS: a conditional PutObject or DeleteObject (If-Match: <etag>, If-None-Match: *) is decided atomically
+    with the write: of two concurrent writers conditional on the same version, one succeeds and the other gets
+    412 PreconditionFailed (or 409 ConditionalRequestConflict). moto 5.2 checks the header, then writes, in two
+    steps, while its server answers requests on many threads: both writers could pass the check and both
+    succeed, a lost update. Here every write of a key (conditional or not, as a plain PUT between the check and
+    the write of a conditional one must fail it too) runs its check and write under that key's lock; the second
+    writer then sees the first one's ETag and gets moto's own 412."""
+    from moto.s3.responses import S3Response
+
+    original_put, original_delete = S3Response.put_object, S3Response.delete_object
+
+    def put_object(self: Any) -> Any:
+        with _s3_key_lock(self.bucket_name, self.parse_key_name()):
+            return original_put(self)
+
+    def delete_object(self: Any) -> Any:
+        with _s3_key_lock(self.bucket_name, self.parse_key_name()):
+            return original_delete(self)
+
+    S3Response.put_object = put_object  # type: ignore[method-assign]
+    S3Response.delete_object = delete_object  # type: ignore[method-assign]
 
 
 # --- S3 server access logging ------------------------------------------------------------------------------------
@@ -1068,6 +1103,7 @@ _PATCHES: tuple[Callable[[], None], ...] = (
     _patch_cloudtrail_trail_lookups,
     _patch_s3_delete_marker_disposal,
     _patch_no_lambda_invocations,
+    _patch_s3_conditional_writes_atomic,
 )
 
 
