@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import data_quality_checks
 import incremental
+import publish_lease
 from pyspark import SparkContext, StorageLevel
 from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
@@ -76,6 +77,10 @@ class ReconciliationError(RuntimeError):
 
 class RunRefused(RuntimeError):
     """A guard stopped the run before it changed anything (the manifest says which, and why)."""
+
+
+class ConcurrentRunError(RuntimeError):
+    """Another run of the same source updated the ledger after this run read it: this run published nothing."""
 
 
 # S3 copies at most 5 GiB in one request: a larger quarantined object stays where it is, named in files.jsonl.
@@ -212,7 +217,10 @@ def run_job(spark: SparkSession, options: JobOptions) -> dict[str, Any]:
     }
     clock = PhaseClock(manifest)
     ledger_uri = storage.join(options.state_path, "ledger.json")
-    ledger = storage.read_json(ledger_uri) or incremental.empty_ledger()
+    # The version read here is the one every ledger write of this run is conditional on (see _Publisher).
+    stored_ledger, ledger_version = storage.read_json_versioned(ledger_uri)
+    ledger = stored_ledger or incremental.empty_ledger()
+    publisher = _Publisher(options, ledger_uri, ledger_version, run_id)
     ledger_files: dict[str, Any] = ledger.setdefault("files", {})
     failures: dict[str, Any] = dict(ledger.get("failures") or {})
     wrong_input = incremental.input_path_problem(ledger, options.input_path)
@@ -352,171 +360,236 @@ def run_job(spark: SparkSession, options: JobOptions) -> dict[str, Any]:
     summary: list[dict[str, Any]] = []
     clock.lap("sniff_files")
     try:
-        classified = None
-        if good:
-            # 3. Read the changed files once (one read per header layout) and classify every row.
-            changed_raw, new_columns = readers.read_inputs(spark, [to_input(v) for v in good], options.source)
-            manifest["new_columns"] = new_columns
-            # Deserialized, as Dataset.persist() defaults to in Scala: PySpark's MEMORY_AND_DISK is the serialized
-            # level, whose cached batches are copied into heap buffers; on 17M rows with a 2 GiB heap that ran out
-            # of memory instead of spilling partitions to disk.
-            classified = tx.classify_rows(changed_raw).persist(StorageLevel.MEMORY_AND_DISK_DESER)
-            persisted.append(classified)
-            summary = _file_summary(classified)
-            for row in summary:
-                file_rows[row["source_file"]] += row["rows"]
-                if row["report_date_min"] is not None:
-                    ranges = new_ranges.setdefault(row["source_file"], {})
-                    key = (row["year"], row["month"])
-                    lo, hi = ranges.get(key, (row["report_date_min"], row["report_date_max"]))
-                    ranges[key] = (min(lo, row["report_date_min"]), max(hi, row["report_date_max"]))
+        try:
+            classified = None
+            if good:
+                # 3. Read the changed files once (one read per header layout) and classify every row.
+                changed_raw, new_columns = readers.read_inputs(spark, [to_input(v) for v in good], options.source)
+                manifest["new_columns"] = new_columns
+                # Deserialized, as Dataset.persist() defaults to in Scala: PySpark's MEMORY_AND_DISK is the serialized
+                # level, whose cached batches are copied into heap buffers; on 17M rows with a 2 GiB heap that ran out
+                # of memory instead of spilling partitions to disk.
+                classified = tx.classify_rows(changed_raw).persist(StorageLevel.MEMORY_AND_DISK_DESER)
+                persisted.append(classified)
+                summary = _file_summary(classified)
+                for row in summary:
+                    file_rows[row["source_file"]] += row["rows"]
+                    if row["report_date_min"] is not None:
+                        ranges = new_ranges.setdefault(row["source_file"], {})
+                        key = (row["year"], row["month"])
+                        lo, hi = ranges.get(key, (row["report_date_min"], row["report_date_max"]))
+                        ranges[key] = (min(lo, row["report_date_min"]), max(hi, row["report_date_max"]))
 
-        clock.lap("read_and_classify")
-        # 4. Which partitions to rewrite, and where their unchanged rows come from: the published output
-        # (carried forward) when that is safe, else their raw files, re-read.
-        existing = incremental.existing_partitions(unchanged_entries)
-        affected = incremental.affected_partitions(new_ranges, old_entries, existing)
-        carried, carried_counts = None, {"rows_in": 0, "rows_context": 0}
-        if good and unchanged_entries and not options.full_refresh:  # else there is nothing to carry
-            plan = incremental.plan_carry_forward(
-                new_ranges, old_entries, unchanged_entries, affected, incremental.output_record(ledger), SCHEMA_VERSION
-            )
-            carried, carried_counts, refusal = _carry_forward(spark, options.output_path, plan)
-            used = plan if carried is not None and isinstance(plan, incremental.CarryForward) else None
-            manifest["carry_forward"] = {
-                "used": used is not None,
-                "reason": refusal,
-                "partitions": [tx.partition_name(*p) for p in used.partitions] if used else [],
-                "rows": carried_counts["rows_in"],
-            }
-        context_paths = [] if carried is not None else incremental.context_files(unchanged_entries, affected)
-        if context_paths:
-            context_heads = storage.read_heads([by_path[p].uri for p in context_paths], validators.HEAD_BYTES)
-            context_verdicts = [
-                validators.check_file(p, h, by_path[p].size, options.source)
-                for p, h in zip(context_paths, context_heads, strict=True)
-            ]
-            context_raw, _ = readers.read_inputs(spark, [to_input(v) for v in context_verdicts], options.source)
-            context_classified = tx.classify_rows(context_raw)
-            classified = context_classified if classified is None else classified.unionByName(context_classified)
-            classified = classified.persist(StorageLevel.MEMORY_AND_DISK_DESER)
-            persisted.append(classified)
-
-        changed_good = {v.relative_path for v in good}
-        affected_keys = sorted(affected)
-        if classified is not None:
-            in_scope = _in_scope(affected_keys, changed_good)
-            scoped = classified.withColumn("in_scope", in_scope)
-            # Without re-read context every row read is in scope: the file summary already has the counts.
-            counts = _scope_counts(scoped) if context_paths else _counts_from_summary(summary)
-            manifest["rows_in"] = counts["rows_in"] + carried_counts["rows_in"]
-            manifest["rows_context"] = counts["rows_context"] + carried_counts["rows_context"]
-            manifest["rows_quarantined"] = sum(counts["reasons"].values())
-            manifest["quarantine_reasons"] = counts["reasons"]
-            if manifest["rows_quarantined"]:
-                (
-                    scoped.where(F.col("in_scope") & F.col("quarantine_reason").isNotNull())
-                    .select(*tx.raw_columns(scoped))
-                    .write.mode("overwrite")
-                    .parquet(storage.spark_path(storage.join(quarantine_root, "rows")))
+            clock.lap("read_and_classify")
+            # 4. Which partitions to rewrite, and where their unchanged rows come from: the published output
+            # (carried forward) when that is safe, else their raw files, re-read.
+            existing = incremental.existing_partitions(unchanged_entries)
+            affected = incremental.affected_partitions(new_ranges, old_entries, existing)
+            carried, carried_counts = None, {"rows_in": 0, "rows_context": 0}
+            if good and unchanged_entries and not options.full_refresh:  # else there is nothing to carry
+                plan = incremental.plan_carry_forward(
+                    new_ranges,
+                    old_entries,
+                    unchanged_entries,
+                    affected,
+                    incremental.output_record(ledger),
+                    SCHEMA_VERSION,
                 )
+                carried, carried_counts, refusal = _carry_forward(spark, options.output_path, plan)
+                used = plan if carried is not None and isinstance(plan, incremental.CarryForward) else None
+                manifest["carry_forward"] = {
+                    "used": used is not None,
+                    "reason": refusal,
+                    "partitions": [tx.partition_name(*p) for p in used.partitions] if used else [],
+                    "rows": carried_counts["rows_in"],
+                }
+            context_paths = [] if carried is not None else incremental.context_files(unchanged_entries, affected)
+            if context_paths:
+                context_heads = storage.read_heads([by_path[p].uri for p in context_paths], validators.HEAD_BYTES)
+                context_verdicts = [
+                    validators.check_file(p, h, by_path[p].size, options.source)
+                    for p, h in zip(context_paths, context_heads, strict=True)
+                ]
+                context_raw, _ = readers.read_inputs(spark, [to_input(v) for v in context_verdicts], options.source)
+                context_classified = tx.classify_rows(context_raw)
+                classified = context_classified if classified is None else classified.unionByName(context_classified)
+                classified = classified.persist(StorageLevel.MEMORY_AND_DISK_DESER)
+                persisted.append(classified)
 
-            clock.lap("plan_and_count")
-            # 5. Transform: type, deduplicate, enrich, derive; only affected partitions are kept.
-            lookup_exact, lookup_country = tx.prepare_lookup(readers.read_lookup(spark, options.reference_path))
-            good_rows = tx.type_rows(scoped.where(F.col("quarantine_reason").isNull()))
-            if carried is not None:
-                good_rows = good_rows.unionByName(carried)
-            output = _transform(good_rows, lookup_exact, lookup_country, affected_keys)
-            output = output.persist(StorageLevel.MEMORY_AND_DISK_DESER)
-            persisted.append(output)
-            partition_rows, duplicates = _output_counts(output)
-            manifest["rows_out"] = sum(partition_rows.values())
-            manifest["rows_duplicate"] = duplicates
-            _reconcile(manifest)
+            changed_good = {v.relative_path for v in good}
+            affected_keys = sorted(affected)
+            if classified is not None:
+                in_scope = _in_scope(affected_keys, changed_good)
+                scoped = classified.withColumn("in_scope", in_scope)
+                # Without re-read context every row read is in scope: the file summary already has the counts.
+                counts = _scope_counts(scoped) if context_paths else _counts_from_summary(summary)
+                manifest["rows_in"] = counts["rows_in"] + carried_counts["rows_in"]
+                manifest["rows_context"] = counts["rows_context"] + carried_counts["rows_context"]
+                manifest["rows_quarantined"] = sum(counts["reasons"].values())
+                manifest["quarantine_reasons"] = counts["reasons"]
+                if manifest["rows_quarantined"]:
+                    (
+                        scoped.where(F.col("in_scope") & F.col("quarantine_reason").isNotNull())
+                        .select(*tx.raw_columns(scoped))
+                        .write.mode("overwrite")
+                        .parquet(storage.spark_path(storage.join(quarantine_root, "rows")))
+                    )
 
-            clock.lap("transform_and_count")
-            # 6. Quality gate, before anything is published.
-            expected_latest = max((v.name_date for v in good if v.name_date), default=None)
-            checks = data_quality_checks.build_checks(
-                options.source, expected_latest if options.source == "jhu_daily" else None
-            )
-            report = data_quality_checks.run_checks(tx.to_output(output), checks)
-            manifest["data_quality"] = report.as_dict()
-            if report.failed:
-                _finish(manifest, options, started, status="failed_data_quality", publish=False)
-                raise data_quality_checks.DataQualityError(report)
+                clock.lap("plan_and_count")
+                # 5. Transform: type, deduplicate, enrich, derive; only affected partitions are kept.
+                lookup_exact, lookup_country = tx.prepare_lookup(readers.read_lookup(spark, options.reference_path))
+                good_rows = tx.type_rows(scoped.where(F.col("quarantine_reason").isNull()))
+                if carried is not None:
+                    good_rows = good_rows.unionByName(carried)
+                output = _transform(good_rows, lookup_exact, lookup_country, affected_keys)
+                output = output.persist(StorageLevel.MEMORY_AND_DISK_DESER)
+                persisted.append(output)
+                partition_rows, duplicates = _output_counts(output)
+                manifest["rows_out"] = sum(partition_rows.values())
+                manifest["rows_duplicate"] = duplicates
+                _reconcile(manifest)
 
-            clock.lap("data_quality")
-            # 7. Publish: dynamic partition overwrite touches only the partitions present in the frame.
-            # A run killed mid-write leaves its staging folder; one run at a time (MaxConcurrentRuns 1) owns
-            # the output, so any staging folder found now is a leftover.
-            for leftover in storage.staging_leftovers(options.output_path):
-                LOG.info("removing %s, left by an interrupted run", leftover)
-                storage.delete_prefix(leftover)
-            if partition_rows:
-                # One file per partition rather than one per task and partition: committing to S3 copies every
-                # file (S3A renames), and readers open fewer, larger files.
-                (
-                    tx.to_output(output)
-                    .repartition("year", "month")
-                    .write.mode("overwrite")
-                    .option("partitionOverwriteMode", "dynamic")
-                    .partitionBy("year", "month")
-                    .parquet(storage.spark_path(options.output_path))
+                clock.lap("transform_and_count")
+                # 6. Quality gate, before anything is published.
+                expected_latest = max((v.name_date for v in good if v.name_date), default=None)
+                checks = data_quality_checks.build_checks(
+                    options.source, expected_latest if options.source == "jhu_daily" else None
                 )
-            manifest["partitions_written"] = [tx.partition_name(*p) for p in sorted(partition_rows)]
-        emptied = sorted(set(affected) - set(_written_partitions(manifest)))
-        for partition in emptied:
-            storage.delete_prefix(storage.join(options.output_path, tx.partition_name(*partition)))
-        manifest["partitions_removed"] = [tx.partition_name(*p) for p in emptied]
-    except (data_quality_checks.DataQualityError, ReconciliationError):
-        raise  # about the data as a whole, whatever files its message mentions
-    except Exception as error:
-        blamed = _blamed_files(error, [by_path[p] for p in attempted])
-        if blamed:
-            counted = incremental.with_failures(
-                failures, states, blamed, run_id, _error_summary(error, blamed, by_path)
-            )
-            storage.write_json(ledger_uri, {**ledger, "input_path": options.input_path, "failures": counted})
+                report = data_quality_checks.run_checks(tx.to_output(output), checks)
+                manifest["data_quality"] = report.as_dict()
+                if report.failed:
+                    _finish(manifest, options, started, status="failed_data_quality", publish=False)
+                    raise data_quality_checks.DataQualityError(report)
+
+                clock.lap("data_quality")
+                # 7. Publish: dynamic partition overwrite touches only the partitions present in the frame.
+                # A run killed mid-write leaves its staging folder; one run at a time owns the output (it holds the
+                # publish lease), so any staging folder found now is a leftover.
+                publisher.claim()
+                for leftover in storage.staging_leftovers(options.output_path):
+                    LOG.info("removing %s, left by an interrupted run", leftover)
+                    storage.delete_prefix(leftover)
+                if partition_rows:
+                    # One file per partition rather than one per task and partition: committing to S3 copies every
+                    # file (S3A renames), and readers open fewer, larger files.
+                    (
+                        tx.to_output(output)
+                        .repartition("year", "month")
+                        .write.mode("overwrite")
+                        .option("partitionOverwriteMode", "dynamic")
+                        .partitionBy("year", "month")
+                        .parquet(storage.spark_path(options.output_path))
+                    )
+                manifest["partitions_written"] = [tx.partition_name(*p) for p in sorted(partition_rows)]
+            emptied = sorted(set(affected) - set(_written_partitions(manifest)))
+            if emptied:
+                publisher.claim()
+            for partition in emptied:
+                storage.delete_prefix(storage.join(options.output_path, tx.partition_name(*partition)))
+            manifest["partitions_removed"] = [tx.partition_name(*p) for p in emptied]
+        except ConcurrentRunError:
+            raise
+        except (data_quality_checks.DataQualityError, ReconciliationError):
+            raise  # about the data as a whole, whatever files its message mentions
+        except Exception as error:
+            blamed = _blamed_files(error, [by_path[p] for p in attempted])
+            if blamed:
+                counted = incremental.with_failures(
+                    failures, states, blamed, run_id, _error_summary(error, blamed, by_path)
+                )
+                try:
+                    publisher.write_ledger({**ledger, "input_path": options.input_path, "failures": counted})
+                except ConcurrentRunError as lost:  # the other run's ledger stands; this failure is not counted
+                    LOG.warning("failure count not recorded: %s", lost)
+            raise
+        finally:
+            # Newest first: unpersisting a frame makes Spark compare every remaining cached plan with it.
+            for frame in reversed(persisted):
+                frame.unpersist()
+
+        clock.lap("publish")
+        # 8. Ledger: only after a successful publish, so a failed run is retried in full.
+        new_files = {} if options.full_refresh else {p: e for p, e in ledger_files.items() if p in states}
+        for verdict in verdicts:
+            path = verdict.relative_path
+            if verdict.quarantine_reason:
+                new_files[path] = incremental.ledger_entry(
+                    states[path], "quarantined", {}, 0, run_id, verdict.quarantine_reason
+                )
+            else:
+                new_files[path] = incremental.ledger_entry(
+                    states[path], "processed", new_ranges.get(path, {}), file_rows[path], run_id
+                )
+        published = incremental.updated_output_record(
+            incremental.output_record(ledger), SCHEMA_VERSION, partition_rows, emptied, options.full_refresh
+        )
+        publisher.write_ledger(
+            {
+                "version": incremental.LEDGER_VERSION,
+                "input_path": options.input_path,
+                "files": dict(sorted(new_files.items())),
+                "output": published,
+                # Failure counts of files this run neither read nor quarantined (none, as every changed file is one
+                # or the other; kept general).
+                "failures": {p: f for p, f in failures.items() if p in states and p not in new_files},
+            },
+        )
+        manifest["files_processed"] = len(good)
+        _sync_catalog(options, manifest)
+        clock.lap("ledger_and_catalog")
+        return _finish(manifest, options, started, status="succeeded")
+    except ConcurrentRunError as error:
+        manifest["error"] = str(error)
+        _finish(manifest, options, started, status="failed_concurrent_update")
         raise
     finally:
-        # Newest first: unpersisting a frame makes Spark compare every remaining cached plan with it.
-        for frame in reversed(persisted):
-            frame.unpersist()
+        publisher.close()  # releases the publish lease, if this run took it
 
-    clock.lap("publish")
-    # 8. Ledger: only after a successful publish, so a failed run is retried in full.
-    new_files = {} if options.full_refresh else {p: e for p, e in ledger_files.items() if p in states}
-    for verdict in verdicts:
-        path = verdict.relative_path
-        if verdict.quarantine_reason:
-            new_files[path] = incremental.ledger_entry(
-                states[path], "quarantined", {}, 0, run_id, verdict.quarantine_reason
-            )
-        else:
-            new_files[path] = incremental.ledger_entry(
-                states[path], "processed", new_ranges.get(path, {}), file_rows[path], run_id
-            )
-    published = incremental.updated_output_record(
-        incremental.output_record(ledger), SCHEMA_VERSION, partition_rows, emptied, options.full_refresh
-    )
-    storage.write_json(
-        ledger_uri,
-        {
-            "version": incremental.LEDGER_VERSION,
-            "input_path": options.input_path,
-            "files": dict(sorted(new_files.items())),
-            "output": published,
-            # Failure counts of files this run neither read nor quarantined (none, as every changed file is one
-            # or the other; kept general).
-            "failures": {p: f for p, f in failures.items() if p in states and p not in new_files},
-        },
-    )
-    manifest["files_processed"] = len(good)
-    _sync_catalog(options, manifest)
-    clock.lap("ledger_and_catalog")
-    return _finish(manifest, options, started, status="succeeded")
+
+class _Publisher:
+    """Writes what other runs of the source read (output partitions, ledger, catalog) only under two guards.
+
+    Two runs of one source can start at once (a second S3 event, an operator's re-run). The ledger is the commit
+    point and the output is written before it, so a check on the ledger alone would let a losing run overwrite
+    the winner's partitions with rows the ledger does not describe. So, before its first write to the output,
+    a run takes the source's publish lease (publish_lease.py: one holder at a time, a dead holder's lease taken
+    over) and checks that the ledger is still the version it read at its start. A run that finds it changed
+    raises ConcurrentRunError having written nothing to the output, the ledger or the catalog: nothing to roll
+    back, and retrying it starts from the winner's ledger. The ledger itself is written with If-Match on that
+    version (If-None-Match: * for a first run), so even a holder that lost its lease cannot record its work over
+    another's.
+    """
+
+    def __init__(self, options: JobOptions, ledger_uri: str, ledger_version: str | None, run_id: str) -> None:
+        self.options, self.ledger_uri, self.run_id = options, ledger_uri, run_id
+        self.expected = ledger_version or storage.ABSENT
+        self.lease = contextlib.ExitStack()
+        self.lost: threading.Event | None = None
+
+    def _conflict(self) -> ConcurrentRunError:
+        return ConcurrentRunError(
+            f"another run updated the ledger of source {self.options.source} ({self.ledger_uri}) since this run "
+            f"read it; retry (this run, {self.run_id}, published nothing)"
+        )
+
+    def claim(self) -> None:
+        """Hold the lease and make sure the ledger is still the version this run read (idempotent)."""
+        if self.lost is None:
+            self.lost = self.lease.enter_context(publish_lease.held(self.options.state_path, self.run_id))
+            if (storage.read_text_versioned(self.ledger_uri)[1] or storage.ABSENT) != self.expected:
+                raise self._conflict()
+        if self.lost.is_set():
+            raise self._conflict()
+
+    def write_ledger(self, ledger: dict[str, Any]) -> None:
+        self.claim()
+        try:
+            self.expected = storage.write_json(self.ledger_uri, ledger, self.expected)
+        except storage.PreconditionFailed:
+            raise self._conflict() from None
+
+    def close(self) -> None:
+        self.lease.close()
 
 
 def _refuse(manifest: dict[str, Any], options: JobOptions, started: float, status: str, why: str) -> None:
@@ -753,7 +826,16 @@ def _finish(
     manifest["status"] = status
     manifest["finished_at"] = _now()
     manifest["duration_seconds"] = round(time.monotonic() - started, 3)
-    storage.write_json(storage.join(options.state_path, "runs", f"{manifest['run_id']}.json"), manifest)
+    # A run's own record is created, never written over another's (If-None-Match: *): a run id used twice (a
+    # caller's choice; Glue's are unique) keeps both records. latest.json is the last run to finish, whoever it
+    # was: an unconditional PUT, which S3 applies whole.
+    record = storage.join(options.state_path, "runs", f"{manifest['run_id']}.json")
+    try:
+        storage.write_json(record, manifest, storage.ABSENT)
+    except storage.PreconditionFailed:
+        record = storage.join(options.state_path, "runs", f"{manifest['run_id']}.{uuid.uuid4().hex[:8]}.json")
+        LOG.warning("a record of run %s exists already: this one is %s", manifest["run_id"], record)
+        storage.write_json(record, manifest, storage.ABSENT)
     storage.write_json(storage.join(options.state_path, "latest.json"), manifest)
     if options.metrics_namespace:
         import boto3
@@ -788,6 +870,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except RunRefused as error:
         LOG.error("run refused, nothing changed: %s", error)
+        return 1
+    except ConcurrentRunError as error:
+        LOG.error("%s", error)
         return 1
     job.commit()
     print(
