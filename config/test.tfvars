@@ -34,6 +34,10 @@ noncurrent_version_expiration_days = 7
 quarantine_expiration_days         = 30
 cloudtrail_retention_days          = 7
 
+# Small input limits, so the drills' gzip bomb is quick to make and to refuse.
+max_input_compressed_mib   = 64
+max_input_uncompressed_mib = 256
+
 dq_score_threshold         = 0.9
 quarantine_ratio_threshold = 0.05
 job_duration_alarm_seconds = 1800
