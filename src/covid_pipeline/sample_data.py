@@ -668,12 +668,6 @@ def _last_update(day: date, quirks: Sequence[str], rng: random.Random) -> str:
     return f"{moment:%Y-%m-%d %H:%M:%S}"
 
 
-def _number(value: float | int | None, as_float: bool = False) -> str:
-    if value is None:
-        return ""
-    return f"{float(value):.1f}" if as_float else str(int(value))
-
-
 def _rate(numerator: float, denominator: float, scale: float) -> str:
     return "" if not denominator else repr(round(numerator / denominator * scale, 8))
 
