@@ -142,18 +142,6 @@ def repeat(fn: Callable[[], Any], repeats: int, setup: Callable[[], Any] | None 
     return measurement
 
 
-def repeat_command(argv: Sequence[str], repeats: int, env: dict[str, str] | None = None,
-                   setup: Callable[[], Any] | None = None) -> Measurement:  # fmt: skip
-    measurement = Measurement()
-    for _ in range(repeats):
-        if setup is not None:
-            setup()
-        seconds, rss = run_command(argv, env=env)
-        measurement.seconds.append(seconds)
-        measurement.peak_rss_bytes.append(rss)
-    return measurement
-
-
 def machine() -> dict[str, Any]:
     """What the numbers were measured on."""
     import duckdb

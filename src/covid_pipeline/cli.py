@@ -15,22 +15,24 @@ from collections.abc import Sequence
 from covid_pipeline.config import ENVIRONMENTS, ConfigError
 from covid_pipeline.errors import UserError
 
-# Modules under covid_pipeline.commands that define register(subparsers).
-COMMAND_MODULES = ("local", "ops")
+# Modules that define register(subparsers), one per command group.
+COMMAND_MODULES = ("covid_pipeline.commands.local", "covid_pipeline.commands.ops")
 
 
-def build_parser() -> argparse.ArgumentParser:
+class CommandModuleError(ImportError):
+    """A command module did not import: the CLI refuses to start without it rather than lose its commands."""
+
+
+def build_parser(command_modules: Sequence[str] = COMMAND_MODULES) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="covid-pipeline", description=__doc__.splitlines()[0])
     parser.add_argument("--env", default=None, help=f"environment: config/<env>.tfvars ({', '.join(ENVIRONMENTS)})")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    for name in command_modules:
         try:
-            module = importlib.import_module(f"covid_pipeline.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"covid_pipeline.commands.{name}":
-                raise
-            continue
+            module = importlib.import_module(name)
+        except Exception as exc:
+            raise CommandModuleError(f"command module {name} failed to import: {type(exc).__name__}: {exc}") from exc
         module.register(subparsers)
     return parser
 

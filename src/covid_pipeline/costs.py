@@ -170,15 +170,6 @@ def storage_cost(bytes_by_bucket: Mapping[str, int]) -> StorageCost:
     return StorageCost(dict(bytes_by_bucket))
 
 
-def serverless_extras_usd(lambda_invocations: int, lambda_gb_seconds: float, sqs_requests: int) -> float:
-    """Lambda + SQS cost: shown so the reader sees it is negligible, not left out."""
-    return (
-        lambda_invocations / 1e6 * PRICES["lambda_requests_million"].usd
-        + lambda_gb_seconds * PRICES["lambda_gb_second"].usd
-        + sqs_requests / 1e6 * PRICES["sqs_requests_million"].usd
-    )
-
-
 def summarize(run_costs: list[RunCost], storage: StorageCost) -> dict[str, Any]:
     by_day = cost_per_day(run_costs)
     total_runs = sum(c.usd for c in run_costs)

@@ -141,3 +141,17 @@ def test_nice_ticks(low, high, expected):
 @pytest.mark.parametrize(("value", "text"), [(950, "950"), (1500, "1.5k"), (2_000_000, "2M"), (0.25, "0.25")])
 def test_compact_number(value, text):
     assert compact_number(value) == text
+
+
+def test_templates_escape_every_value_they_are_given():
+    page = render_html(
+        ReportData(
+            environment="<b>dev</b>",
+            generated_at=datetime(2026, 1, 1, tzinfo=UTC),
+            warehouse="duckdb:///w.duckdb?<x>",
+            warnings=["<img src=x onerror=alert(1)>", "second"],
+        )
+    )
+    assert "<b>dev</b>" not in page and "&lt;b&gt;dev&lt;/b&gt;" in page
+    assert "&lt;img src=x onerror=alert(1)&gt;<br>second" in page
+    assert "duckdb:///w.duckdb?&lt;x&gt;" in page

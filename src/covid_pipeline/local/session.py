@@ -70,12 +70,6 @@ def _has_aws_credentials() -> bool:
     return boto3.Session().get_credentials() is not None
 
 
-def describe_target() -> str:
-    """Human label of where calls go right now (for progress lines)."""
-    endpoint = os.environ.get("AWS_ENDPOINT_URL")
-    return f"endpoint {endpoint}" if endpoint else "AWS"
-
-
 @contextmanager
 def aws_session_for(config: PipelineConfig, local: bool = False) -> Iterator[boto3.Session]:
     """A boto3 session for `config`'s region, with the endpoint chosen as the module docstring says.
