@@ -32,13 +32,14 @@ class Expected:
     monthly_budget_usd: str
     cloudtrail_retention_days: int
     warehouse_loader_timeout_seconds: int
+    max_input_mib: tuple[int, int] = (512, 4096)  # compressed, uncompressed
 
 
 EXPECTED = {
     "dev": Expected(7, 30, 14, 7, "G.1X", 2, 60, 0, 30, 2, 180, 100, 2, False, False, "50", 30, 120),
     "staging": Expected(30, 90, 30, 14, "G.1X", 5, 60, 0, 30, 2, 180, 100, 5, False, False, "150", 90, 600),
     "prod": Expected(90, 365, 365, 30, "G.2X", 10, 60, 1, 30, 5, 180, 100, 5, True, True, "2500", 730, 900),
-    "test": Expected(7, 30, 7, 7, "G.1X", 2, 10, 0, 5, 2, 10, 10, 2, False, False, "50", 7, 60),
+    "test": Expected(7, 30, 7, 7, "G.1X", 2, 10, 0, 5, 2, 10, 10, 2, False, False, "50", 7, 60, (64, 256)),
 }
 
 SUPPORTED_SUFFIXES = [".csv", ".csv.gz", ".json", ".jsonl", ".parquet"]
