@@ -117,6 +117,28 @@ class IngestionRun:
         }
 
 
+@dataclass(frozen=True)
+class RunRequest:
+    tick: datetime
+    source: str | None = None
+    day: date | None = None
+
+
+def run_request(event: Any, now: datetime) -> RunRequest:
+    """A schedule's event (its ``time`` is the tick) or ``{"source": S, "date": D}`` -> what to run; a ValueError
+    that says what is wrong otherwise."""
+    if not isinstance(event, Mapping):
+        raise ValueError(f"the event is a {type(event).__name__}, expected an object")
+    tick = now
+    if event.get("time"):
+        tick = datetime.fromisoformat(str(event["time"]).replace("Z", "+00:00"))
+        if tick.tzinfo is None:
+            raise ValueError(f"event time {event['time']!r} has no time zone")
+    day = date.fromisoformat(str(event["date"])) if event.get("date") else None
+    source = str(event["source"]) if event.get("source") and event.get("source") != "aws.events" else None
+    return RunRequest(tick, source, day)
+
+
 def days_to_fetch(source: Source, newest: date | None, today: date) -> list[date]:
     """The report dates a tick asks for: after the newest stored (or from the start date), up to today, at most
     the source's max_days_per_run of them."""
