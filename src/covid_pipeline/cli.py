@@ -16,7 +16,7 @@ from covid_pipeline.config import ENVIRONMENTS, ConfigError
 from covid_pipeline.errors import UserError
 
 # Modules under covid_pipeline.commands that define register(subparsers).
-COMMAND_MODULES = ("local", "ops")
+COMMAND_MODULES = ("local", "ops", "ingest")
 
 
 def build_parser() -> argparse.ArgumentParser:
