@@ -266,13 +266,13 @@ data "aws_iam_policy_document" "ingestion" {
   }
 
   statement {
-    sid       = "AlertOnFailedFetch"
+    sid       = "Alert"
     actions   = ["sns:Publish"]
     resources = [aws_sns_topic.alerts.arn]
   }
 
   statement {
-    sid     = "PutIngestionMetrics"
+    sid     = "PublishPipelineMetrics"
     actions = ["cloudwatch:PutMetricData"]
     # PutMetricData has no resource-level permissions: AWS requires "*"; the condition pins our namespace.
     resources = ["*"]
@@ -285,7 +285,7 @@ data "aws_iam_policy_document" "ingestion" {
 
   statement {
     # The schedule invokes asynchronously: after its retries a failed tick goes to the async dead-letter queue.
-    sid       = "DeadLetter"
+    sid       = "DeadLetterFailedInvocations"
     actions   = ["sqs:SendMessage"]
     resources = [aws_sqs_queue.lambda_async_dlq.arn]
   }

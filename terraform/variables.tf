@@ -563,15 +563,29 @@ variable "ingestion_sources" {
   }
 
   validation {
-    condition = alltrue([
-      for source in values(var.ingestion_sources) : contains(["daily_reports", "whole_file", "json_records"], source.kind)
-      # The job's sources (locals.tf sources): the raw folders the S3 event handler maps to runs.
-      && contains(["jhu_daily", "owid"], source.job_source)
-      && can(regex("^(https://|http://127\\.0\\.0\\.1[:/])", source.url))
-      && (source.kind != "daily_reports" || (can(regex("\\{date:", source.url)) && can(regex("^[0-9]{4}-[0-9]{2}-[0-9]{2}$", coalesce(source.start_date, "-")))))
-      && source.max_days_per_run >= 1 && source.max_days_per_run <= 31
-    ])
-    error_message = "each ingestion source needs kind daily_reports|whole_file|json_records, job_source jhu_daily|owid, an https:// URL (plain http only on 127.0.0.1), max_days_per_run 1-31, and for daily_reports a {date:...} URL placeholder and a start_date YYYY-MM-DD."
+    condition     = alltrue([for source in values(var.ingestion_sources) : contains(["daily_reports", "whole_file", "json_records"], source.kind)])
+    error_message = "each ingestion source's kind must be daily_reports, whole_file or json_records."
+  }
+
+  # The job's sources (locals.tf sources): the raw folders the S3 event handler maps to runs.
+  validation {
+    condition     = alltrue([for source in values(var.ingestion_sources) : contains(["jhu_daily", "owid"], source.job_source)])
+    error_message = "each ingestion source's job_source must be jhu_daily or owid."
+  }
+
+  validation {
+    condition     = alltrue([for source in values(var.ingestion_sources) : can(regex("^(https://|http://127\\.0\\.0\\.1[:/])", source.url))])
+    error_message = "each ingestion source's url must be https:// (plain http only to 127.0.0.1, a server on the same machine)."
+  }
+
+  validation {
+    condition     = alltrue([for source in values(var.ingestion_sources) : source.kind != "daily_reports" || (can(regex("\\{date:", source.url)) && can(regex("^[0-9]{4}-[0-9]{2}-[0-9]{2}$", coalesce(source.start_date, "-"))))])
+    error_message = "a daily_reports source needs a {date:...} placeholder in its url and a start_date YYYY-MM-DD."
+  }
+
+  validation {
+    condition     = alltrue([for source in values(var.ingestion_sources) : source.max_days_per_run >= 1 && source.max_days_per_run <= 31])
+    error_message = "each ingestion source's max_days_per_run must be between 1 and 31."
   }
 }
 
