@@ -133,8 +133,13 @@ def warehouse_dates(url: str) -> list[str]:
 
 
 def test_scheduled_ingestion_reaches_the_warehouse_then_fetches_nothing(
-    tmp_path: Path, shared_data: Path, test_config: PipelineConfig, cloud_state_dir: Callable[[], Path]
+    tmp_path: Path,
+    shared_data: Path,
+    test_config: PipelineConfig,
+    cloud_state_dir: Callable[[], Path],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
+    from covid_pipeline.cli import main
     from covid_pipeline.local.cloud import LocalCloud
 
     names = test_config.names
@@ -144,6 +149,10 @@ def test_scheduled_ingestion_reaches_the_warehouse_then_fetches_nothing(
             server.routes[path] = route
         server.routes["/down/owid.csv"] = Route(failures_first=10**6)
         assert cloud.infrastructure is not None
+        # The job's enrichment lookup (the deploy uploads it from COVID_REFERENCE_CSV): the real one.
+        bucket, _, key = test_config.reference_path.removeprefix("s3://").partition("/")
+        lookup = (shared_data / "jhu_csse" / "UID_ISO_FIPS_LookUp_Table.csv").read_bytes()
+        cloud.client("s3").put_object(Bucket=bucket, Key=key, Body=lookup)
         started = time.monotonic()
         cloud.infrastructure.workspace().apply(
             None,
@@ -218,6 +227,17 @@ def test_scheduled_ingestion_reaches_the_warehouse_then_fetches_nothing(
         # A failed fetch raised the alert a failed job raises (the alerts topic).
         inbox = read_inbox(sqs, str(names.alerts_inbox))
         assert any("ingestion run failed" in str(message["subject"]) for message in inbox), inbox
+
+        # By hand, with the deployed function's configuration: a day already stored writes nothing.
+        capsys.readouterr()
+        assert main(["--env", "test", "ingest", "--source", "jhu_daily", "--date", "2020-01-22", "--json"]) == 0
+        by_hand = json.loads(capsys.readouterr().out)
+        assert [(o["status"], o["reason"]) for o in by_hand["outcomes"]] == [("unchanged", "same_content")]
+        assert main(["--env", "test", "runs", "--json"]) == 0
+        listed = json.loads(capsys.readouterr().out)
+        assert by_hand["run_id"] in {r["run_id"] for r in listed if r.get("kind") == "ingestion"}
+        assert main(["--env", "test", "status", "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["latest_ingestion"]["run_id"] == by_hand["run_id"]
 
         loader = cloud.client("lambda").get_function_configuration(
             FunctionName=names.lambda_functions["warehouse-loader"]
