@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import json
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -165,8 +166,6 @@ def _text_head(name: str, body: bytes) -> tuple[str, Refusal | None]:
         problem = input_rules.gzip_size_problem([body], MAX_UNCOMPRESSED_BYTES)
         if problem:
             return "", Refusal(BAD_GZIP, f"{problem.reason}: {problem.detail}")
-        import zlib
-
         head = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(body, HEAD_BYTES)
     return head.decode("utf-8", errors="replace").lstrip("\ufeff"), None
 
