@@ -14,7 +14,7 @@ import boto3
 import pytest
 
 from covid_pipeline.ingestion import fetch, sources
-from covid_pipeline.ingestion.service import Ingestor, Settings, days_to_fetch
+from covid_pipeline.ingestion.service import Ingestor, RunRequest, Settings, days_to_fetch, run_request
 from tests.source_server import Route, SourceServer, source_server
 
 pytest_plugins = ["tests.moto_fixture"]  # moto_endpoint
@@ -176,3 +176,12 @@ def test_days_to_fetch_and_source_configuration() -> None:
         )
     with pytest.raises(sources.SourceConfigError, match="kind"):
         sources.parse_sources(json.dumps({"x": {"kind": "ftp", "url": "https://h/a", "job_source": "owid"}}))
+
+
+def test_the_event_names_the_tick_or_a_source_and_date() -> None:
+    now = datetime(2026, 12, 3, 15, 0, tzinfo=UTC)
+    scheduled = {"source": "aws.events", "detail-type": "Scheduled Event", "time": "2026-12-03T06:30:00Z"}
+    assert run_request(scheduled, now) == RunRequest(datetime(2026, 12, 3, 6, 30, tzinfo=UTC))
+    assert run_request({"source": "jhu", "date": "2021-01-02"}, now) == RunRequest(now, "jhu", date(2021, 1, 2))
+    with pytest.raises(ValueError, match="expected an object"):
+        run_request(["not", "an", "event"], now)
