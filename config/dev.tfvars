@@ -26,6 +26,9 @@ sqs_max_receive_count            = 3
 sqs_batch_size                   = 100
 sqs_batching_window_seconds      = 2
 
+# Ingestion: once a day; sources are the defaults of terraform/variables.tf (ingestion_sources).
+ingestion_schedule = "rate(1 day)"
+
 log_retention_days = 14
 
 # Recovery windows: how long deleted data can still be brought back.

@@ -26,6 +26,9 @@ sqs_max_receive_count            = 3
 sqs_batch_size                   = 100
 sqs_batching_window_seconds      = 5
 
+# Ingestion: twice a day, 06:00 and 18:00 UTC (JHU published the previous day's report overnight); sources are the defaults of terraform/variables.tf (ingestion_sources).
+ingestion_schedule = "cron(0 6,18 * * ? *)"
+
 log_retention_days = 365
 
 # Recovery windows: how long deleted data can still be brought back.

@@ -26,6 +26,9 @@ sqs_max_receive_count            = 3
 sqs_batch_size                   = 100
 sqs_batching_window_seconds      = 5
 
+# Ingestion: every day at 06:30 UTC; sources are the defaults of terraform/variables.tf (ingestion_sources).
+ingestion_schedule = "cron(30 6 * * ? *)"
+
 log_retention_days = 30
 
 # Recovery windows: how long deleted data can still be brought back.

@@ -236,11 +236,67 @@ data "aws_iam_policy_document" "warehouse_loader" {
   }
 }
 
+data "aws_iam_policy_document" "ingestion" {
+  source_policy_documents = [data.aws_iam_policy_document.lambda_common["ingestion"].json]
+
+  statement {
+    # Only new objects under the raw prefix: it never reads, lists or deletes raw data.
+    sid       = "StoreRawFiles"
+    actions   = ["s3:PutObject"]
+    resources = ["${local.raw_bucket_arn}/${var.raw_prefix}*"]
+  }
+
+  statement {
+    # Its own state: the sources' validators and digests, and its run records.
+    sid       = "ReadWriteOwnState"
+    actions   = ["s3:GetObject", "s3:PutObject"]
+    resources = ["${local.processed_bucket_arn}/${local.ingestion_state_prefix}*"]
+  }
+
+  statement {
+    # Without ListBucket a state object not written yet reads as 403 instead of 404 (the first tick of a source).
+    sid       = "ListOwnState"
+    actions   = ["s3:ListBucket"]
+    resources = [local.processed_bucket_arn]
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["${local.ingestion_state_prefix}*"]
+    }
+  }
+
+  statement {
+    sid       = "Alert"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.alerts.arn]
+  }
+
+  statement {
+    sid     = "PublishPipelineMetrics"
+    actions = ["cloudwatch:PutMetricData"]
+    # PutMetricData has no resource-level permissions: AWS requires "*"; the condition pins our namespace.
+    resources = ["*"]
+    condition {
+      test     = "StringEquals"
+      variable = "cloudwatch:namespace"
+      values   = [local.metrics_namespace]
+    }
+  }
+
+  statement {
+    # The schedule invokes asynchronously: after its retries a failed tick goes to the async dead-letter queue.
+    sid       = "DeadLetterFailedInvocations"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.lambda_async_dlq.arn]
+  }
+}
+
 locals {
   lambda_policies = {
     "s3-event-handler"     = data.aws_iam_policy_document.s3_event_handler.json
     "data-quality-monitor" = data.aws_iam_policy_document.data_quality_monitor.json
     "warehouse-loader"     = data.aws_iam_policy_document.warehouse_loader.json
+    "ingestion"            = data.aws_iam_policy_document.ingestion.json
   }
 }
 

@@ -1,4 +1,4 @@
-# The three functions of lambda/. covid_pipeline.artifacts (run by scripts/deploy.sh and the local cloud) builds their
+# The four functions of lambda/. covid_pipeline.artifacts (run by scripts/deploy.sh and the local cloud) builds their
 # code under build/lambda/ before plan:
 #   bundle.zip         lambda/*.py + the covid_pipeline package without its local cloud (the monitor and loader import it)
 #   pyarrow_layer.zip  python/pyarrow..., a layer for the warehouse loader (Parquet schemas; too big for the bundle),
@@ -6,6 +6,8 @@
 #
 #   s3-event-handler      raw-events queue -> glue:StartJobRun (one run per source per batch)
 #   data-quality-monitor  Glue run finished -> DQ score / quarantine ratio / failure -> SNS alert + metrics
+#   ingestion             schedule tick (ingestion_schedule) -> fetch what is new from each source into the raw
+#                         bucket, date-partitioned; the upload starts the job like any other (covid_pipeline.ingestion)
 #   warehouse-loader      Glue run succeeded -> Redshift COPY of every partition whose content differs from the
 #                         warehouse's (Data API, as the loader's own user); only triggered when enable_redshift
 #                         (without a warehouse on AWS there is nothing to load into)
@@ -34,6 +36,7 @@ locals {
     "s3-event-handler"     = "s3_event_handler.handler"
     "data-quality-monitor" = "data_quality_monitor.handler"
     "warehouse-loader"     = "warehouse_loader.handler"
+    "ingestion"            = "ingestion.handler"
   }
 
   # redshift://<cluster>/<db>?secret_arn=...&iam_role=... (covid_pipeline.warehouse.redshift_target's URL), with the
@@ -82,6 +85,16 @@ locals {
       OUTPUT_PATH       = local.output_paths[local.default_source]
       STATE_PATH        = local.state_paths[local.default_source]
       METRICS_NAMESPACE = local.metrics_namespace
+    }
+    "ingestion" = {
+      RAW_BUCKET        = local.raw_bucket
+      RAW_PREFIX        = var.raw_prefix
+      STATE_BUCKET      = local.processed_bucket
+      STATE_PREFIX      = var.state_prefix
+      INGESTION_SOURCES = jsonencode(var.ingestion_sources)
+      METRICS_NAMESPACE = local.metrics_namespace
+      ALERTS_TOPIC_ARN  = aws_sns_topic.alerts.arn
+      ENVIRONMENT       = var.environment
     }
   }
 }
@@ -291,4 +304,67 @@ resource "aws_lambda_permission" "warehouse_loader_from_events" {
   function_name = aws_lambda_function.warehouse_loader.function_name
   principal     = "events.amazonaws.com"
   source_arn    = aws_cloudwatch_event_rule.glue_job_succeeded.arn
+}
+
+# --- Ingestion: a schedule -> the ingestion function -----------------------------------------------------------
+
+resource "aws_lambda_function" "ingestion" {
+  #checkov:skip=CKV_AWS_117:Fetches public HTTPS sources and calls AWS APIs; a VPC would need a NAT gateway for both and reach nothing private.
+  #checkov:skip=CKV_AWS_272:Code signing needs a signer profile and a signing step in the release process; the bundle is built from the reviewed repository by deploy.sh.
+  function_name = local.lambda_functions["ingestion"]
+  description   = "Schedule tick -> new source files into the raw bucket"
+  role          = aws_iam_role.lambda["ingestion"].arn
+  runtime       = var.lambda_runtime
+  handler       = local.lambda_handlers["ingestion"]
+  filename      = local.lambda_bundle_zip
+  # One tick at a time: two at once would fetch the same days (harmless, but impolite to the sources).
+  source_code_hash               = filebase64sha256(local.lambda_bundle_zip)
+  timeout                        = var.ingestion_timeout_seconds
+  memory_size                    = var.ingestion_memory_mb
+  reserved_concurrent_executions = 1
+  kms_key_arn                    = aws_kms_key.pipeline.arn
+
+  environment {
+    variables = merge(local.lambda_common_environment["ingestion"], local.lambda_environment["ingestion"])
+  }
+
+  dead_letter_config {
+    target_arn = aws_sqs_queue.lambda_async_dlq.arn
+  }
+
+  tracing_config {
+    mode = "Active"
+  }
+
+  logging_config {
+    log_format = "JSON"
+    log_group  = aws_cloudwatch_log_group.lambda["ingestion"].name
+  }
+}
+
+resource "aws_cloudwatch_event_rule" "ingestion_schedule" {
+  name                = local.ingestion_rule
+  description         = "Ingestion ticks of ${local.name_prefix} (${var.ingestion_schedule})"
+  schedule_expression = var.ingestion_schedule
+}
+
+resource "aws_cloudwatch_event_target" "ingestion" {
+  rule = aws_cloudwatch_event_rule.ingestion_schedule.name
+  arn  = aws_lambda_function.ingestion.arn
+
+  retry_policy {
+    maximum_event_age_in_seconds = 3600
+    maximum_retry_attempts       = 2
+  }
+  dead_letter_config {
+    arn = aws_sqs_queue.lambda_async_dlq.arn
+  }
+}
+
+resource "aws_lambda_permission" "ingestion_from_schedule" {
+  statement_id  = "AllowIngestionSchedule"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.ingestion.function_name
+  principal     = "events.amazonaws.com"
+  source_arn    = aws_cloudwatch_event_rule.ingestion_schedule.arn
 }

@@ -28,11 +28,13 @@ locals {
     "s3-event-handler"     = "${local.name_prefix}-s3-event-handler"
     "data-quality-monitor" = "${local.name_prefix}-data-quality-monitor"
     "warehouse-loader"     = "${local.name_prefix}-warehouse-loader"
+    "ingestion"            = "${local.name_prefix}-ingestion"
   }
   lambda_log_groups = {
     "s3-event-handler"     = "/aws/lambda/${local.name_prefix}-s3-event-handler"
     "data-quality-monitor" = "/aws/lambda/${local.name_prefix}-data-quality-monitor"
     "warehouse-loader"     = "/aws/lambda/${local.name_prefix}-warehouse-loader"
+    "ingestion"            = "/aws/lambda/${local.name_prefix}-ingestion"
   }
 
   # Source -> catalog table.
@@ -42,17 +44,20 @@ locals {
   }
 
   alarms = {
-    "glue-job-failures" = "${local.name_prefix}-glue-job-failures"
-    "dq-score-low"      = "${local.name_prefix}-dq-score-low"
-    "dlq-not-empty"     = "${local.name_prefix}-dlq-not-empty"
-    "lambda-errors"     = "${local.name_prefix}-lambda-errors"
-    "lambda-throttles"  = "${local.name_prefix}-lambda-throttles"
-    "job-duration"      = "${local.name_prefix}-job-duration"
+    "glue-job-failures"  = "${local.name_prefix}-glue-job-failures"
+    "dq-score-low"       = "${local.name_prefix}-dq-score-low"
+    "dlq-not-empty"      = "${local.name_prefix}-dlq-not-empty"
+    "lambda-errors"      = "${local.name_prefix}-lambda-errors"
+    "lambda-throttles"   = "${local.name_prefix}-lambda-throttles"
+    "job-duration"       = "${local.name_prefix}-job-duration"
+    "ingestion-failures" = "${local.name_prefix}-ingestion-failures"
   }
 
   lambda_async_dlq       = "${local.name_prefix}-lambda-async-dlq"
   glue_finished_rule     = "${local.name_prefix}-glue-job-finished"
   glue_succeeded_rule    = "${local.name_prefix}-glue-job-succeeded"
+  ingestion_rule         = "${local.name_prefix}-ingestion-schedule"
+  ingestion_state_prefix = "${var.state_prefix}ingestion/"
   glue_security_config   = "${local.name_prefix}-glue-security"
   glue_crawler           = "${local.name_prefix}-processed-crawler"
   dashboard              = "${local.name_prefix}-pipeline"

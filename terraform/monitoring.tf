@@ -1,9 +1,10 @@
-# Alerts and visibility: an encrypted SNS topic (email subscription), six alarms, a dashboard and a budget.
+# Alerts and visibility: an encrypted SNS topic (email subscription), seven alarms, a dashboard and a budget.
 #
 # Metrics the alarms read (the local cloud evaluates these same alarms, applied by Terraform, on the same
 # CovidPipeline metrics: covid_pipeline.local.alarm_evaluator):
 #   CovidPipeline  JobRunsFailed, DataQualityScore, JobDurationSeconds  JobName=<job>
 #                  (published by the data-quality-monitor Lambda for every finished run)
+#   CovidPipeline  IngestionFailures, IngestionRefused, IngestionFilesStored  (ingestion Lambda, every tick)
 #   Glue           glue.driver.aggregate.elapsedTime (ms)  (emitted by Glue with --enable-metrics, while a run runs)
 #   AWS/SQS, AWS/Lambda                                     (emitted by the services)
 
@@ -66,6 +67,24 @@ resource "aws_cloudwatch_metric_alarm" "glue_job_failures" {
   namespace           = local.metrics_namespace
   metric_name         = "JobRunsFailed"
   dimensions          = { JobName = local.glue_job }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  actions_enabled     = true
+  alarm_actions       = local.alarm_actions
+}
+
+# A fetch that kept failing: the ingestion function publishes IngestionFailures (no dimension: the whole tick) and
+# alerts the topic itself, as the monitor does for a failed run; the alarm keeps the failure visible until a tick
+# succeeds.
+resource "aws_cloudwatch_metric_alarm" "ingestion_failures" {
+  alarm_name          = local.alarms["ingestion-failures"]
+  alarm_description   = "An ingestion tick could not fetch a source after its retries (${var.ingestion_schedule})."
+  namespace           = local.metrics_namespace
+  metric_name         = "IngestionFailures"
   statistic           = "Sum"
   period              = 300
   evaluation_periods  = 1

@@ -525,3 +525,88 @@ variable "redshift_snapshot_retention_days" {
     error_message = "redshift_snapshot_retention_days must be between 1 and 35."
   }
 }
+
+# --- ingestion ----------------------------------------------------------------------------------------------------
+
+variable "ingestion_schedule" {
+  description = "EventBridge schedule of the ingestion function (rate(...) or cron(...)); each tick fetches what is new from every source in ingestion_sources."
+  type        = string
+
+  validation {
+    condition     = can(regex("^(rate\\([1-9][0-9]* (minute|minutes|hour|hours|day|days)\\)|cron\\(([^ ]+ ){5}[^ ]+\\))$", var.ingestion_schedule))
+    error_message = "ingestion_schedule must be rate(N unit) or a six-field cron(...) expression, as EventBridge takes them."
+  }
+}
+
+variable "ingestion_sources" {
+  description = "What the ingestion fetches: source name -> kind (daily_reports with a {date:...} URL template, whole_file, json_records), https URL, job_source (the Glue job's source whose raw folder the files go to), and for daily_reports start_date and max_days_per_run (the bounded backfill of one tick). Defaults: the public JHU CSSE daily reports and the OWID dataset."
+  type = map(object({
+    kind             = string
+    url              = string
+    job_source       = string
+    start_date       = optional(string)
+    max_days_per_run = optional(number, 1)
+  }))
+  default = {
+    jhu_daily = {
+      kind             = "daily_reports"
+      url              = "https://raw.githubusercontent.com/CSSEGISandData/COVID-19/master/csse_covid_19_data/csse_covid_19_daily_reports/{date:%m-%d-%Y}.csv"
+      job_source       = "jhu_daily"
+      start_date       = "2020-01-22"
+      max_days_per_run = 7
+    }
+    owid = {
+      kind       = "whole_file"
+      url        = "https://covid.ourworldindata.org/data/owid-covid-data.csv"
+      job_source = "owid"
+    }
+  }
+
+  validation {
+    condition     = alltrue([for source in values(var.ingestion_sources) : contains(["daily_reports", "whole_file", "json_records"], source.kind)])
+    error_message = "each ingestion source's kind must be daily_reports, whole_file or json_records."
+  }
+
+  # The job's sources (locals.tf sources): the raw folders the S3 event handler maps to runs.
+  validation {
+    condition     = alltrue([for source in values(var.ingestion_sources) : contains(["jhu_daily", "owid"], source.job_source)])
+    error_message = "each ingestion source's job_source must be jhu_daily or owid."
+  }
+
+  validation {
+    condition     = alltrue([for source in values(var.ingestion_sources) : can(regex("^(https://|http://127\\.0\\.0\\.1[:/])", source.url))])
+    error_message = "each ingestion source's url must be https:// (plain http only to 127.0.0.1, a server on the same machine)."
+  }
+
+  validation {
+    condition     = alltrue([for source in values(var.ingestion_sources) : source.kind != "daily_reports" || (can(regex("\\{date:", source.url)) && can(regex("^[0-9]{4}-[0-9]{2}-[0-9]{2}$", coalesce(source.start_date, "-"))))])
+    error_message = "a daily_reports source needs a {date:...} placeholder in its url and a start_date YYYY-MM-DD."
+  }
+
+  validation {
+    condition     = alltrue([for source in values(var.ingestion_sources) : source.max_days_per_run >= 1 && source.max_days_per_run <= 31])
+    error_message = "each ingestion source's max_days_per_run must be between 1 and 31."
+  }
+}
+
+variable "ingestion_timeout_seconds" {
+  description = "Timeout of the ingestion function: one tick fetches every source (OWID's whole file is tens of MB), with retries."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = var.ingestion_timeout_seconds >= 30 && var.ingestion_timeout_seconds <= 900
+    error_message = "ingestion_timeout_seconds must be between 30 and 900 (Lambda's limit)."
+  }
+}
+
+variable "ingestion_memory_mb" {
+  description = "Memory of the ingestion function: a fetched file is checked and stored from memory."
+  type        = number
+  default     = 1024
+
+  validation {
+    condition     = var.ingestion_memory_mb >= 128 && var.ingestion_memory_mb <= 10240
+    error_message = "ingestion_memory_mb must be between 128 and 10240."
+  }
+}

@@ -16,7 +16,7 @@ from covid_pipeline.config import ENVIRONMENTS, ConfigError
 from covid_pipeline.errors import UserError
 
 # Modules that define register(subparsers), one per command group.
-COMMAND_MODULES = ("covid_pipeline.commands.local", "covid_pipeline.commands.ops")
+COMMAND_MODULES = ("covid_pipeline.commands.local", "covid_pipeline.commands.ops", "covid_pipeline.commands.ingest")
 
 
 class CommandModuleError(ImportError):

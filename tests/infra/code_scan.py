@@ -15,6 +15,7 @@ HANDLERS = {
     "s3-event-handler": "s3_event_handler",
     "data-quality-monitor": "data_quality_monitor",
     "warehouse-loader": "warehouse_loader",
+    "ingestion": "ingestion",
 }
 ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]+$")
 IMPORT = re.compile(r"from (covid_pipeline[\w.]*) import")

@@ -64,12 +64,12 @@ def test_everything_encrypted_uses_the_customer_key(state: dict[str, dict[str, A
         counts[kind] = len(instances)
         for address, attributes in instances.items():
             assert attributes[attribute] == key_arn, address
-    # 4 queues (the local inbox included), 1 topic, 5 log groups (the trail's included), 3 functions, 3 artifacts.
+    # 4 queues (the local inbox included), 1 topic, 6 log groups (the trail's included), 4 functions, 3 artifacts.
     assert counts == {
         "aws_sqs_queue": 4,
         "aws_sns_topic": 1,
-        "aws_cloudwatch_log_group": 5,
-        "aws_lambda_function": 3,
+        "aws_cloudwatch_log_group": 6,
+        "aws_lambda_function": 4,
         "aws_s3_object": 3,
     }
     for bucket in DATA_BUCKETS:
@@ -184,7 +184,7 @@ def test_glue_state_changes_invoke_the_functions_and_dead_letter_into_the_async_
 
 def test_every_alarm_notifies_the_alerts_topic(state: dict[str, dict[str, Any]]) -> None:
     alarms = of_kind(state, "aws_cloudwatch_metric_alarm")
-    assert len(alarms) == 6
+    assert len(alarms) == 7
     for address, alarm in alarms.items():
         assert alarm["alarm_actions"] == [TOPIC], address
         assert alarm["actions_enabled"] is True, address
@@ -208,8 +208,12 @@ def test_each_function_runs_as_its_own_role_scoped_to_its_own_log_group(
         f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/{NAME}-{function}:*"
     ]
     assert policy["UsePipelineKey"]["Resource"] == [key_arn]
-    if function == "data-quality-monitor":
+    if function in ("data-quality-monitor", "ingestion"):
         assert policy["Alert"]["Resource"] == [TOPIC]
+    if function == "ingestion":
+        assert policy["StoreRawFiles"]["Resource"] == [f"arn:aws:s3:::{NAME}-raw/raw/*"]
+        assert as_list(policy["StoreRawFiles"]["Action"]) == ["s3:PutObject"]
+        assert policy["ReadWriteOwnState"]["Resource"] == [f"arn:aws:s3:::{NAME}-processed/_state/ingestion/*"]
     if function != "s3-event-handler":
         assert policy["DeadLetterFailedInvocations"]["Resource"] == [f"{SQS}:{NAME}-lambda-async-dlq"]
     else:
@@ -238,8 +242,8 @@ def test_a_wildcard_action_is_applied_only_in_deny_statements(state: dict[str, d
             "aws_kms_key",
         }
     }
-    # 5 role policies (3 functions, the job, the trail's log delivery), 6 buckets, 4 queues, topic, key.
-    assert len(policies) == 17
+    # 6 role policies (4 functions, the job, the trail's log delivery), 6 buckets, 4 queues, topic, key.
+    assert len(policies) == 18
     for address, policy in policies.items():
         for statement in statements(policy):
             assert "NotAction" not in statement, address
@@ -294,6 +298,12 @@ def test_each_applied_environment_holds_what_its_handler_reads(state: dict[str, 
         "RETRY_DELAY_SECONDS",
         "MAX_BUSY_RETRIES",
         "CLAIM_STALE_SECONDS",
+        # The ingestion's fetch tuning; STATE_PATH is the monitor's, read in covid_pipeline.monitoring.
+        *(
+            ("FETCH_TIMEOUT_SECONDS", "FETCH_ATTEMPTS", "FETCH_BACKOFF_SECONDS", "STATE_PATH")
+            if function == "ingestion"
+            else ()
+        ),
     }
 
 

@@ -109,7 +109,7 @@ def test_terraform_alone_plans_against_the_provider_defaults(aws_plans: dict[str
     assert set(provider["expressions"]) == {"region", "default_tags"}, "no endpoint of terraform/ points elsewhere"
     # 102 (dev) in the local cloud, less the alerts inbox (queue, its subscription) and the loader's trigger and
     # permission (prod has them anyway: enable_redshift).
-    assert len(managed(plan)) == {"dev": 98, "prod": 124}[environment]
+    assert len(managed(plan)) == {"dev": 106, "prod": 132}[environment]
 
 
 def test_the_loader_is_triggered_only_with_redshift(aws_plans: dict[str, Any]) -> None:

@@ -38,7 +38,7 @@ REDSHIFT_ONLY = {
     "aws_vpc_endpoint.warehouse_s3[0]",
 }
 # Managed resources of an environment without Redshift (terraform/ plus the local cloud's inbox queue).
-BASE_RESOURCE_COUNT = 102
+BASE_RESOURCE_COUNT = 110
 # Variables a wrong value of which Terraform must refuse (a `validation` block each), terraform/local's included.
 VALIDATED_VARIABLES = {
     "access_log_expiration_days",
@@ -54,6 +54,10 @@ VALIDATED_VARIABLES = {
     "glue_table_prefix",
     "glue_timeout_minutes",
     "glue_version",
+    "ingestion_memory_mb",
+    "ingestion_schedule",
+    "ingestion_sources",
+    "ingestion_timeout_seconds",
     "glue_worker_type",
     "job_duration_alarm_seconds",
     "kms_deletion_window_days",

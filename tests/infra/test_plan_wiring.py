@@ -129,7 +129,8 @@ def test_glue_state_changes_reach_the_monitor_and_the_loader(plan: dict[str, Any
         "aws_cloudwatch_event_target.data_quality_monitor": (finished["name"], "data_quality_monitor"),
         "aws_cloudwatch_event_target.warehouse_loader[0]": (succeeded["name"], "warehouse_loader"),
     }
-    assert set(of_type(plan, "aws_cloudwatch_event_target")) == set(targets)
+    # Besides these, only the ingestion's schedule has a target (test_the_schedule_invokes_the_ingestion).
+    assert set(of_type(plan, "aws_cloudwatch_event_target")) == set(targets) | {"aws_cloudwatch_event_target.ingestion"}
     for address, (rule, function) in targets.items():
         target = planned(plan, address)
         assert target["rule"] == rule
@@ -144,6 +145,36 @@ def test_glue_state_changes_reach_the_monitor_and_the_loader(plan: dict[str, Any
         ]
 
 
+SCHEDULES = {
+    "dev": "rate(1 day)",
+    "staging": "cron(30 6 * * ? *)",
+    "prod": "cron(0 6,18 * * ? *)",
+    "test": "rate(1 day)",
+}
+
+
+def test_the_schedule_invokes_the_ingestion(plan: dict[str, Any], environment: str) -> None:
+    rule = planned(plan, "aws_cloudwatch_event_rule.ingestion_schedule")
+    assert (rule["name"], rule["schedule_expression"]) == (
+        f"{prefix(environment)}-ingestion-schedule",
+        SCHEDULES[environment],
+    )
+    assert references(plan, "aws_cloudwatch_event_target.ingestion", "arn") == [
+        "aws_lambda_function.ingestion.arn",
+        "aws_lambda_function.ingestion",
+    ]
+    permission = planned(plan, "aws_lambda_permission.ingestion_from_schedule")
+    assert (permission["principal"], permission["action"]) == ("events.amazonaws.com", "lambda:InvokeFunction")
+    # The function's environment holds the topic's ARN (unknown at plan); its INGESTION_SOURCES is this variable.
+    sources = plan["variables"]["ingestion_sources"]["value"]
+    # The defaults: the public JHU CSSE daily reports and OWID dataset.
+    assert {name: source["url"] for name, source in sources.items()} == {
+        "jhu_daily": "https://raw.githubusercontent.com/CSSEGISandData/COVID-19/master/csse_covid_19_data/"
+        "csse_covid_19_daily_reports/{date:%m-%d-%Y}.csv",
+        "owid": "https://covid.ourworldindata.org/data/owid-covid-data.csv",
+    }
+
+
 def test_every_alarm_notifies_the_alerts_topic(plan: dict[str, Any], environment: str) -> None:
     alarms = of_type(plan, "aws_cloudwatch_metric_alarm")
     name = prefix(environment)
@@ -156,6 +187,7 @@ def test_every_alarm_notifies_the_alerts_topic(plan: dict[str, Any], environment
             "lambda-errors",
             "lambda-throttles",
             "job-duration",
+            "ingestion-failures",
         )
     }
     for address, alarm in alarms.items():
@@ -171,6 +203,7 @@ READ_WITH_A_CODE_DEFAULT = {
     "s3-event-handler": {"MAX_KEY_LENGTH", "RETRY_DELAY_SECONDS", "MAX_BUSY_RETRIES", "CLAIM_STALE_SECONDS"},
     "data-quality-monitor": set(),
     "warehouse-loader": set(),  # Terraform sets SOURCE, OUTPUT_PATH and STATE_PATH (lambda.tf)
+    "ingestion": {"FETCH_TIMEOUT_SECONDS", "FETCH_ATTEMPTS", "FETCH_BACKOFF_SECONDS"},
 }
 # Functions whose whole environment the plan knows (the monitor's holds the topic's ARN: test_applied_state.py).
 KNOWN_AT_PLAN = ("s3-event-handler", "warehouse-loader")

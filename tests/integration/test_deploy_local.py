@@ -33,7 +33,7 @@ SAMPLE = REPO_ROOT / "tests" / "fixtures" / "jhu" / "01-22-2020.csv"
 LOOKUP = REPO_ROOT / "tests" / "fixtures" / "jhu" / "UID_lookup_small.csv"
 STAGING = "covid-pipeline-staging"
 # Resources of one environment in the local cloud: terraform/ plus terraform/local/ (the alerts inbox).
-RESOURCES_PER_ENVIRONMENT = 102
+RESOURCES_PER_ENVIRONMENT = 110
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -207,7 +207,9 @@ def test_deploy_sh_applies_beside_and_after_local_up(
             f"{STAGING}-{b}" for b in ("access-logs", "cloudtrail", "processed", "quarantine", "raw", "scripts")
         ],
         "queues": [f"{STAGING}-{q}" for q in ("alerts-inbox", "lambda-async-dlq", "raw-events", "raw-events-dlq")],
-        "functions": [f"{STAGING}-{f}" for f in ("data-quality-monitor", "s3-event-handler", "warehouse-loader")],
+        "functions": [
+            f"{STAGING}-{f}" for f in ("data-quality-monitor", "ingestion", "s3-event-handler", "warehouse-loader")
+        ],
         "jobs": [f"{STAGING}-covid-transform"],
     }
     dev_before = environment_resources(aws, "covid-pipeline-dev")

@@ -174,12 +174,13 @@ def test_the_functions_run_the_bundle_terraform_uploaded(cloud: LocalCloud, test
         "s3-event-handler": "s3_event_handler.handler",
         "data-quality-monitor": "data_quality_monitor.handler",
         "warehouse-loader": "warehouse_loader.handler",
+        "ingestion": "ingestion.handler",
     }
     for short, name in test_config.names.lambda_functions.items():
         function = awslambda.get_function_configuration(FunctionName=name)
         # config/test.tfvars: 5 s, and 60 s for the loader (warehouse_loader_timeout_seconds: a load covers every
-        # partition whose content differs from the warehouse's).
-        timeout = 60 if short == "warehouse-loader" else 5
+        # partition whose content differs from the warehouse's); the ingestion's own default, 300 s.
+        timeout = {"warehouse-loader": 60, "ingestion": 300}.get(short, 5)
         assert (function["Handler"], function["Runtime"], function["Timeout"]) == (
             handlers[short],
             "python3.11",

@@ -177,6 +177,10 @@ def test_hostile_or_foreign_keys_are_ignored_with_a_reason(obj: h.S3ObjectCreate
         ("raw/jhu_daily/01-22-2020.CSV.GZ", "jhu_daily"),
         ("raw/owid/owid-covid-data.jsonl", "owid"),
         ("raw/jhu_daily/2021/part-0.parquet", "jhu_daily"),
+        # The ingestion's date-partitioned layout (ingestion.sources.partitioned_key) beside the flat one.
+        ("raw/jhu_daily/year=2020/month=01/day=22/01-22-2020.csv", "jhu_daily"),
+        ("raw/owid/year=2026/month=12/day=03/owid-covid-data.csv", "owid"),
+        ("raw/jhu_daily/year=2026/month=12/day=03/api-2026-12-03.jsonl", "jhu_daily"),
     ],
 )
 def test_raw_inputs_are_accepted_for_their_source(key: str, source: str) -> None:

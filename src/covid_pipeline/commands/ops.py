@@ -202,9 +202,18 @@ def cmd_status(args: argparse.Namespace) -> int:
         latest: dict[str, Any] = {}
         for record in orchestrator.records(limit=50):
             latest.setdefault(record.source, record)
+        ingestion = _ingestion_runs(config, session, limit=1)
         if args.json:
-            _print_json({"job_name": orchestrator.job_name, "latest": {s: r.as_dict() for s, r in latest.items()}})
+            _print_json(
+                {
+                    "job_name": orchestrator.job_name,
+                    "latest": {s: r.as_dict() for s, r in latest.items()},
+                    "latest_ingestion": ingestion[0] if ingestion else None,
+                }
+            )
             return 0
+        if ingestion:
+            print(_ingestion_table(ingestion) + "\n")
         if not latest:
             print(f"{orchestrator.job_name}: no runs yet")
             return 0
@@ -228,8 +237,10 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_runs(args: argparse.Namespace) -> int:
     with _session(args) as (config, session):
         records = _orchestrator(config, session).records(limit=args.limit, source=args.source)
+        ingestion = _ingestion_runs(config, session, limit=args.limit) if args.source is None else []
         if args.json:
-            _print_json([r.as_dict() for r in records])
+            # Job runs first (newest first), then the ingestion runs ("kind": "ingestion").
+            _print_json([r.as_dict() for r in records] + ingestion)
             return 0
         rows = [
             [
@@ -259,7 +270,21 @@ def cmd_runs(args: argparse.Namespace) -> int:
             "est. cost",
         ]
         print(format_table(headers, rows, right=(5, 6, 7, 8, 9)) if rows else "no runs yet")
+        if ingestion:
+            print("\n" + _ingestion_table(ingestion))
         return 0
+
+
+def _ingestion_runs(config: PipelineConfig, session: boto3.Session, limit: int) -> list[dict[str, Any]]:
+    from covid_pipeline.commands.ingest import ingestion_runs
+
+    return ingestion_runs(config, session, limit)
+
+
+def _ingestion_table(runs: list[dict[str, Any]]) -> str:
+    from covid_pipeline.commands.ingest import ingestion_rows
+
+    return ingestion_rows(runs)
 
 
 def cmd_logs(args: argparse.Namespace) -> int:

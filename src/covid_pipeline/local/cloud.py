@@ -11,7 +11,8 @@
    (handler, environment, timeout, code from the uploaded zip) run in local sandboxes; each enabled SQS event
    source mapping gets a poller with its batch size and window; the Glue job runs its script from S3 with its
    DefaultArguments; finished runs' "Glue Job State Change" events go to the targets of the matching EventBridge
-   rules; CloudWatch alarms are evaluated.
+   rules; scheduled rules (rate/cron) fire their targets on time (covid_pipeline.local.schedules); CloudWatch
+   alarms are evaluated.
 
 The endpoint variables (``AWS_ENDPOINT_URL``, ``AWS_CA_BUNDLE``, dummy credentials, region) are exported into
 os.environ while the cloud runs, so any boto3 code in the process just works; ``env`` gives the same for child
@@ -43,6 +44,7 @@ from covid_pipeline.local.event_bus import EventBus
 from covid_pipeline.local.glue_executor import GlueExecutor
 from covid_pipeline.local.lambda_runtime import EventSourceMappings, LambdaService
 from covid_pipeline.local.provision import LocalInfrastructure, ProvisionReport, local_warehouse_url
+from covid_pipeline.local.schedules import Schedules
 from covid_pipeline.local.state import EmulatorState
 from covid_pipeline.local.tls import java_truststore_for
 from covid_pipeline.spark_env import s3a_conf
@@ -52,6 +54,7 @@ log = logging.getLogger(__name__)
 ENDPOINT_FILE = "endpoint.json"
 LOCK_FILE = ".lock"
 MAPPING_SYNC_SECONDS = 10.0
+SCHEDULE_TICK_SECONDS = 1.0
 
 _active_lock = threading.Lock()
 _active: LocalCloud | None = None
@@ -112,6 +115,7 @@ class LocalCloud:
         self.lambdas: LambdaService | None = None
         self.mappings: EventSourceMappings | None = None
         self.event_bus: EventBus | None = None
+        self.schedules: Schedules | None = None
         self._env: dict[str, str] = {}
         self._saved_environ: dict[str, str | None] | None = None
         self._lock_handle: Any = None
@@ -234,6 +238,8 @@ class LocalCloud:
             self.mappings = EventSourceMappings(self.lambdas)
             self.mappings.sync()
             self._every(MAPPING_SYNC_SECONDS, self.mappings.sync, "event source mapping sync")
+            self.schedules = Schedules(self.client, self.event_bus)
+            self._every(SCHEDULE_TICK_SECONDS, self.schedules.tick, "EventBridge schedules")
         if self.cloudwatch_interval_seconds:
             self._every(self.cloudwatch_interval_seconds, self.run_cloudwatch, "CloudWatch emulation")
         if self.snapshot_interval_seconds:

@@ -66,16 +66,19 @@ class EventBus:
         """Deliver one event; returns where it went (asynchronous Lambda invocations are queued, not awaited)."""
         from moto.events.models import EventPattern
 
-        events = self._client("events")
         deliveries = []
         for rule in self._rules():
             if not rule.get("EventPattern") or not EventPattern.load(rule["EventPattern"]).matches_event(event):  # type: ignore[arg-type]
                 continue
-            targets = events.list_targets_by_rule(Rule=rule["Name"], EventBusName=DEFAULT_BUS).get("Targets", [])
-            for target in targets:
-                self._deliver(rule["Name"], target, event)
-                deliveries.append(Delivery(rule["Name"], target["Arn"]))
+            deliveries += self.deliver_to_rule(rule["Name"], event)
         return deliveries
+
+    def deliver_to_rule(self, rule: str, event: dict[str, Any]) -> list[Delivery]:
+        """Hand an event to every target of one rule (a matched pattern, or a schedule that is due)."""
+        targets = self._client("events").list_targets_by_rule(Rule=rule, EventBusName=DEFAULT_BUS).get("Targets", [])
+        for target in targets:
+            self._deliver(rule, target, event)
+        return [Delivery(rule, target["Arn"]) for target in targets]
 
     def _deliver(self, rule: str, target: dict[str, Any], event: dict[str, Any]) -> None:
         arn = str(target["Arn"])
