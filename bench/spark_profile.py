@@ -18,7 +18,13 @@ from pathlib import Path
 from typing import Any
 
 NO_PHASE = "(no phase)"
+LISTING = "(Spark's own file listing)"
 DESCRIPTION = "spark.job.description"
+# The job's phases in the order they run (the manifest's phase_seconds is written with sorted keys).
+PHASE_ORDER = (
+    "list_inputs", "sniff_files", "read_and_classify", "plan_and_count", "transform_and_count", "data_quality",
+    "publish", "ledger_and_catalog",
+)  # fmt: skip
 
 
 @dataclass
@@ -68,6 +74,8 @@ def summarise(events: list[dict[str, Any]]) -> tuple[list[StageSummary], dict[in
         if kind == "SparkListenerJobStart":
             job_id = event["Job ID"]
             phase = (event.get("Properties") or {}).get(DESCRIPTION) or NO_PHASE
+            if phase.startswith("Listing leaf files"):  # Spark describes these jobs itself
+                phase = LISTING
             job_phase[job_id] = phase
             job_start[job_id] = event.get("Submission Time", 0) / 1000
             for stage_id in event.get("Stage IDs", []):
@@ -119,7 +127,8 @@ def by_phase(
         row.run_seconds += stage.run_seconds
         row.cpu_seconds += stage.cpu_seconds
         row.gc_seconds += stage.gc_seconds
-    return list(phases.values())
+    known = {name: index for index, name in enumerate(PHASE_ORDER)}
+    return sorted(phases.values(), key=lambda row: known.get(row.phase, len(known)))
 
 
 def phase_table(rows: list[PhaseSummary]) -> str:
