@@ -193,24 +193,31 @@ def merge_previous(results: Sequence[Result], previous: dict[str, Any]) -> list[
     return [*kept, *results]
 
 
-def write_results(results: Sequence[Result], info: dict[str, Any], smoke: bool, merge: bool = False) -> Path:
+def write_results(
+    results: Sequence[Result], info: dict[str, Any], smoke: bool, merge: bool = False, sections: Sequence[str] = ()
+) -> Path:
     """latest.json + latest.md (smoke runs write smoke.* so they never overwrite real figures). ``merge`` keeps
-    the earlier rows of benchmarks this run did not measure."""
+    the earlier rows of benchmarks this run did not measure (and the earlier sections when none were made now).
+    ``sections``: markdown written below the table (the full refresh's profile)."""
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     stem = "smoke" if smoke else "latest"
     previous_file = RESULTS_DIR / f"{stem}.json"
     if merge and previous_file.is_file():
-        results = merge_previous(results, json.loads(previous_file.read_text()))
+        previous = json.loads(previous_file.read_text())
+        results = merge_previous(results, previous)
+        sections = list(sections) or list(previous.get("sections", []))
     payload = {
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": info,
         "results": [asdict(r) for r in results],
+        "sections": list(sections),
     }
     (RESULTS_DIR / f"{stem}.json").write_text(json.dumps(payload, indent=2) + "\n")
     shown = ("cores", "memory_gib", "python", "pyspark", "duckdb")
     described = ", ".join(f"{key} {info[key]}" for key in shown if key in info)
     markdown = f"Measured {payload['measured_at']} on {described} ({info.get('cpu', '')}).\n\n"
     markdown += table_markdown(results) + "\n"
+    markdown += "".join(f"\n{section.rstrip()}\n" for section in sections)
     path = RESULTS_DIR / f"{stem}.md"
     path.write_text(markdown)
     return path

@@ -8,7 +8,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from bench import datasets
+from bench import datasets, spark_profile
 from bench.harness import REPO_ROOT, WORK_DIR, Measurement, Result, run_command
 from bench.job_runs import JobLayout, JobRun, S3Layout, WarmWorker, job_env, run_job
 
@@ -22,9 +22,9 @@ def duckdb_baseline(input_dir: Path, lookup: Path, output_dir: Path) -> tuple[fl
     return run_command([sys.executable, str(script), str(input_dir), str(lookup), str(output_dir)])
 
 
-def full_run(input_dir: Path, lookup: Path, root: Path) -> tuple[float, int, dict]:
+def full_run(input_dir: Path, lookup: Path, root: Path, env: dict[str, str] | None = None) -> tuple[float, int, dict]:
     layout = JobLayout(datasets.fresh_dir(root))
-    run = run_job(input_dir, layout, lookup, full_refresh=True)
+    run = run_job(input_dir, layout, lookup, full_refresh=True, env=env)
     return run.seconds, run.peak_rss_bytes, run.manifest
 
 
@@ -37,10 +37,10 @@ def _floor_argv(files: list[Path], output_dir: Path) -> list[str]:
     return [str(output_dir), *(str(p) for p in files)]
 
 
-def spark_floor(files: list[Path], output_dir: Path) -> tuple[float, int]:
+def spark_floor(files: list[Path], output_dir: Path, env: dict[str, str] | None = None) -> tuple[float, int]:
     """A fresh Spark process reading the files and writing them as Parquet, nothing else (bench/spark_floor.py)."""
     argv = [sys.executable, str(SPARK_FLOOR), *_floor_argv(files, output_dir)]
-    return run_command(argv, env=job_env(), log_path=output_dir.parent / f"{output_dir.name}.log")
+    return run_command(argv, env=env or job_env(), log_path=output_dir.parent / f"{output_dir.name}.log")
 
 
 def warm_spark_floor(files: list[Path], output_dir: Path) -> float:
@@ -49,32 +49,53 @@ def warm_spark_floor(files: list[Path], output_dir: Path) -> float:
         return worker.run_script(SPARK_FLOOR, _floor_argv(files, output_dir), output_dir.parent)
 
 
+def _event_log_env(folder: Path) -> dict[str, str]:
+    """A fresh process's environment with Spark's event log written into an emptied ``folder``: the job and its
+    floor both pay for it, so their ratio stays fair."""
+    datasets.fresh_dir(folder)
+    return job_env(extra_conf={"spark.eventLog.enabled": "true", "spark.eventLog.dir": folder.resolve().as_uri()})
+
+
 def full_vs_duckdb(
     input_dir: Path, files: list[Path], lookup: Path, repeats: int, label: str
-) -> tuple[list[Result], float, float]:
+) -> tuple[list[Result], float, float, str]:
     """Alternate baseline, Spark floor and job so that machine noise hits all alike; returns rows, the job's
-    median and DuckDB's."""
+    median, DuckDB's, and the profile of the last full refresh (Spark's stages per phase, beside the floor's)."""
     duck, floor, job = Measurement(), Measurement(), Measurement()
     manifest: dict = {}
+    job_events, floor_events = WORK_DIR / "job_full_events", WORK_DIR / "spark_floor_events"
     for _ in range(repeats):
         duck.add(*duckdb_baseline(input_dir, lookup, WORK_DIR / "duckdb"))
-        floor.add(*spark_floor(files, WORK_DIR / "spark_floor"))
-        seconds, rss, manifest = full_run(input_dir, lookup, WORK_DIR / "job_full")
+        floor.add(*spark_floor(files, WORK_DIR / "spark_floor", env=_event_log_env(floor_events)))
+        seconds, rss, manifest = full_run(input_dir, lookup, WORK_DIR / "job_full", env=_event_log_env(job_events))
         job.add(seconds, rss)
-    ratio = job.median_seconds / duck.median_seconds
+    ratio = job.median_seconds / floor.median_seconds
+    duck_ratio = job.median_seconds / duck.median_seconds
     rows = [
         Result(
             benchmark=f"job, full refresh ({label})",
             metric="wall time",
             value=job.median_seconds,
             unit="s",
-            baseline="DuckDB equivalent",
-            baseline_value=duck.median_seconds,
+            baseline="Spark floor",
+            baseline_value=floor.median_seconds,
             ratio=ratio,
             target="ratio <= 1.5",
             met=ratio <= 1.5,
             runs=repeats,
-            notes=f"rows in {manifest.get('rows_in', 0):,}, out {manifest.get('rows_out', 0):,}",
+            notes=f"rows in {manifest.get('rows_in', 0):,}, out {manifest.get('rows_out', 0):,}; "
+            f"DuckDB's whole job {duck.median_seconds:.1f} s",
+        ),
+        Result(
+            benchmark=f"job, full refresh ({label}) against DuckDB",
+            metric="wall time",
+            value=job.median_seconds,
+            unit="s",
+            baseline="DuckDB equivalent",
+            baseline_value=duck.median_seconds,
+            ratio=duck_ratio,
+            runs=repeats,
+            notes="the outside anchor: the same work in DuckDB (2 threads)",
         ),
         Result(
             benchmark=f"job, full refresh ({label})",
@@ -102,7 +123,10 @@ def full_vs_duckdb(
             f"job / floor = {job.median_seconds / floor.median_seconds:.2f}",
         ),
     ]
-    return rows, job.median_seconds, duck.median_seconds
+    profile = spark_profile.full_refresh_profile(
+        spark_profile.event_log_file(job_events), manifest, spark_profile.event_log_file(floor_events), label
+    )
+    return rows, job.median_seconds, duck.median_seconds, profile
 
 
 def incremental(files: list[Path], lookup: Path, repeats: int, full_median: float) -> list[Result]:
@@ -196,16 +220,18 @@ def warm_worker(
             metric="wall time",
             value=full.median_seconds,
             unit="s",
-            baseline="DuckDB equivalent",
-            baseline_value=duckdb,
-            ratio=full.median_seconds / duckdb,
+            baseline="Spark floor, fresh warm worker",
+            baseline_value=floor.median_seconds,
+            ratio=full.median_seconds / floor.median_seconds,
             target="ratio <= 1.5",
-            met=full.median_seconds / duckdb <= 1.5,
+            met=full.median_seconds / floor.median_seconds <= 1.5,
             runs=repeats,
-            notes=f"the same job in a fresh process: {cold_full:.1f} s",
+            notes=f"the same job in a fresh process: {cold_full:.1f} s; DuckDB's whole job {duckdb:.1f} s",
         ),
-        _warm_increment_row("warm worker that served the previous run", served, full, rewrote),
-        _warm_increment_row("first run of a fresh warm worker", first, full, "warmed only by its generic workload"),
+        _warm_increment_row("warm worker that served the previous run", served, full, rewrote, 0.10),
+        _warm_increment_row(
+            "first run of a fresh warm worker", first, full, "warmed only by its generic workload", 0.15
+        ),
         Result(
             benchmark=f"Spark alone: read the files, write Parquet, no transform, fresh warm worker ({label})",
             metric="wall time",
@@ -231,7 +257,7 @@ def warm_worker(
     ]
 
 
-def _warm_increment_row(worker: str, increments: Measurement, full: Measurement, notes: str) -> Result:
+def _warm_increment_row(worker: str, increments: Measurement, full: Measurement, notes: str, target: float) -> Result:
     fraction = increments.median_seconds / full.median_seconds
     return Result(
         benchmark=f"job, one new day on the full history, {worker}",
@@ -241,8 +267,8 @@ def _warm_increment_row(worker: str, increments: Measurement, full: Measurement,
         baseline="full refresh, warm worker",
         baseline_value=full.median_seconds,
         ratio=fraction,
-        target="<= 15% of full",
-        met=fraction <= 0.15,
+        target=f"<= {target:.0%} of full",
+        met=fraction <= target,
         runs=len(increments.seconds),
         notes=notes,
     )

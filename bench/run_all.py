@@ -22,10 +22,12 @@ ALL = ("job", "incremental", "warm", "scale", "s3a", "scale_s3a", "terraform", "
 NEEDS = {"incremental": "job", "warm": "job", "scale": "job", "s3a": "job", "queries": "job", "scale_s3a": "s3a"}
 
 
-def run(only: set[str], repeats: int, smoke: bool, scale_factor: int) -> list[Result]:
+def run(only: set[str], repeats: int, smoke: bool, scale_factor: int) -> tuple[list[Result], list[str]]:
+    """The rows of the steps in ``only``, and the markdown sections written below the table (the profile)."""
     from bench import job_bench, query_bench
 
     results: list[Result] = []
+    sections: list[str] = []
     WORK_DIR.mkdir(parents=True, exist_ok=True)
     if smoke:
         from covid_pipeline import sample_data
@@ -44,7 +46,8 @@ def run(only: set[str], repeats: int, smoke: bool, scale_factor: int) -> list[Re
 
     def job() -> list[Result]:
         nonlocal full_median, duckdb_median
-        rows, full_median, duckdb_median = job_bench.full_vs_duckdb(input_dir, files, lookup, repeats, label)
+        rows, full_median, duckdb_median, profile = job_bench.full_vs_duckdb(input_dir, files, lookup, repeats, label)
+        sections.append(profile)
         return rows
 
     steps.append(("job", job))
@@ -93,7 +96,7 @@ def run(only: set[str], repeats: int, smoke: bool, scale_factor: int) -> list[Re
         print(f"   {time.perf_counter() - started:.1f} s", flush=True)
         print_table(rows)
         results.extend(rows)
-    return results
+    return results, sections
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -111,12 +114,12 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}")
     try:
-        results = run(only, 1 if args.smoke else args.repeats, args.smoke, args.scale_factor)
+        results, sections = run(only, 1 if args.smoke else args.repeats, args.smoke, args.scale_factor)
     except datasets.MissingData as missing:
         print(f"skipped: {missing}", file=sys.stderr)
         return 0
     info = machine()
-    path = write_results(results, info, smoke=args.smoke, merge=args.merge)
+    path = write_results(results, info, smoke=args.smoke, merge=args.merge, sections=sections)
     print()
     print(path.read_text())
     if not args.smoke and update_readme(path.read_text()):

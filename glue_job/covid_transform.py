@@ -59,16 +59,23 @@ SOURCES = ("jhu_daily", "owid")
 
 class PhaseClock:
     """Seconds per phase of a run, kept in the manifest: where a run's time goes (Spark is lazy, so a phase
-    that triggers an action also pays for the reads behind it)."""
+    that triggers an action also pays for the reads behind it).
 
-    def __init__(self, manifest: dict[str, Any]) -> None:
+    Each Spark job is described by the phase that starts it (SparkContext.setJobDescription), so Spark's own
+    per-stage metrics (its event log, UI and listeners) can be put beside these seconds."""
+
+    def __init__(self, manifest: dict[str, Any], spark: SparkSession, first_phase: str) -> None:
         self.seconds: dict[str, float] = manifest.setdefault("phase_seconds", {})
+        self.context = spark.sparkContext
         self.last = time.monotonic()
+        self.context.setJobDescription(first_phase)
 
-    def lap(self, phase: str) -> None:
+    def lap(self, phase: str, then: str | None = None) -> None:
+        """End `phase`; Spark jobs from now on belong to `then` (None: to no phase)."""
         now = time.monotonic()
         self.seconds[phase] = round(self.seconds.get(phase, 0.0) + now - self.last, 3)
         self.last = now
+        self.context.setJobDescription(then)  # type: ignore[arg-type]  # None clears it
 
 
 class ReconciliationError(RuntimeError):
@@ -215,7 +222,7 @@ def run_job(spark: SparkSession, options: JobOptions) -> dict[str, Any]:
         "same_file_as": {},
         "carry_forward": {"used": False, "reason": None, "partitions": [], "rows": 0},
     }
-    clock = PhaseClock(manifest)
+    clock = PhaseClock(manifest, spark, "list_inputs")
     ledger_uri = storage.join(options.state_path, "ledger.json")
     # The version read here is the one every ledger write of this run is conditional on (see _Publisher).
     stored_ledger, ledger_version = storage.read_json_versioned(ledger_uri)
@@ -265,7 +272,7 @@ def run_job(spark: SparkSession, options: JobOptions) -> dict[str, Any]:
     if not changes.changed and not removed:
         return _finish(manifest, options, started, status="no_new_input")
 
-    clock.lap("list_inputs")
+    clock.lap("list_inputs", then="sniff_files")
     # 2. Decide on the changed files before Spark reads any: unsafe keys, files that failed too many runs in a
     # row (poison), second names of one file, sizes over the limits (gzip measured by streaming with a cap), then
     # the sniff of each head. The unreadable ones are quarantined as files.
@@ -358,7 +365,7 @@ def run_job(spark: SparkSession, options: JobOptions) -> dict[str, Any]:
     partition_rows: dict[incremental.Partition, int] = {}
     persisted: list[DataFrame] = []
     summary: list[dict[str, Any]] = []
-    clock.lap("sniff_files")
+    clock.lap("sniff_files", then="read_and_classify")
     try:
         try:
             classified = None
@@ -380,7 +387,7 @@ def run_job(spark: SparkSession, options: JobOptions) -> dict[str, Any]:
                         lo, hi = ranges.get(key, (row["report_date_min"], row["report_date_max"]))
                         ranges[key] = (min(lo, row["report_date_min"]), max(hi, row["report_date_max"]))
 
-            clock.lap("read_and_classify")
+            clock.lap("read_and_classify", then="plan_and_count")
             # 4. Which partitions to rewrite, and where their unchanged rows come from: the published output
             # (carried forward) when that is safe, else their raw files, re-read.
             existing = incremental.existing_partitions(unchanged_entries)
@@ -435,7 +442,7 @@ def run_job(spark: SparkSession, options: JobOptions) -> dict[str, Any]:
                         .parquet(storage.spark_path(storage.join(quarantine_root, "rows")))
                     )
 
-                clock.lap("plan_and_count")
+                clock.lap("plan_and_count", then="transform_and_count")
                 # 5. Transform: type, deduplicate, enrich, derive; only affected partitions are kept.
                 lookup_exact, lookup_country = tx.prepare_lookup(readers.read_lookup(spark, options.reference_path))
                 good_rows = tx.type_rows(scoped.where(F.col("quarantine_reason").isNull()))
@@ -449,7 +456,7 @@ def run_job(spark: SparkSession, options: JobOptions) -> dict[str, Any]:
                 manifest["rows_duplicate"] = duplicates
                 _reconcile(manifest)
 
-                clock.lap("transform_and_count")
+                clock.lap("transform_and_count", then="data_quality")
                 # 6. Quality gate, before anything is published.
                 expected_latest = max((v.name_date for v in good if v.name_date), default=None)
                 checks = data_quality_checks.build_checks(
@@ -461,7 +468,7 @@ def run_job(spark: SparkSession, options: JobOptions) -> dict[str, Any]:
                     _finish(manifest, options, started, status="failed_data_quality", publish=False)
                     raise data_quality_checks.DataQualityError(report)
 
-                clock.lap("data_quality")
+                clock.lap("data_quality", then="publish")
                 # 7. Publish: dynamic partition overwrite touches only the partitions present in the frame.
                 # A run killed mid-write leaves its staging folder; one run at a time owns the output (it holds the
                 # publish lease), so any staging folder found now is a leftover.
@@ -507,7 +514,7 @@ def run_job(spark: SparkSession, options: JobOptions) -> dict[str, Any]:
             for frame in reversed(persisted):
                 frame.unpersist()
 
-        clock.lap("publish")
+        clock.lap("publish", then="ledger_and_catalog")
         # 8. Ledger: only after a successful publish, so a failed run is retried in full.
         new_files = {} if options.full_refresh else {p: e for p, e in ledger_files.items() if p in states}
         for verdict in verdicts:
