@@ -27,11 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from covid_pipeline import sample_data
+from covid_pipeline.common import ACTIVE_STATES, split_s3_uri
 from covid_pipeline.config import REPO_ROOT, PipelineConfig, load_config
 from covid_pipeline.errors import UserError
 
 DEMO_SOURCE = sample_data.SOURCE
-ACTIVE_RUN_STATES = {"STARTING", "RUNNING", "STOPPING", "WAITING"}
 POLL_SECONDS = 0.25
 
 
@@ -291,7 +291,7 @@ def wait_pipeline_idle(cloud: Any, clients: dict[str, Any], config: PipelineConf
     def idle() -> bool:
         nonlocal calm
         busy = _queue_depth(clients["sqs"], config.names.raw_events_queue) > 0 or any(
-            run["JobRunState"] in ACTIVE_RUN_STATES for run in _job_runs(clients["glue"], config.names.glue_job)
+            run["JobRunState"] in ACTIVE_STATES for run in _job_runs(clients["glue"], config.names.glue_job)
         )
         calm = 0 if busy else calm + 1
         return calm >= 4
@@ -333,7 +333,7 @@ def parquet_rows(s3: Any, config: PipelineConfig) -> int:
 
     import pyarrow.parquet as pq
 
-    bucket, _, prefix = config.output_path(DEMO_SOURCE)[len("s3://") :].partition("/")
+    bucket, prefix = split_s3_uri(config.output_path(DEMO_SOURCE))
     total = 0
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         for item in page.get("Contents", []):

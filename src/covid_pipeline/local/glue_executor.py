@@ -48,16 +48,15 @@ from typing import IO, Any
 from botocore.exceptions import ClientError
 
 from awsglue._bookmarks import STORE_ENV, BookmarkStore, api_entry
+from covid_pipeline.common import ACTIVE_STATES, split_s3_object_url
 from covid_pipeline.local.emulator import ClientCache
 from covid_pipeline.local.glue_front import GlueAction, GlueApiError
 from covid_pipeline.local.glue_standby import READY_LINE, RUN_END_LINE, parse_end_of_run
 from covid_pipeline.local.tls import java_truststore_for
 from covid_pipeline.spark_env import SPARK_LOG_LINE, JvmTrustStore, quiet_local_conf, s3a_conf, submit_args
 
-ACTIVE_STATES = frozenset({"STARTING", "RUNNING", "STOPPING", "WAITING"})
 # What MaxConcurrentRuns counts: a queued (WAITING) run does not hold a slot.
-RUNNING_STATES = frozenset({"STARTING", "RUNNING", "STOPPING"})
-FINAL_STATES = frozenset({"SUCCEEDED", "FAILED", "TIMEOUT", "STOPPED", "ERROR", "EXPIRED"})
+RUNNING_STATES = ACTIVE_STATES - {"WAITING"}
 DEFAULT_TIMEOUT_MINUTES = 2880  # Glue's default for glueetl jobs
 DEFAULT_MAX_CONCURRENT_RUNS = 1
 OUTPUT_LOG_GROUP = "/aws-glue/jobs/output"
@@ -83,15 +82,6 @@ def _now() -> float:
 def new_run_id() -> str:
     # Glue run ids are "jr_" + 64 hex digits.
     return "jr_" + uuid.uuid4().hex + uuid.uuid4().hex
-
-
-def split_s3_url(url: str) -> tuple[str, str]:
-    if not url.startswith(("s3://", "s3a://")):
-        raise ValueError(f"not an s3:// location: {url!r}")
-    bucket, _, key = url.split("://", 1)[1].partition("/")
-    if not bucket or not key:
-        raise ValueError(f"s3 location needs a bucket and a key: {url!r}")
-    return bucket, key
 
 
 def error_message_from(stderr_tail: list[str], returncode: int) -> str:
@@ -696,7 +686,7 @@ class GlueExecutor:
 
     @staticmethod
     def _download(s3: Any, location: str, folder: Path) -> Path:
-        bucket, key = split_s3_url(location)
+        bucket, key = split_s3_object_url(location)
         folder.mkdir(parents=True, exist_ok=True)
         target = folder / Path(key).name
         s3.download_file(bucket, key, str(target))
