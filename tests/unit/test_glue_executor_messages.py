@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from covid_pipeline.common import split_s3_object_url
-from covid_pipeline.local.glue_executor import error_message_from, state_change_event
+from covid_pipeline.local.glue_process import error_message_from
+from covid_pipeline.local.glue_run_state import state_change_event
 
 TRACEBACK = [
     "26/11/26 19:00:00 WARN NativeCodeLoader: Unable to load native-hadoop library",
