@@ -90,16 +90,9 @@ def wait(predicate: Any, timeout: float, what: str, cloud: Any = None) -> Any:
 
 
 def queue_depth(sqs: Any, queue_name: str) -> int:
-    url = sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
-    attributes = sqs.get_queue_attributes(
-        QueueUrl=url,
-        AttributeNames=[
-            "ApproximateNumberOfMessages",
-            "ApproximateNumberOfMessagesNotVisible",
-            "ApproximateNumberOfMessagesDelayed",
-        ],
-    )["Attributes"]
-    return sum(int(value) for value in attributes.values())
+    from covid_pipeline.local.lambda_sqs_mapping import messages_in_queue
+
+    return messages_in_queue(sqs, sqs.get_queue_url(QueueName=queue_name)["QueueUrl"])
 
 
 def wait_pipeline_idle(cloud: Any, clients: dict[str, Any], config: PipelineConfig, timeout: float) -> None:
