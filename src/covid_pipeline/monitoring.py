@@ -17,6 +17,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from covid_pipeline.common import FAILED_STATES, split_s3_uri
+
 # --- structured logging --------------------------------------------------------------------------------------------
 _STANDARD_RECORD_ATTRIBUTES = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
@@ -136,10 +138,6 @@ def partition_text(value: Any) -> str:
 
 
 # --- the event: EventBridge "Glue Job State Change" ------------------------------------------------------------------
-FINAL_FAILURE_STATES = frozenset({"FAILED", "TIMEOUT", "ERROR"})
-FINAL_STATES = FINAL_FAILURE_STATES | {"SUCCEEDED", "STOPPED"}
-
-
 class EventError(ValueError):
     """The Lambda was invoked with an event it does not handle."""
 
@@ -181,7 +179,7 @@ class AlertPolicy:
 def alert_reasons(change: GlueJobStateChange, manifest: RunManifest | None, policy: AlertPolicy) -> list[str]:
     """Why this finished run needs a human, or [] when it does not."""
     reasons: list[str] = []
-    if change.state in FINAL_FAILURE_STATES:
+    if change.state in FAILED_STATES:
         reasons.append(f"job run {change.state}: {change.message or 'no error message'}")
         return reasons
     if change.state != "SUCCEEDED":
@@ -206,7 +204,7 @@ def format_alert(
 ) -> tuple[str, str]:
     """(subject, body) of the SNS message. Subjects are limited to 100 printable characters without newlines."""
     prefix = f"[{environment}] " if environment else ""
-    kind = "failed" if change.state in FINAL_FAILURE_STATES else "needs attention"
+    kind = "failed" if change.state in FAILED_STATES else "needs attention"
     subject = f"{prefix}CovidPipeline: {change.job_name} run {kind}"
     subject = " ".join(subject.split())[:100]
     lines = [
@@ -266,7 +264,7 @@ def run_metrics(change: GlueJobStateChange, manifest: RunManifest | None) -> lis
     """The datapoints of one finished run, dimensioned by JobName (what the alarms watch)."""
     dims = {"JobName": change.job_name}
     data = [
-        metric(METRIC_JOB_RUNS_FAILED, 1 if change.state in FINAL_FAILURE_STATES else 0, dimensions=dims),
+        metric(METRIC_JOB_RUNS_FAILED, 1 if change.state in FAILED_STATES else 0, dimensions=dims),
         metric(METRIC_JOB_RUNS_SUCCEEDED, 1 if change.state == "SUCCEEDED" else 0, dimensions=dims),
     ]
     if manifest is None:
@@ -299,11 +297,6 @@ def publish_alert(sns: Any, topic_arn: str, subject: str, body: str) -> str:
 
 
 # --- where a run's manifest lives ------------------------------------------------------------------------------------
-def split_s3_uri(uri: str) -> tuple[str, str]:
-    if not uri.startswith("s3://"):
-        raise ValueError(f"not an s3:// URI: {uri!r}")
-    bucket, _, key = uri[len("s3://") :].partition("/")
-    return bucket, key
 
 
 def run_arguments(glue: Any, job_name: str, run_id: str) -> dict[str, str]:

@@ -17,22 +17,16 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
+# FAILED_STATES is imported from here by commands.ops (outside this change), split_s3_uri also by tests.
+from covid_pipeline.common import FAILED_STATES as FAILED_STATES
+from covid_pipeline.common import TERMINAL_STATES, split_s3_uri
 from covid_pipeline.config import SOURCES, PipelineConfig
 from covid_pipeline.costs import RunCost, estimate_run_cost
 from covid_pipeline.errors import UserError
 
 log = logging.getLogger(__name__)
 
-TERMINAL_STATES = frozenset({"SUCCEEDED", "FAILED", "TIMEOUT", "STOPPED", "ERROR", "EXPIRED"})
-FAILED_STATES = frozenset({"FAILED", "TIMEOUT", "ERROR", "EXPIRED", "STOPPED"})
 DEFAULT_SOURCE = "jhu_daily"
-
-
-def split_s3_uri(uri: str) -> tuple[str, str]:
-    if not uri.startswith("s3://"):
-        raise ValueError(f"not an s3:// URI: {uri}")
-    bucket, _, key = uri[len("s3://") :].partition("/")
-    return bucket, key
 
 
 def parse_overrides(pairs: Sequence[str]) -> dict[str, str]:

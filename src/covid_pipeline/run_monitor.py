@@ -16,8 +16,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from covid_pipeline.common import TERMINAL_STATES, split_s3_uri
 from covid_pipeline.monitoring import (
-    FINAL_STATES,
     METRIC_ALERTS_SENT,
     AlertPolicy,
     EventError,
@@ -31,7 +31,6 @@ from covid_pipeline.monitoring import (
     read_manifest,
     run_arguments,
     run_metrics,
-    split_s3_uri,
     state_path_from_env,
 )
 
@@ -144,7 +143,7 @@ def monitor_job_run(
     from botocore.exceptions import ClientError
 
     logger = logging.getLogger("covid_pipeline.monitoring")
-    if change.state not in FINAL_STATES:
+    if change.state not in TERMINAL_STATES:
         logger.info("ignoring non-final state", extra={"job_run_id": change.job_run_id, "state": change.state})
         return MonitorOutcome(change.job_run_id, change.state, [], None, 0, False)
     state_path = run_arguments(glue, change.job_name, change.job_run_id).get("--state_path") or settings.state_path

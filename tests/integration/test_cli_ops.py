@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from covid_pipeline.cli import main
+from covid_pipeline.common import split_s3_uri
 from covid_pipeline.config import load_config
-from covid_pipeline.orchestrator import split_s3_uri
 
 ENV = "test"
 

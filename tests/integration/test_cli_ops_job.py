@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from covid_pipeline.cli import main
-from covid_pipeline.orchestrator import split_s3_uri
+from covid_pipeline.common import split_s3_uri
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 

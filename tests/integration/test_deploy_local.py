@@ -246,7 +246,7 @@ def test_deploy_sh_applies_beside_and_after_local_up(
     timed("run SUCCEEDED -> monitor's marker", lambda: wait_for(monitored, 300, "the data quality monitor"))
 
     # Versioning is suspended before force_destroy empties the buckets; moto's delete of a key holding a delete
-    # marker then failed (moto_patches._patch_s3_delete_marker_disposal).
+    # marker then failed (moto_patches.s3.patch_s3_delete_marker_disposal).
     output = timed(
         "deploy.sh staging destroy",
         lambda: deploy(child_env, "staging", "destroy", "--auto-approve", "--local-endpoint", endpoint, timeout=600),

@@ -26,6 +26,7 @@ import pytest
 from covid_pipeline.config import PipelineConfig
 from covid_pipeline.local.cloud import LocalCloud
 from covid_pipeline.local.lambda_runtime import SqsEventSourceMapping, sqs_event_record
+from covid_pipeline.local.lambda_sqs_mapping import messages_in_queue
 
 VISIBILITY_SECONDS = 2
 GOOD_CSV = (
@@ -131,15 +132,7 @@ def handler_logs(cloud: LocalCloud, config: PipelineConfig) -> list[dict[str, An
 
 
 def queue_depth(cloud: LocalCloud, url: str) -> int:
-    attributes = cloud.client("sqs").get_queue_attributes(
-        QueueUrl=url,
-        AttributeNames=[
-            "ApproximateNumberOfMessages",
-            "ApproximateNumberOfMessagesNotVisible",
-            "ApproximateNumberOfMessagesDelayed",
-        ],
-    )["Attributes"]
-    return sum(int(value) for value in attributes.values())
+    return messages_in_queue(cloud.client("sqs"), url)
 
 
 # --- duplicate delivery and redelivery -----------------------------------------------------------------------------

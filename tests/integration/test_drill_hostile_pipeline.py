@@ -26,10 +26,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from covid_pipeline import sample_data
+from covid_pipeline.common import split_s3_uri
 from covid_pipeline.config import PipelineConfig
 from covid_pipeline.local.cloud import LocalCloud
 from covid_pipeline.monitoring import read_manifest
-from covid_pipeline.orchestrator import Orchestrator, split_s3_uri
+from covid_pipeline.orchestrator import Orchestrator
 from covid_pipeline.warehouse.duckdb_target import duckdb_path
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark, pytest.mark.timeout(1800)]

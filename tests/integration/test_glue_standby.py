@@ -121,8 +121,8 @@ def error_log(cloud: LocalCloud, run_id: str) -> list[str]:
 
 def standby_pid(cloud: LocalCloud) -> int:
     assert cloud.executor is not None
-    assert cloud.executor.wait_standby_ready(READY_TIMEOUT), "the warm job process never became ready"
-    standby = cloud.executor._standby
+    assert cloud.executor.wait_standby_ready(READY_TIMEOUT), "the warm worker never became ready"
+    standby = cloud.executor._warm_worker
     assert standby is not None
     return standby.process.pid
 

@@ -22,8 +22,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from covid_pipeline.cli import main
+from covid_pipeline.common import split_s3_uri
 from covid_pipeline.config import load_config
-from covid_pipeline.orchestrator import split_s3_uri
 from covid_pipeline.warehouse.schema import JOB_OUTPUT_COLUMNS
 
 ENV = "test"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from covid_pipeline.local.glue_executor import error_message_from, split_s3_url, state_change_event
+from covid_pipeline.common import split_s3_object_url
+from covid_pipeline.local.glue_process import error_message_from
+from covid_pipeline.local.glue_run_state import state_change_event
 
 TRACEBACK = [
     "26/11/26 19:00:00 WARN NativeCodeLoader: Unable to load native-hadoop library",
@@ -53,12 +55,12 @@ def test_error_message_is_capped() -> None:
     assert len(message) == 2048 and message.startswith("RuntimeError: xxx")
 
 
-def test_split_s3_url() -> None:
-    assert split_s3_url("s3://bucket/glue/script.py") == ("bucket", "glue/script.py")
+def test_split_s3_object_url() -> None:
+    assert split_s3_object_url("s3://bucket/glue/script.py") == ("bucket", "glue/script.py")
     with pytest.raises(ValueError, match="not an s3:// location"):
-        split_s3_url("/local/script.py")
+        split_s3_object_url("/local/script.py")
     with pytest.raises(ValueError, match="needs a bucket and a key"):
-        split_s3_url("s3://bucket-only")
+        split_s3_object_url("s3://bucket-only")
 
 
 def test_state_change_event_has_the_eventbridge_shape() -> None:

@@ -1,4 +1,4 @@
-"""The warm job process's bookkeeping, without Spark: how a run's output is told from what comes between
+"""The warm worker's bookkeeping, without Spark: how a run's output is told from what comes between
 runs, and what a run leaves behind in the interpreter (modules, working directory, environment, logging)."""
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from covid_pipeline.local.glue_executor import _Standby
 from covid_pipeline.local.glue_standby import (
     READY_LINE,
     RUN_END_LINE,
@@ -23,6 +22,7 @@ from covid_pipeline.local.glue_standby import (
     forget_modules,
     parse_end_of_run,
 )
+from covid_pipeline.local.glue_warm_pool import WarmWorker
 
 # A stand-in for the warm process that speaks its protocol: warm-up output, ready line, one run per stdin line.
 FAKE_PROCESS = textwrap.dedent(
@@ -45,20 +45,20 @@ FAKE_PROCESS = textwrap.dedent(
 
 
 @pytest.fixture
-def standby(tmp_path: Path) -> Iterator[_Standby]:
+def standby(tmp_path: Path) -> Iterator[WarmWorker]:
     process = subprocess.Popen(
         [sys.executable, "-c", FAKE_PROCESS],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    yield _Standby(process, tmp_path, {})
+    yield WarmWorker(process, tmp_path, {})
     if process.poll() is None:
         process.kill()
     process.wait()
 
 
-def run_once(standby: _Standby, code: int) -> dict[str, list[str]]:
+def run_once(standby: WarmWorker, code: int) -> dict[str, list[str]]:
     lines: dict[str, list[str]] = {"stdout": [], "stderr": []}
     standby.attach({channel: lines[channel].append for channel in lines})
     assert standby.process.stdin is not None
@@ -68,7 +68,7 @@ def run_once(standby: _Standby, code: int) -> dict[str, list[str]]:
     return {channel: [line.rstrip("\n") for line in got] for channel, got in lines.items()}
 
 
-def test_a_run_gets_its_own_output_and_the_warm_up_s_and_nothing_after_its_end(standby: _Standby) -> None:
+def test_a_run_gets_its_own_output_and_the_warm_up_s_and_nothing_after_its_end(standby: WarmWorker) -> None:
     assert standby.ready.wait(10)
 
     first = run_once(standby, 0)
@@ -83,7 +83,7 @@ def test_a_run_gets_its_own_output_and_the_warm_up_s_and_nothing_after_its_end(s
     assert standby.runs == 2
 
 
-def test_a_failed_run_reports_its_exit_code_and_is_not_reused(standby: _Standby) -> None:
+def test_a_failed_run_reports_its_exit_code_and_is_not_reused(standby: WarmWorker) -> None:
     assert standby.ready.wait(10)
     run_once(standby, 3)
     assert (standby.exit_code, standby.reusable) == (3, False)

@@ -8,6 +8,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from covid_pipeline.common import split_s3_uri
 from covid_pipeline.config import PipelineConfig
 from covid_pipeline.sample_data.counts import DEFAULT_SEED
 from covid_pipeline.sample_data.eras import QUIRKS, REPORT_DATES, era_of
@@ -65,16 +66,9 @@ def raw_key(config: PipelineConfig, file: SampleFile) -> str:
     return f"{config['raw_prefix']}{SOURCE}/{file.name}"
 
 
-def _split_s3_uri(uri: str) -> tuple[str, str]:
-    if not uri.startswith("s3://"):
-        raise ValueError(f"not an s3:// URI: {uri}")
-    bucket, _, key = uri[len("s3://") :].partition("/")
-    return bucket, key
-
-
 def upload_reference(config: PipelineConfig, dataset: SampleDataset, s3: Any) -> str:
     """Put the lookup at config.reference_path (the job reads it from there)."""
-    bucket, key = _split_s3_uri(config.reference_path)
+    bucket, key = split_s3_uri(config.reference_path)
     s3.put_object(Bucket=bucket, Key=key, Body=dataset.lookup.read_bytes(), ContentType="text/csv")
     return config.reference_path
 

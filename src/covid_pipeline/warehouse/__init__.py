@@ -31,8 +31,10 @@ a list syncs only those (`year=2020/month=3` or any path containing it); `remove
 emptied (its manifest's partitions_removed).
 """
 
-from covid_pipeline.warehouse.base import LoadResult, Partition, WarehouseError, WarehouseTarget
-from covid_pipeline.warehouse.loader import load_partitions, redact_url, target_for_url
+from covid_pipeline.common import redact_url
+from covid_pipeline.warehouse.base import LoadResult, Partition, WarehouseError
+from covid_pipeline.warehouse.loader import load_partitions, target_for_url
+from covid_pipeline.warehouse.target import WarehouseTarget
 
 __all__ = [
     "LoadResult",

@@ -12,8 +12,9 @@ from typing import Any
 import duckdb
 
 from covid_pipeline.warehouse import sql
-from covid_pipeline.warehouse.base import Partition, PartitionSnapshot, WarehouseError, WarehouseTarget
+from covid_pipeline.warehouse.base import Partition, PartitionSnapshot, WarehouseError
 from covid_pipeline.warehouse.schema import FACT_COVID_DAILY, TABLES, view_statements
+from covid_pipeline.warehouse.target import WarehouseTarget
 from covid_pipeline.warehouse.transform import StarRows, concat_facts
 
 STAGED_VIEWS = ("staged_locations", "staged_dates", "staged_facts")

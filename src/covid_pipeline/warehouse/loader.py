@@ -6,8 +6,10 @@ import logging
 import time
 from typing import Any
 
-from covid_pipeline.warehouse.base import LoadResult, Partition, PartitionSnapshot, WarehouseError, WarehouseTarget
+from covid_pipeline.common import redact_url
+from covid_pipeline.warehouse.base import LoadResult, Partition, PartitionSnapshot, WarehouseError
 from covid_pipeline.warehouse.source import PartitionSource
+from covid_pipeline.warehouse.target import WarehouseTarget
 from covid_pipeline.warehouse.transform import StarRows, build_star_rows, normalize_job_output
 
 logger = logging.getLogger(__name__)
@@ -43,42 +45,6 @@ def target_for_url(warehouse_url: str, *, wait_seconds: float | None = None, **o
         f"unsupported warehouse URL {redact_url(warehouse_url)!r}: expected one of "
         "duckdb:///path.duckdb, postgresql://user@host:port/db, redshift://cluster/db?secret_arn=...&iam_role=..."
     )
-
-
-# Query-string parameters whose values are secrets (case-insensitive; any name containing one of these words).
-SECRET_PARAMETER_WORDS = ("password", "passwd", "pwd", "secret_key", "token", "api_key", "apikey", "credential")
-
-
-def redact_url(url: str) -> str:
-    """The URL without its secrets, for messages, logs and reports: the password of `user:password@` and the values
-    of query parameters such as `?password=` or `sslpassword=` become `***`. The one redaction function of the
-    project: everything that shows a warehouse URL goes through it."""
-    from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
-
-    try:
-        parts = urlsplit(url)
-        password = parts.password
-    except ValueError:
-        return "<unparseable URL>"
-    netloc, query = parts.netloc, parts.query
-    if password is None and not any(_is_secret_parameter(name) for name, _ in parse_qsl(query)):
-        return url  # nothing to hide (and urlunsplit would respell duckdb:///path as duckdb:/path)
-    if password is not None:
-        userinfo, _, host = netloc.rpartition("@")
-        netloc = f"{userinfo.split(':', 1)[0]}:***@{host}"
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        if any(_is_secret_parameter(name) for name, _ in pairs):
-            query = "&".join(
-                f"{quote(name, safe='_-.')}=" + ("***" if _is_secret_parameter(name) else quote(value, safe=":/_-.="))
-                for name, value in pairs
-            )
-    return urlunsplit(parts._replace(netloc=netloc, query=query))
-
-
-def _is_secret_parameter(name: str) -> bool:
-    lowered = name.lower()
-    return any(word in lowered for word in SECRET_PARAMETER_WORDS)
 
 
 def load_partitions(

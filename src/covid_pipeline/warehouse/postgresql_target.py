@@ -14,9 +14,11 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 from psycopg.copy import QueuedLibpqWriter
 
+from covid_pipeline.common import redact_url
 from covid_pipeline.warehouse import sql
-from covid_pipeline.warehouse.base import Partition, PartitionSnapshot, WarehouseError, WarehouseTarget
+from covid_pipeline.warehouse.base import Partition, PartitionSnapshot, WarehouseError
 from covid_pipeline.warehouse.schema import DIM_DATE, DIM_LOCATION, FACT_COVID_DAILY, TABLES, view_statements
+from covid_pipeline.warehouse.target import WarehouseTarget
 from covid_pipeline.warehouse.transform import StarRows
 
 POSTGRES_TYPES = {
@@ -65,7 +67,6 @@ class PostgreSQLTarget(WarehouseTarget):
         lock_wait_seconds: float = DEFAULT_LOCK_WAIT_SECONDS,
         environ: Mapping[str, str] | None = None,
     ) -> None:
-        from covid_pipeline.warehouse.loader import redact_url
 
         self.url = url
         self.display_url = redact_url(url)

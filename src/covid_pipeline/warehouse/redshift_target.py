@@ -28,7 +28,7 @@ from urllib.parse import parse_qs, urlsplit
 import pyarrow as pa
 
 from covid_pipeline.warehouse import sql
-from covid_pipeline.warehouse.base import Partition, PartitionSnapshot, WarehouseError, WarehouseTarget
+from covid_pipeline.warehouse.base import Partition, PartitionSnapshot, WarehouseError
 from covid_pipeline.warehouse.schema import (
     DIM_DATE,
     DIM_LOCATION,
@@ -41,6 +41,7 @@ from covid_pipeline.warehouse.schema import (
     Table,
     view_statements,
 )
+from covid_pipeline.warehouse.target import WarehouseTarget
 from covid_pipeline.warehouse.transform import StarRows
 
 REDSHIFT_TYPES = {

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from covid_pipeline.common import redact_url
 from covid_pipeline.monitoring import (
     METRIC_WAREHOUSE_LOAD_SECONDS,
     METRIC_WAREHOUSE_PARTITIONS_LOADED,
@@ -21,7 +22,7 @@ from covid_pipeline.monitoring import (
     state_path_from_env,
 )
 from covid_pipeline.warehouse.base import WarehouseError
-from covid_pipeline.warehouse.loader import load_partitions, redact_url
+from covid_pipeline.warehouse.loader import load_partitions
 
 logger = logging.getLogger(__name__)
 
