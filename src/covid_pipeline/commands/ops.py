@@ -147,7 +147,8 @@ class _Progress:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from covid_pipeline.orchestrator import FAILED_STATES, parse_overrides
+    from covid_pipeline.common import FAILED_STATES
+    from covid_pipeline.orchestrator import parse_overrides
 
     overrides = parse_overrides(args.arg or [])
     with _session(args) as (config, session):
