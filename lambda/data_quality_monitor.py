@@ -3,8 +3,8 @@
 Triggered by an EventBridge rule on `{"source": ["aws.glue"], "detail-type": ["Glue Job State Change"]}`. Alerts when
 the run ends without succeeding: FAILED, TIMEOUT, ERROR or STOPPED (the message carries Glue's error); when a
 SUCCEEDED run's data quality score is below DQ_SCORE_THRESHOLD, when its quarantined share of input rows is above
-QUARANTINE_RATIO_THRESHOLD, or when a SUCCEEDED run wrote no manifest. Every final state puts the run's metrics (namespace METRICS_NAMESPACE, dimension
-JobName).
+QUARANTINE_RATIO_THRESHOLD, or when a SUCCEEDED run wrote no manifest. Every final state puts the run's metrics
+(namespace METRICS_NAMESPACE, dimension JobName).
 EventBridge delivers at least once: a marker `<state_path>monitor/<jobRunId>.<state>.json` (conditional put) makes a
 repeated delivery send neither the alert nor the metrics again.
 
