@@ -13,7 +13,7 @@ from typing import Any
 
 import boto3
 
-from covid_pipeline.commands.ops import _add_common, _print_json, _session, format_table
+from covid_pipeline.commands.plumbing import _add_common, _print_json, _session, format_table
 from covid_pipeline.config import PipelineConfig
 from covid_pipeline.errors import UserError
 from covid_pipeline.ingestion.sources import SourceConfigError
