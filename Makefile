@@ -12,10 +12,11 @@ export SPARK_LOCAL_IP := 127.0.0.1
 export CHECKPOINT_DISABLE := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup demo test test-slow test-all check format bench clean
+.PHONY: help setup demo test-unit test test-slow test-all check format bench report-png clean
 
 help:
 	@echo "make demo      set up, then run the whole pipeline locally on generated sample data"
+	@echo "make test-unit the unit tests only: no Spark, server, PostgreSQL or Terraform (under a minute)"
 	@echo "make test      set up, then run the test suite (slow drills: make test-slow)"
 	@echo "make check     ruff lint + format check + mypy"
 	@echo "make bench     benchmarks (needs ../shared/data)"
@@ -48,6 +49,10 @@ setup: $(STAMP) $(JARS_STAMP) $(LAYER_STAMP) $(CHECKOV_STAMP)
 
 demo: $(STAMP) $(JARS_STAMP) $(LAYER_STAMP)
 	$(VENV)/bin/covid-pipeline --env dev demo
+
+# tests/unit only: its conftest fails any test there that starts Spark, a JVM, a server or PostgreSQL.
+test-unit: $(STAMP) $(LAYER_STAMP)
+	$(PY) -m pytest tests/unit -q
 
 test: setup
 	$(PY) -m pytest -m "not slow" -q

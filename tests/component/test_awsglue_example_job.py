@@ -84,10 +84,3 @@ def test_daily_totals_keeps_typed_fields_only(spark: Any, glue_context: GlueCont
         ("country", "String"), ("report_date", "Date"), ("confirmed", "Long"), ("deaths", "Long"),
         ("year", "Integer"), ("month", "Integer"),
     ]  # fmt: skip
-
-
-def test_missing_job_arguments_fail_before_any_read() -> None:
-    from awsglue.utils import GlueArgumentError
-
-    with pytest.raises(GlueArgumentError, match="--output_path"):
-        daily_report_totals.main(ARGV[:-2])

@@ -190,12 +190,3 @@ def test_collection_transforms(glue_context: GlueContext) -> None:
     assert [mapped[k].toDF().columns for k in mapped] == [["key"], ["key"]]
     with pytest.raises(KeyError, match="'nope'"):
         collection.select("nope")
-
-
-def test_transform_classes_describe_themselves_as_aws_documents() -> None:
-    description = ApplyMapping.describe()["transform"]
-    assert (description["name"], description["location"]) == ("ApplyMapping", "internal")
-    assert [a["name"] for a in description["args"]][:2] == ["frame", "mappings"]
-    assert description["args"][2] == {
-        "name": "case_sensitive", "type": "bool", "description": "", "optional": True, "defaultValue": "False",
-    }  # fmt: skip

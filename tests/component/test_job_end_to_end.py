@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import shutil
 import subprocess
 import sys
 from datetime import date, datetime
@@ -297,32 +296,3 @@ def test_script_runs_as_glue_runs_it(tmp_path: Path, repo_root: Path) -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     manifest = json.loads((tmp_path / "state" / "runs" / "jr_0123.json").read_text())
     assert (manifest["status"], manifest["rows_out"], manifest["job_name"]) == ("succeeded", 7, "glue-style")
-
-
-def test_options_parse_the_glue_way() -> None:
-    argv = ["script.py", "--JOB_NAME", "n", "--source", "owid", "--input_path", "i", "--output_path", "o",
-            "--quarantine_path", "q", "--state_path", "s", "--reference_path", "r", "--TempDir", "t",
-            "--job-bookmark-option", "job-bookmark-disable", "--catalog_table", "tbl",
-            "--JOB_RUN_ID", "jr_9"]  # fmt: skip
-    parsed = job.parse_options(argv)
-    assert (parsed.source, parsed.catalog_table, parsed.catalog_database, parsed.run_id) == (
-        "owid",
-        "tbl",
-        None,
-        "jr_9",
-    )
-    assert parsed.full_refresh is False
-    resolved = job.resolve_options(argv)
-    assert (resolved["JOB_NAME"], resolved["JOB_RUN_ID"], resolved["job_bookmark_option"]) == (
-        "n",
-        "jr_9",
-        "job-bookmark-disable",
-    )
-    with pytest.raises(SystemExit):
-        job.parse_options(["script.py", "--JOB_NAME", "n"])
-
-
-def test_stage_helper_keeps_fixtures_intact(tmp_path: Path) -> None:
-    stage(tmp_path, ["11-10-2020.csv"], gzipped=("11-10-2020.csv",))
-    assert gzip.decompress((tmp_path / "11-10-2020.csv.gz").read_bytes()) == (FIXTURES / "11-10-2020.csv").read_bytes()
-    shutil.rmtree(tmp_path)

@@ -17,8 +17,6 @@ import covid_transform as job
 import pytest
 from utils import storage
 
-from covid_pipeline import input_rules
-
 pytestmark = pytest.mark.spark
 pytest_plugins = ["tests.moto_fixture"]  # moto_endpoint
 
@@ -345,34 +343,3 @@ def test_a_ledger_refuses_a_run_on_another_input_path_with_a_clear_error(
         "their output. Point --state_path at the state of this input"
     ]
     assert errors[0].exc_info is None  # one line, no traceback
-
-
-def test_options_parse_the_guard_arguments() -> None:
-    base = ["s.py", "--JOB_NAME", "n", "--source", "jhu_daily", "--input_path", "i", "--output_path", "o",
-            "--quarantine_path", "q", "--state_path", "s", "--reference_path", "r"]  # fmt: skip
-    default = job.parse_options(base)
-    assert (default.allow_removals, default.max_removal_share, default.poison_after_failures) == (False, 0.1, 3)
-    assert (default.max_compressed_bytes, default.max_uncompressed_bytes) == (512 * MIB, 4096 * MIB)
-    given = job.parse_options([*base, "--allow_removals", "true", "--max_removal_share", "0.25",
-                               "--poison_after_failures", "5", "--max_compressed_bytes", "1000",
-                               "--max_uncompressed_bytes", "2000"])  # fmt: skip
-    assert (given.allow_removals, given.max_removal_share, given.poison_after_failures) == (True, 0.25, 5)
-    assert (given.max_compressed_bytes, given.max_uncompressed_bytes) == (1000, 2000)
-    for wrong in (["--max_removal_share", "2"], ["--poison_after_failures", "zero"], ["--max_compressed_bytes", "0"]):
-        with pytest.raises(SystemExit, match=wrong[0]):
-            job.parse_options([*base, *wrong])
-
-
-def test_the_jobs_defaults_are_terraforms(repo_root: Path) -> None:
-    """The job's defaults serve runs outside Terraform only; they must be the variables' defaults."""
-    variables = (repo_root / "terraform" / "variables.tf").read_text()
-
-    def default(name: str) -> float:
-        block = re.search(rf'variable "{name}" {{(.*?)\n}}', variables, re.S)
-        assert block, name
-        return float(re.search(r"default\s*=\s*([\d.]+)", block.group(1)).group(1))
-
-    assert default("max_input_compressed_mib") * MIB == input_rules.DEFAULT_MAX_COMPRESSED_BYTES
-    assert default("max_input_uncompressed_mib") * MIB == input_rules.DEFAULT_MAX_UNCOMPRESSED_BYTES
-    assert default("poison_after_failures") == input_rules.DEFAULT_POISON_AFTER_FAILURES
-    assert default("max_removal_share") == input_rules.DEFAULT_MAX_REMOVAL_SHARE

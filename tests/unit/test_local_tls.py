@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
-from covid_pipeline.local.tls import LEAF_VALIDITY, ensure_local_tls, java_truststore_for
+from covid_pipeline.local.tls import LEAF_VALIDITY, ensure_local_tls
 
 NOW = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
 
@@ -73,17 +73,3 @@ def test_the_server_context_serves_a_chain_the_client_context_trusts(tmp_path: P
     server, client = tls.server_context(), tls.client_context()
     assert server.minimum_version >= ssl.TLSVersion.TLSv1_2
     assert client.verify_mode == ssl.CERT_REQUIRED and client.check_hostname
-
-
-@pytest.mark.skipif(shutil.which("keytool") is None, reason="keytool (the JDK) is not installed")
-def test_java_truststore_is_built_once_per_ca(tmp_path: Path) -> None:
-    tls = ensure_local_tls(tmp_path, now=NOW)
-    store = java_truststore_for(tls.ca_cert)
-    assert store.path == tls.truststore_path and store.store_type == "PKCS12"
-    built = store.path.stat().st_mtime_ns
-    assert java_truststore_for(tls.ca_cert).path.stat().st_mtime_ns == built  # reused
-    ensure_local_tls(tmp_path, now=NOW + dt.timedelta(days=3651))  # a new CA
-    assert java_truststore_for(tls.ca_cert).path.stat().st_mtime_ns != built
-    options = store.java_options()
-    assert f"-Djavax.net.ssl.trustStore={store.path}" in options
-    assert "-Djavax.net.ssl.trustStoreType=PKCS12" in options

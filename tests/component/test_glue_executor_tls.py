@@ -1,7 +1,9 @@
-"""A job process of the local Glue executor reaches an HTTPS emulator: its JVM trusts the CA its boto3 trusts."""
+"""The JVM's side of the local cloud's TLS (keytool starts a JVM): the trust store made from the local CA, and a job
+process of the local Glue executor that reaches an HTTPS emulator because its JVM trusts the CA its boto3 trusts."""
 
 from __future__ import annotations
 
+import datetime as dt
 import shlex
 import shutil
 from pathlib import Path
@@ -10,7 +12,9 @@ import pytest
 
 from covid_pipeline.local.emulator import emulator_env
 from covid_pipeline.local.glue_executor import GlueExecutor
-from covid_pipeline.local.tls import ensure_local_tls
+from covid_pipeline.local.tls import ensure_local_tls, java_truststore_for
+
+NOW = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
 
 
 def _submit_conf(env: dict[str, str]) -> dict[str, str]:
@@ -22,6 +26,20 @@ def _executor(endpoint: str, child_env: dict[str, str], tmp_path: Path) -> GlueE
     return GlueExecutor(
         moto_endpoint=endpoint, region="us-east-1", work_root=tmp_path, history_path=None, child_env=child_env
     )
+
+
+@pytest.mark.skipif(shutil.which("keytool") is None, reason="keytool (the JDK) is not installed")
+def test_java_truststore_is_built_once_per_ca(tmp_path: Path) -> None:
+    tls = ensure_local_tls(tmp_path, now=NOW)
+    store = java_truststore_for(tls.ca_cert)
+    assert store.path == tls.truststore_path and store.store_type == "PKCS12"
+    built = store.path.stat().st_mtime_ns
+    assert java_truststore_for(tls.ca_cert).path.stat().st_mtime_ns == built  # reused
+    ensure_local_tls(tmp_path, now=NOW + dt.timedelta(days=3651))  # a new CA
+    assert java_truststore_for(tls.ca_cert).path.stat().st_mtime_ns != built
+    options = store.java_options()
+    assert f"-Djavax.net.ssl.trustStore={store.path}" in options
+    assert "-Djavax.net.ssl.trustStoreType=PKCS12" in options
 
 
 @pytest.mark.skipif(shutil.which("keytool") is None, reason="keytool (the JDK) is not installed")
