@@ -15,11 +15,12 @@ export PYTHONDONTWRITEBYTECODE := 1
 .PHONY: help setup demo test-unit test test-slow test-all check format bench report-png clean
 
 help:
-	@echo "make demo      set up, then run the whole pipeline locally on generated sample data"
-	@echo "make test-unit the unit tests only: no Spark, server, PostgreSQL or Terraform (under a minute)"
-	@echo "make test      set up, then run the test suite (slow drills: make test-slow)"
-	@echo "make check     ruff lint + format check + mypy"
-	@echo "make bench     benchmarks (needs ../shared/data)"
+	@echo "make demo        set up, then run the whole pipeline locally on generated sample data"
+	@echo "make test-unit   the unit tests only: no Spark, server, PostgreSQL or Terraform (under a minute)"
+	@echo "make test        set up, then run the test suite (slow drills: make test-slow)"
+	@echo "make check       ruff lint + format check + mypy"
+	@echo "make bench       benchmarks (needs ../shared/data)"
+	@echo "make report-png  docs/report.png from a fresh demo run, drawn by headless Chromium"
 
 $(STAMP): requirements.txt pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (Python 3.11 is required)"; exit 1; }
@@ -74,6 +75,11 @@ format: $(STAMP)
 
 bench: $(STAMP) $(JARS_STAMP) $(LAYER_STAMP)
 	$(PY) -m bench.run_all
+
+# The README's picture from a real run: the demo's pipeline on its sample data, then the report of its warehouse,
+# drawn by headless Chromium (Debian: apt-get install -y chromium). Run it again when the report changes.
+report-png: demo
+	$(VENV)/bin/covid-pipeline --env dev report --local --screenshot docs/report.png --screenshot-height 2560
 
 clean:
 	rm -rf .local build .pytest_cache .ruff_cache .mypy_cache spark-warehouse bench/results/tmp
