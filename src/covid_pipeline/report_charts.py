@@ -70,7 +70,7 @@ def line_chart(
     height: int = 300,
     y_label: str = "",
 ) -> str:
-    """Multi-series time chart; one <path> per series (gaps where a value is None)."""
+    """Multi-series time chart; one <path> per series (gaps where a value is None, a dot for a value alone)."""
     left, right, top, bottom = 58, 16, 34, 52
     plot_w, plot_h = width - left - right, height - top - bottom
     points = [(d, v) for values in series.values() for d, v in values if v is not None]
@@ -116,18 +116,24 @@ def line_chart(
     for index, (name, values) in enumerate(series.items()):
         color = PALETTE[index % len(PALETTE)]
         commands: list[str] = []
+        dots: list[str] = []
         pen_down = False
-        for day, value in values:
+        for index, (day, value) in enumerate(values):
             if value is None:
                 pen_down = False
                 continue
-            commands.append(f"{'L' if pen_down else 'M'}{x_of(day):.1f},{y_of(value):.1f}")
+            x, y = x_of(day), y_of(value)
+            commands.append(f"{'L' if pen_down else 'M'}{x:.1f},{y:.1f}")
+            # A value with no neighbour draws no line (sparse report days): a dot shows it.
+            if not pen_down and (index + 1 == len(values) or values[index + 1][1] is None):
+                dots.append(f'<circle class="series-dot" cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{color}"/>')
             pen_down = True
         data = json.dumps([[d.isoformat(), None if v is None else round(v, 2)] for d, v in values])
         parts.append(
             f'<path class="series" d="{" ".join(commands)}" stroke="{color}" data-name="{escape(name)}" '
             f"data-values='{escape(data, quote=True)}'/>"
         )
+        parts.extend(dots)
         legend_y = height - 12
         parts.append(f'<rect x="{legend_x}" y="{legend_y - 9}" width="12" height="4" rx="1" fill="{color}"/>')
         parts.append(f'<text class="legend" x="{legend_x + 16}" y="{legend_y - 4}">{escape(name)}</text>')

@@ -116,6 +116,21 @@ def test_empty_data_renders_with_placeholders():
     assert "No data yet" in page and "no warehouse" in page and "No runs yet" in page
 
 
+def test_a_value_between_gaps_is_drawn_as_a_dot():
+    days = [date(2021, 1, d) for d in (1, 2, 3, 4, 5)]
+    svg = line_chart(
+        {"A": [(days[0], 0.0), (days[1], None), (days[2], 50.0), (days[3], 100.0), (days[4], None)]},
+        chart_id="c",
+        title="t",
+        width=200,
+        height=134,
+    )
+    # x 58..184 over the days with values (1 to 4, 42 a day), y 34..82 for 0..100: day 1 stands alone, days 3 and 4
+    # make a line
+    assert 'd="M58.0,82.0 M142.0,58.0 L184.0,34.0"' in svg
+    assert re.findall(r'<circle class="series-dot" cx="([\d.]+)" cy="([\d.]+)"', svg) == [("58.0", "82.0")]
+
+
 def test_line_chart_geometry_is_exact():
     svg = line_chart(
         {"A": [(date(2021, 1, 1), 0.0), (date(2021, 1, 3), 100.0)]}, chart_id="c", title="t", width=200, height=134
