@@ -143,3 +143,9 @@ def test_redshift_loads_owid_into_its_own_tables() -> None:
     ]
     owid_ddl = next(s for s in schema_statements() if "fact_owid_daily" in s)
     assert owid_ddl.endswith("PRIMARY KEY (date_key, country)\n) DISTSTYLE ALL COMPOUND SORTKEY (date_key, country)")
+
+
+def test_owid_facts_are_columns_the_job_writes() -> None:
+    from covid_pipeline.warehouse.schema import FACT_OWID_DAILY, JOB_OUTPUT_COLUMNS
+
+    assert set(FACT_OWID_DAILY.column_names) - set(JOB_OUTPUT_COLUMNS) == {"date_key"}  # derived from report_date
