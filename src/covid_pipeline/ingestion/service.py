@@ -3,7 +3,7 @@ store it in the raw bucket under its date partition, remember what was fetched. 
 object: its S3 event starts the job exactly as a manual upload does.
 
 Nothing is stored unless it passed every check; a re-run of the same tick finds nothing new (daily reports after
-the newest stored, conditional GETs and content digests for the others), so it writes nothing.
+the newest settled, conditional GETs and content digests for the others), so it writes nothing.
 """
 
 from __future__ import annotations

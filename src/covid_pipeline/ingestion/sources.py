@@ -4,8 +4,9 @@ The sources come from the function's environment (``INGESTION_SOURCES``, written
 the ``ingestion_sources`` tfvars): a JSON object of source name -> settings. Three kinds:
 
 - ``daily_reports``: one file per report date (JHU CSSE); the URL has a ``{date:...}`` placeholder
-  (``str.format`` with a ``datetime.date``). A run fetches the days after the newest one stored, at most
-  ``max_days_per_run`` of them, stopping at the first day not published yet (404).
+  (``str.format`` with a ``datetime.date``). A run fetches the days after the newest one settled, at most
+  ``max_days_per_run`` of them; a day that answers 404 is not published yet, or a gap its publisher left
+  (``service.settle_days``).
 - ``whole_file``: one file replaced in place by its publisher (OWID); stored again only when it changed.
 - ``json_records``: an endpoint answering a JSON list of records; stored as JSON lines named after the source and
   the tick's date (the job reads ``.jsonl``).
