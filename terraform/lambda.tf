@@ -92,6 +92,7 @@ locals {
       STATE_BUCKET      = local.processed_bucket
       STATE_PREFIX      = var.state_prefix
       INGESTION_SOURCES = jsonencode(var.ingestion_sources)
+      FETCH_MAX_BYTES   = tostring(var.max_input_compressed_mib * 1048576)
       METRICS_NAMESPACE = local.metrics_namespace
       ALERTS_TOPIC_ARN  = aws_sns_topic.alerts.arn
       ENVIRONMENT       = var.environment

@@ -601,7 +601,7 @@ variable "ingestion_timeout_seconds" {
 }
 
 variable "ingestion_memory_mb" {
-  description = "Memory of the ingestion function: a fetched file is checked and stored from memory."
+  description = "Memory of the ingestion function (a fetched file streams into its /tmp, up to max_input_compressed_mib, and is checked and stored from there)."
   type        = number
   default     = 1024
 

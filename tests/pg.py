@@ -167,3 +167,11 @@ def postgres_database(postgres_url: str) -> Iterator[str]:
     yield f"{base}/{name}"
     with psycopg.connect(postgres_url, autocommit=True) as connection:
         connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")  # type: ignore[arg-type]
+
+
+@pytest.fixture(params=["duckdb", "postgresql"])
+def warehouse_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Either target the loader writes with rows: a fresh DuckDB file, or a fresh database of this server."""
+    if request.param == "duckdb":
+        return f"duckdb://{tmp_path / 'covid.duckdb'}"
+    return str(request.getfixturevalue("postgres_database"))

@@ -1,18 +1,21 @@
 """A real HTTP server on a free loopback port standing in for the public sources (never the internet).
 
 Serves files of a folder (``../shared/data`` or files a test makes) by path, with ETag and Last-Modified and
-answers to conditional GETs (304), like a static file host; plus routes a test sets for the bad cases: any status,
-headers and body, a redirect, a body cut short of its Content-Length, N failures before success.
+answers to conditional GETs (304: If-None-Match, or If-Modified-Since), like a static file host (``etags=False``: a
+host that sends Last-Modified only); plus routes a test sets for the bad cases: any status, headers and body, a
+redirect, a body cut short of its Content-Length, N failures before success. ``stalling_server`` accepts
+connections and never answers.
 """
 
 from __future__ import annotations
 
 import hashlib
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from email.utils import formatdate
+from email.utils import formatdate, parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -24,6 +27,7 @@ class Route:
     headers: dict[str, str] = field(default_factory=dict)
     failures_first: int = 0  # answer 503 this many times first
     cut_short: bool = False  # declare a longer Content-Length than sent, then close
+    no_length: bool = False  # no Content-Length: the body ends when the connection closes
 
 
 @dataclass
@@ -33,6 +37,7 @@ class SourceServer:
     routes: dict[str, Route] = field(default_factory=dict)
     files: dict[str, Path] = field(default_factory=dict)  # URL path -> file (besides root)
     requests: list[tuple[str, str, int]] = field(default_factory=list)  # (path, conditional header, status)
+    etags: bool = True  # False: validators are Last-Modified only
 
 
 def _handler(server_state: SourceServer) -> type[BaseHTTPRequestHandler]:
@@ -41,12 +46,14 @@ def _handler(server_state: SourceServer) -> type[BaseHTTPRequestHandler]:
             return
 
         def _send(self, status: int, body: bytes, headers: dict[str, str], length: int | None = None) -> None:
+            # length: the Content-Length to declare (None: the body's own; -1: none)
             conditional = self.headers.get("If-None-Match") or self.headers.get("If-Modified-Since") or ""
             server_state.requests.append((self.path, conditional, status))
             self.send_response(status)
             for name, value in headers.items():
                 self.send_header(name, value)
-            self.send_header("Content-Length", str(len(body) if length is None else length))
+            if length != -1:
+                self.send_header("Content-Length", str(len(body) if length is None else length))
             self.end_headers()
             self.wfile.write(body)
 
@@ -56,6 +63,10 @@ def _handler(server_state: SourceServer) -> type[BaseHTTPRequestHandler]:
                 if route.failures_first > 0:
                     route.failures_first -= 1
                     self._send(503, b"busy", {})
+                    return
+                if route.no_length:
+                    self._send(route.status, route.body, route.headers, -1)
+                    self.close_connection = True
                     return
                 if route.cut_short:
                     self._send(route.status, route.body[: len(route.body) // 2], route.headers, len(route.body))
@@ -69,10 +80,15 @@ def _handler(server_state: SourceServer) -> type[BaseHTTPRequestHandler]:
                 return
             body = path.read_bytes()
             etag = '"' + hashlib.md5(body).hexdigest() + '"'
-            modified = formatdate(path.stat().st_mtime, usegmt=True)
-            validators = {"ETag": etag, "Last-Modified": modified, "Content-Type": "application/octet-stream"}
-            if self.headers.get("If-None-Match") == etag:
-                self._send(304, b"", {"ETag": etag})
+            modified = formatdate(int(path.stat().st_mtime), usegmt=True)
+            validators = {"Last-Modified": modified, "Content-Type": "application/octet-stream"}
+            if server_state.etags:
+                validators["ETag"] = etag
+            since = self.headers.get("If-Modified-Since")
+            if (server_state.etags and self.headers.get("If-None-Match") == etag) or (
+                not server_state.etags and since and parsedate_to_datetime(since) >= parsedate_to_datetime(modified)
+            ):
+                self._send(304, b"", {"ETag": etag} if server_state.etags else {})
                 return
             self._send(200, body, validators)
 
@@ -93,3 +109,15 @@ def source_server(root: Path) -> Iterator[SourceServer]:
         httpd.shutdown()
         httpd.server_close()
         thread.join(timeout=5)
+
+
+@contextmanager
+def stalling_server() -> Iterator[str]:
+    """A URL on 127.0.0.1 whose server accepts the connection and then never answers (a fetch must time out)."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)  # connections wait in the backlog, unanswered
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/stalls.csv"
+    finally:
+        listener.close()

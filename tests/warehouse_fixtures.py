@@ -128,3 +128,61 @@ def upload_directory(s3: Any, root: Path, bucket: str, prefix: str) -> None:
     for path in sorted(root.rglob("*")):
         if path.is_file():
             s3.upload_file(str(path), bucket, prefix + path.relative_to(root).as_posix())
+
+
+# --- OWID: one row per country or aggregate and day, no province or county (the job's output schema all the same).
+OWID_FILE = "owid/year=2020/month=08/day=14/owid-covid-data.csv.gz"
+
+
+def owid_row(
+    day: dt.date, country: str, iso3: str, confirmed: int, deaths: int, new_confirmed: int | None, population: int
+) -> dict[str, Any]:
+    return {
+        "report_date": day,
+        "country": country,
+        "iso3": iso3,
+        "population": population,
+        "confirmed": confirmed,
+        "deaths": deaths,
+        "new_confirmed": new_confirmed,
+        "new_deaths": None,
+        "case_fatality_rate": round(deaths / confirmed * 100, 4),
+        "incidence_per_100k": round(confirmed / population * 100_000, 4),
+        "source_file": OWID_FILE,
+        "schema_era": "owid_v2",
+        "extra_fields": [("continent", "Europe"), ("new_cases_smoothed", "12.5")],
+    }
+
+
+def owid_march_rows() -> list[dict[str, Any]]:
+    d1, d2 = dt.date(2020, 3, 1), dt.date(2020, 3, 2)
+    return [
+        owid_row(d1, "Andorra", "AND", 1, 0, None, 77_265),
+        owid_row(d2, "Andorra", "AND", 2, 1, 1, 77_265),
+        owid_row(d1, "World", "OWID_WRL", 88_000, 3_000, None, 7_794_798_729),
+        owid_row(d2, "World", "OWID_WRL", 90_000, 3_100, 2_000, 7_794_798_729),
+        owid_row(d2, INJECTION_COUNTRY, "XXX", 5, 1, None, 1_000),
+    ]
+
+
+def owid_april_rows() -> list[dict[str, Any]]:
+    return [owid_row(dt.date(2020, 4, 1), "Andorra", "AND", 390, 14, 20, 77_265)]
+
+
+def write_owid_output(root: Path) -> Path:
+    write_partition(root, 2020, 3, owid_march_rows())
+    write_partition(root, 2020, 4, owid_april_rows())
+    (root / "_SUCCESS").write_text("")
+    return root
+
+
+def warehouse_query(url: str, statement: str) -> list[tuple]:
+    """Rows of one query against a duckdb:// or postgresql:// warehouse (read-only for DuckDB)."""
+    import duckdb
+    import psycopg
+
+    if url.startswith("duckdb://"):
+        with duckdb.connect(url.removeprefix("duckdb://"), read_only=True) as connection:
+            return connection.execute(statement).fetchall()
+    with psycopg.connect(url) as connection:
+        return connection.execute(statement).fetchall()  # type: ignore[arg-type]

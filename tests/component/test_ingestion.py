@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -14,8 +15,15 @@ import boto3
 import pytest
 
 from covid_pipeline.ingestion import fetch, sources
-from covid_pipeline.ingestion.service import Ingestor, RunRequest, Settings, days_to_fetch, run_request
-from tests.source_server import Route, SourceServer, source_server
+from covid_pipeline.ingestion.service import (
+    Ingestor,
+    RunRequest,
+    Settings,
+    days_to_fetch,
+    run_request,
+    settle_days,
+)
+from tests.source_server import Route, SourceServer, source_server, stalling_server
 
 pytest_plugins = ["tests.moto_fixture"]  # moto_endpoint
 
@@ -91,11 +99,11 @@ def test_ticks_fetch_what_is_new_then_nothing(server: SourceServer, s3: object) 
     body = s3.get_object(Bucket=RAW, Key="raw/jhu_daily/year=2021/month=01/day=01/01-01-2021.csv.gz")["Body"].read()  # type: ignore[attr-defined]
     assert body == report(date(2021, 1, 1))  # byte for byte as published
 
-    second = ingestor.run(TICK)  # the bounded backfill goes on: day 3, then day 4 is not published
-    assert [(o.source, o.status, o.day) for o in second.outcomes] == [
-        ("jhu", "stored", "2021-01-03"),
-        ("jhu", "not_published", "2021-01-04"),
-        ("owid", "unchanged", "2021-01-10"),
+    second = ingestor.run(TICK)  # the bounded backfill goes on: day 3, then day 4, six days overdue, is a gap
+    assert [(o.source, o.status, o.day, o.reason) for o in second.outcomes] == [
+        ("jhu", "stored", "2021-01-03", None),
+        ("jhu", "not_published", "2021-01-04", "skipped_by_publisher"),
+        ("owid", "unchanged", "2021-01-10", "not_modified"),
     ]
     third = ingestor.run(TICK)  # the same tick again: nothing written
     assert third.count("stored") == 0 and len(raw_keys(s3)) == 4
@@ -104,6 +112,64 @@ def test_ticks_fetch_what_is_new_then_nothing(server: SourceServer, s3: object) 
     assert owid_requests[1][1].startswith('"')  # the remembered ETag was sent
     runs = ingestor.state.recent_runs()
     assert [run["counts"]["stored"] for run in runs] == [0, 1, 3]
+
+
+def test_a_day_its_publisher_skipped_does_not_hold_back_the_days_after(server: SourceServer, s3: object) -> None:
+    jhu = server.root / "jhu"
+    (jhu / "01-03-2021.csv.gz").unlink()  # JHU skipped a day (it did, for real, a few times)
+    (jhu / "01-04-2021.csv.gz").write_bytes(report(date(2021, 1, 4)))
+    settings = settings_for(server)
+    wide = replace(settings.sources[0], max_days_per_run=6)
+    ingestor = Ingestor(replace(settings, sources=(wide,)), s3)
+
+    # The tick of Jan 5: day 3 is a gap (day 4 after it is published); day 5 is not published yet (it is the
+    # tick's own day), nor day 6 (not asked: after the tick).
+    first = ingestor.run(datetime(2021, 1, 5, 6, 0, tzinfo=UTC))
+    assert [(o.day, o.status, o.reason) for o in first.outcomes] == [
+        ("2021-01-01", "stored", None),
+        ("2021-01-02", "stored", None),
+        ("2021-01-03", "not_published", "skipped_by_publisher"),
+        ("2021-01-04", "stored", None),
+        ("2021-01-05", "not_published", "404"),
+    ]
+    assert first.state == "SUCCEEDED"
+    state = ingestor.state.load("jhu")
+    assert (state.settled_date, state.missing_days) == ("2021-01-04", ["2021-01-03"])
+
+    # The next ticks ask from day 5 on, never for day 3 again: day 5 is not published yet on the 6th (within the
+    # grace), and on the 8th it is overdue, so a gap, and days 6 and 7 are still recent.
+    second = ingestor.run(datetime(2021, 1, 6, 6, 0, tzinfo=UTC))
+    assert [(o.day, o.reason) for o in second.outcomes] == [("2021-01-05", "404"), ("2021-01-06", "404")]
+    third = ingestor.run(datetime(2021, 1, 8, 6, 0, tzinfo=UTC))
+    assert [(o.day, o.reason) for o in third.outcomes] == [
+        ("2021-01-05", "skipped_by_publisher"),
+        ("2021-01-06", "404"),
+        ("2021-01-07", "404"),
+        ("2021-01-08", "404"),
+    ]
+    assert ingestor.state.load("jhu").missing_days == ["2021-01-03", "2021-01-05"]
+    assert "/jhu/01-03-2021.csv.gz" not in [path for path, _, _ in server.requests[-6:]]
+
+    # The publisher adds the skipped day later: fetched by hand, it is stored and no longer listed as missing.
+    (jhu / "01-03-2021.csv.gz").write_bytes(report(date(2021, 1, 3)))
+    by_hand = ingestor.run(datetime(2021, 1, 8, 7, 0, tzinfo=UTC), only_source="jhu", only_date=date(2021, 1, 3))
+    assert [(o.day, o.status) for o in by_hand.outcomes] == [("2021-01-03", "stored")]
+    assert ingestor.state.load("jhu").missing_days == ["2021-01-05"]
+
+
+@pytest.mark.parametrize(
+    ("tried", "gaps", "settled"),
+    [
+        ([], [], None),
+        ([(date(2021, 1, 9), "not_published")], [], None),  # the day before the tick: not published yet
+        ([(date(2021, 1, 7), "not_published")], [date(2021, 1, 7)], date(2021, 1, 7)),  # overdue
+        ([(date(2021, 1, 8), "not_published"), (date(2021, 1, 9), "stored")], [date(2021, 1, 8)], date(2021, 1, 9)),
+        ([(date(2021, 1, 8), "failed")], [], None),  # a day that failed is never skipped
+        ([(date(2021, 1, 1), "stored"), (date(2021, 1, 2), "refused")], [], date(2021, 1, 1)),
+    ],
+)
+def test_settle_days(tried: list[tuple[date, str]], gaps: list[date], settled: date | None) -> None:
+    assert settle_days(tried, date(2021, 1, 10)) == (gaps, settled)
 
 
 def test_changed_file_is_stored_again_and_the_same_content_is_not(server: SourceServer, s3: object) -> None:
@@ -157,6 +223,54 @@ def test_bad_input_is_refused_with_its_reason_and_nothing_is_stored(
     assert ingestor.run(TICK, only_source="flaky").count("stored") == 1
     run = ingestor.run(TICK, only_source="down")
     assert run.state == "FAILED" and "HTTP 503 after 3 attempts" in str(run.outcomes[0].detail)
+
+
+def test_last_modified_alone_makes_a_conditional_get(server: SourceServer, s3: object) -> None:
+    server.etags = False  # a host that sends Last-Modified only
+    ingestor = Ingestor(settings_for(server), s3)
+    assert ingestor.run(TICK, only_source="owid").count("stored") == 1
+    assert ingestor.run(TICK, only_source="owid").outcomes[0].reason == "not_modified"
+    assert [(path, status) for path, _, status in server.requests] == [
+        ("/owid-covid-data.csv", 200),
+        ("/owid-covid-data.csv", 304),
+    ]
+    assert server.requests[1][1].endswith(" GMT")  # If-Modified-Since: the Last-Modified the first response sent
+
+
+def test_a_server_that_never_answers_times_out_and_is_reported(server: SourceServer, s3: object) -> None:
+    with stalling_server() as url:
+        stalls = {"kind": "whole_file", "url": url, "job_source": "owid"}
+        settings = settings_for(server, stalls=stalls)
+        impatient = fetch.FetchPolicy(timeout_seconds=0.2, attempts=2, backoff_seconds=0.01)
+        run = Ingestor(replace(settings, policy=impatient), s3).run(TICK, only_source="stalls")
+    (outcome,) = run.outcomes
+    assert (outcome.status, outcome.reason, run.state) == ("failed", "fetch_failed", "FAILED")
+    assert "timed out after 2 attempts" in str(outcome.detail)
+    assert raw_keys(s3) == []
+
+
+def test_a_body_over_the_size_limit_is_refused_as_it_streams(server: SourceServer, s3: object) -> None:
+    big = b"iso_code,location,date\n" + b"AND,Andorra,2021-01-01\n" * 100  # 2,323 bytes
+    server.routes["/declared.csv"] = Route(body=big)
+    server.routes["/undeclared.csv"] = Route(body=big, no_length=True)
+    extra = {
+        name: {"kind": "whole_file", "url": f"{server.url}/{name}.csv", "job_source": "owid"}
+        for name in (
+            "declared",
+            "undeclared",
+        )
+    }
+    settings = settings_for(server, **extra)
+    ingestor = Ingestor(replace(settings, policy=replace(FAST, max_bytes=2_000)), s3)
+    declared = ingestor.run(TICK, only_source="declared").outcomes[0]
+    assert (declared.reason, declared.detail) == ("too_large", "Content-Length 2323 is over the limit of 2000")
+    undeclared = ingestor.run(TICK, only_source="undeclared").outcomes[0]
+    assert (undeclared.reason, undeclared.detail) == ("too_large", "the body passed the limit of 2000 bytes")
+    assert raw_keys(s3) == []
+    # Within the limit, the same body streams through and is stored byte for byte.
+    ingestor = Ingestor(replace(settings, policy=replace(FAST, max_bytes=len(big))), s3)
+    assert ingestor.run(TICK, only_source="undeclared").count("stored") == 1
+    assert s3.get_object(Bucket=RAW, Key=raw_keys(s3)[0])["Body"].read() == big  # type: ignore[attr-defined]
 
 
 def test_days_to_fetch_and_source_configuration() -> None:

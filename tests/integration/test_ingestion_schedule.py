@@ -11,6 +11,7 @@ running cloud with `terraform apply`.
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import json
 import time
@@ -117,19 +118,55 @@ def raw_keys(s3: Any, bucket: str) -> list[str]:
     return sorted(item["Key"] for item in s3.list_objects_v2(Bucket=bucket).get("Contents", []))
 
 
-def warehouse_dates(url: str) -> list[str]:
+def warehouse_rows(url: str, statement: str) -> list[tuple[Any, ...]]:
     import duckdb
 
     from covid_pipeline.warehouse.duckdb_target import duckdb_path
 
     connection = duckdb.connect(duckdb_path(url), read_only=True)
     try:
-        rows = connection.execute(
-            "SELECT DISTINCT CAST(d.date AS VARCHAR) FROM fact_covid_daily JOIN dim_date d USING (date_key) ORDER BY 1"
-        ).fetchall()
+        return connection.execute(statement).fetchall()
     finally:
         connection.close()
-    return [str(row[0]) for row in rows]
+
+
+def warehouse_dates(url: str) -> list[str]:
+    statement = (
+        "SELECT DISTINCT CAST(d.date AS VARCHAR) FROM fact_covid_daily JOIN dim_date d USING (date_key) ORDER BY 1"
+    )
+    return [str(row[0]) for row in warehouse_rows(url, statement)]
+
+
+# What fact_owid_daily holds of a published OWID row, in this order.
+OWID_COLUMNS = (
+    "country",
+    "report_date",
+    "iso3",
+    "population",
+    "confirmed",
+    "deaths",
+    "new_confirmed",
+    "new_deaths",
+    "case_fatality_rate",
+    "incidence_per_100k",
+    "source_file",
+    "schema_era",
+)
+
+
+def published_owid(s3: Any, bucket: str) -> list[tuple[Any, ...]]:
+    """The job's OWID output, read straight from its Parquet files (the loader's code not involved)."""
+    import io
+
+    import pyarrow.parquet as pq
+
+    rows: list[tuple[Any, ...]] = []
+    for item in s3.list_objects_v2(Bucket=bucket, Prefix="owid/").get("Contents", []):
+        if item["Key"].endswith(".parquet") and "/_" not in item["Key"]:
+            body = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
+            table = pq.read_table(io.BytesIO(body), columns=list(OWID_COLUMNS))
+            rows += [tuple(record[name] for name in OWID_COLUMNS) for record in table.to_pylist()]
+    return sorted(rows, key=repr)
 
 
 def test_scheduled_ingestion_reaches_the_warehouse_then_fetches_nothing(
@@ -223,6 +260,7 @@ def test_scheduled_ingestion_reaches_the_warehouse_then_fetches_nothing(
         ]
         assert len(owid_runs) == 2 and {r["JobRunState"] for r in owid_runs} == {"SUCCEEDED"}
         assert len(raw_keys(s3, names.raw_bucket)) - len(keys_before) <= 1  # the same day's key, a new version
+        owid_published = published_owid(s3, names.processed_bucket)
 
         # A failed fetch raised the alert a failed job raises (the alerts topic).
         inbox = read_inbox(sqs, str(names.alerts_inbox))
@@ -248,3 +286,16 @@ def test_scheduled_ingestion_reaches_the_warehouse_then_fetches_nothing(
     dates = warehouse_dates(warehouse_url)
     assert {"2020-01-22", "2020-01-23", "2020-01-24"} <= set(dates), dates
     assert first["tick"][:10] in dates, dates
+    # The OWID change reached the warehouse: fact_owid_daily equals the published Parquet, row for row, including
+    # the rows only the changed file has (Algeria up to 2020-05-06, the 500th data line).
+    owid_statement = (
+        "SELECT f.country, d.date, f.iso3, f.population, f.confirmed, f.deaths, f.new_confirmed, f.new_deaths, "
+        "f.case_fatality_rate, f.incidence_per_100k, f.source_file, f.schema_era "
+        "FROM fact_owid_daily f JOIN dim_date d USING (date_key)"
+    )
+    assert sorted(warehouse_rows(warehouse_url, owid_statement), key=repr) == owid_published
+    assert len(owid_published) > OWID_ROWS
+    latest_algeria = (
+        "SELECT max(d.date) FROM fact_owid_daily f JOIN dim_date d USING (date_key) WHERE country = 'Algeria'"
+    )
+    assert warehouse_rows(warehouse_url, latest_algeria) == [(dt.date(2020, 5, 6),)]

@@ -203,6 +203,17 @@ def test_the_function_runs_from_its_zip_and_layer_in_its_own_process(aws: Simple
     assert "GREETING" not in os.environ, "the function's environment never reaches this process"
 
 
+def test_a_function_reaches_this_machine_only_never_the_internet(aws: SimpleNamespace) -> None:
+    result = aws.service.invoke(FUNCTION, {"Records": [{"messageId": "m", "body": "network"}]})
+    refused = "[Errno 101] the local cloud's functions reach loopback addresses only, not "
+    assert result.response["network"] == {
+        "address": refused + "'192.0.2.1'",
+        "name": refused + "'covid.ourworldindata.org'",  # refused before any DNS query
+        "ipv6": refused + "'2001:db8::1'",
+        "endpoint": "connected",
+    }
+
+
 def test_partial_batch_failure_deletes_only_the_successes_and_retries_the_rest(
     aws: SimpleNamespace, mapping: SqsEventSourceMapping
 ) -> None:

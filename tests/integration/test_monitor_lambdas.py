@@ -16,7 +16,7 @@ import duckdb
 import pytest
 
 from covid_pipeline.warehouse import WarehouseError
-from tests.warehouse_fixtures import upload_directory, write_job_output
+from tests.warehouse_fixtures import upload_directory, write_job_output, write_owid_output
 
 pytest_plugins = ["tests.moto_fixture", "tests.pg"]  # moto_endpoint; postgres_database
 
@@ -343,3 +343,30 @@ def test_loader_removes_the_partitions_the_run_emptied(
     assert outcome["partitions_removed"] == ["year=2020/month=4"] and outcome["partitions_loaded"] == []
     with duckdb.connect(str(loaded_output), read_only=True) as connection:
         assert connection.execute("SELECT DISTINCT month FROM fact_covid_daily").fetchall() == [(3,)]
+
+
+def test_an_owid_run_loads_its_own_output_into_its_own_table(
+    aws: Aws, loaded_output: Path, tmp_path: Path, lambda_context: FakeLambdaContext
+) -> None:
+    import warehouse_loader
+
+    upload_directory(aws.s3, write_owid_output(tmp_path / "owid"), BUCKET, "owid/")
+    glue = boto3.client("glue")
+    glue.create_job(
+        Name=JOB,
+        Role="arn:aws:iam::123456789012:role/glue",
+        Command={"Name": "glueetl", "ScriptLocation": "s3://scripts/covid_transform.py"},
+    )
+    owid_state = f"s3://{BUCKET}/_state/owid/"
+    run_id = glue.start_job_run(
+        JobName=JOB,
+        Arguments={"--source": "owid", "--output_path": f"s3://{BUCKET}/owid/", "--state_path": owid_state},
+    )["JobRunId"]
+    aws.put_manifest(run_id, healthy_manifest(partitions_written=["year=2020/month=4"]), state_path=owid_state)
+    event = copy.deepcopy(glue_event("succeeded"))
+    event["detail"]["jobRunId"] = run_id
+    outcome = warehouse_loader.handler(event, lambda_context)
+    assert (outcome["partitions_loaded"], outcome["rows_loaded"]) == (["year=2020/month=3", "year=2020/month=4"], 6)
+    with duckdb.connect(str(loaded_output), read_only=True) as connection:
+        assert connection.execute("SELECT count(*) FROM fact_owid_daily").fetchall() == [(6,)]
+        assert connection.execute("SELECT count(*) FROM fact_covid_daily").fetchall() == [(0,)]

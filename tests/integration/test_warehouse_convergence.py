@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
-import duckdb
 import psycopg
 import pyarrow.parquet as pq
 import pytest
@@ -17,8 +15,9 @@ from covid_pipeline.warehouse import WarehouseError, load_partitions
 from covid_pipeline.warehouse.postgresql_target import LOAD_LOCK_ID, PostgreSQLTarget
 from covid_pipeline.warehouse.source import PartitionSource
 from tests.warehouse_fixtures import april_rows, march_rows, row, write_job_output, write_partition
+from tests.warehouse_fixtures import warehouse_query as query
 
-pytest_plugins = ["tests.pg"]  # the throwaway PostgreSQL fixtures
+pytest_plugins = ["tests.pg"]  # the throwaway PostgreSQL, and warehouse_url over DuckDB and it
 
 FACTS = (
     "SELECT l.country, d.date, f.confirmed, f.deaths FROM fact_covid_daily f "
@@ -31,14 +30,6 @@ def may_rows() -> list[dict]:
     return [row(dt.date(2020, 5, 1), "Italy", 205_000, 27_900, 1_800, 270, **italy)]
 
 
-def query(url: str, statement: str) -> list[tuple]:
-    if url.startswith("duckdb://"):
-        with duckdb.connect(url.removeprefix("duckdb://"), read_only=True) as connection:
-            return connection.execute(statement).fetchall()
-    with psycopg.connect(url) as connection:
-        return connection.execute(statement).fetchall()  # type: ignore[arg-type]
-
-
 def published(output_dir: Path) -> list[tuple]:
     """What the job output holds, read straight from its Parquet files (the loader's code not involved)."""
     rows = []
@@ -48,12 +39,9 @@ def published(output_dir: Path) -> list[tuple]:
     return sorted(rows)
 
 
-@pytest.fixture(params=["duckdb", "postgresql"])
-def warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "duckdb":
-        yield f"duckdb://{tmp_path / 'covid.duckdb'}"
-    else:
-        yield request.getfixturevalue("postgres_database")
+@pytest.fixture
+def warehouse(warehouse_url: str) -> str:
+    return warehouse_url
 
 
 @pytest.fixture

@@ -419,7 +419,11 @@ def cmd_load(args: argparse.Namespace) -> int:
             Path(url[len("duckdb://") :]).parent.mkdir(parents=True, exist_ok=True)
         try:
             result = load_partitions(
-                config.output_path(args.source), url, partitions=args.partition or None, s3_client=session.client("s3")
+                config.output_path(args.source),
+                url,
+                partitions=args.partition or None,
+                source=args.source,
+                s3_client=session.client("s3"),
             )
         except WarehouseError as exc:  # unreachable warehouse, bad partition name...: nothing was half-loaded
             raise UserError(str(exc)) from None

@@ -4,20 +4,34 @@
 - 404 is "not published (yet)", not an error;
 - 5xx, 429 and network errors or timeouts are retried with exponential backoff, then raised as ``FetchFailed``;
 - a body shorter or longer than its ``Content-Length`` is refused (``LENGTH_MISMATCH``), never returned;
-- redirects are followed only to https:// URLs (a redirect elsewhere is refused: ``INSECURE_REDIRECT``).
+- redirects are followed only to https:// URLs (a redirect elsewhere is refused: ``INSECURE_REDIRECT``);
+- a body is streamed into a temporary file, never held in memory, and refused (``TOO_LARGE``) as soon as it passes
+  the policy's ``max_bytes`` (or declares a larger ``Content-Length``).
 """
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import http.client
+import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import IO, Any
 from urllib.parse import urljoin, urlsplit
 
-from covid_pipeline.ingestion.sources import INSECURE_REDIRECT, INSECURE_URL, LENGTH_MISMATCH, Refusal, url_problem
+from covid_pipeline.ingestion.sources import (
+    INSECURE_REDIRECT,
+    INSECURE_URL,
+    LENGTH_MISMATCH,
+    TOO_LARGE,
+    Refusal,
+    url_problem,
+)
+from covid_pipeline.input_rules import DEFAULT_MAX_COMPRESSED_BYTES
 
 USER_AGENT = "covid-data-pipeline-ingestion/1.0 (+conditional GETs, one request at a time)"
 MAX_REDIRECTS = 5
@@ -48,11 +62,56 @@ class Validators:
     last_modified: str | None = None
 
 
+CHUNK_BYTES = 1 << 20
+
+
+class Body:
+    """A fetched body in a temporary file: its size and sha256 (computed as it arrived), its head and its chunks.
+    Closing it deletes the file."""
+
+    def __init__(self, file: IO[bytes], size: int, sha256: str) -> None:
+        self.file, self.size, self.sha256 = file, size, sha256
+
+    @classmethod
+    def of(cls, data: bytes) -> Body:
+        """A body made here (JSON lines), in a temporary file like a fetched one."""
+        file = tempfile.TemporaryFile(prefix="ingest-")  # noqa: SIM115  (the Body owns it and closes it)
+        file.write(data)
+        return cls(file, len(data), hashlib.sha256(data).hexdigest())
+
+    def head(self, limit: int) -> bytes:
+        self.file.seek(0)
+        return self.file.read(limit)
+
+    def chunks(self) -> Iterator[bytes]:
+        self.file.seek(0)
+        while chunk := self.file.read(CHUNK_BYTES):
+            yield chunk
+
+    def read_all(self) -> bytes:
+        self.file.seek(0)
+        return self.file.read()
+
+    def stream(self) -> IO[bytes]:
+        """The file from its start (what S3's PutObject reads)."""
+        self.file.seek(0)
+        return self.file
+
+    def close(self) -> None:
+        self.file.close()
+
+    def __enter__(self) -> Body:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
 @dataclass(frozen=True)
 class Response:
     status: str  # NEW | NOT_MODIFIED | NOT_FOUND
     url: str  # after redirects
-    body: bytes = b""
+    body: Body | None = None  # NEW only; the caller closes it
     content_type: str = ""
     validators: Validators = Validators()
 
@@ -62,6 +121,8 @@ class FetchPolicy:
     timeout_seconds: float = 30.0
     attempts: int = 4
     backoff_seconds: float = 1.0  # then doubled per attempt
+    # Larger bodies are refused while they stream in; the job would quarantine them anyway (its compressed limit).
+    max_bytes: int = DEFAULT_MAX_COMPRESSED_BYTES
 
 
 class _NoRedirects(urllib.request.HTTPRedirectHandler):
@@ -74,8 +135,35 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
 _opener = urllib.request.build_opener(_NoRedirects())
 
 
-def _once(url: str, validators: Validators, timeout: float) -> tuple[int, dict[str, str], bytes, str]:
-    """One request following redirects by hand: (status, headers, body, final url)."""
+def _download(response: Any, max_bytes: int) -> Body:
+    """The response's body streamed into a temporary file, refused as soon as it passes max_bytes."""
+    file = tempfile.TemporaryFile(prefix="ingest-")  # noqa: SIM115  (handed to the Body, or closed below)
+    digest, size = hashlib.sha256(), 0
+    try:
+        while chunk := response.read(CHUNK_BYTES):
+            size += len(chunk)
+            if size > max_bytes:
+                raise Refused(Refusal(TOO_LARGE, f"the body passed the limit of {max_bytes} bytes"))
+            digest.update(chunk)
+            file.write(chunk)
+    except http.client.IncompleteRead as exc:
+        file.close()
+        raise Refused(
+            Refusal(LENGTH_MISMATCH, f"the body ended after {size + len(exc.partial)} bytes, short of its length")
+        ) from None
+    except OSError as exc:
+        file.close()
+        if exc.errno == errno.ENOSPC:
+            raise FetchFailed(f"no room for the body in temporary storage after {size} bytes") from None
+        raise  # a timeout or a reset connection: retried by get()
+    except BaseException:
+        file.close()
+        raise
+    return Body(file, size, digest.hexdigest())
+
+
+def _once(url: str, validators: Validators, policy: FetchPolicy) -> tuple[int, dict[str, str], Body | None, str]:
+    """One request following redirects by hand: (status, headers, body of a 200, final url)."""
     for _ in range(MAX_REDIRECTS + 1):
         request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"})
         if validators.etag:
@@ -83,7 +171,7 @@ def _once(url: str, validators: Validators, timeout: float) -> tuple[int, dict[s
         if validators.last_modified:
             request.add_header("If-Modified-Since", validators.last_modified)
         try:
-            response = _opener.open(request, timeout=timeout)
+            response = _opener.open(request, timeout=policy.timeout_seconds)
         except urllib.error.HTTPError as error:
             response = error  # 3xx/4xx/5xx: an answer, judged below
         with response:
@@ -95,15 +183,15 @@ def _once(url: str, validators: Validators, timeout: float) -> tuple[int, dict[s
                     raise Refused(Refusal(INSECURE_REDIRECT, f"{url} redirects to {target}, which is not https://"))
                 url = target
                 continue
-            try:
-                body = response.read() if status == 200 else b""
-            except http.client.IncompleteRead as exc:
-                raise Refused(
-                    Refusal(LENGTH_MISMATCH, f"the body ended after {len(exc.partial)} bytes, short of its length")
-                ) from None
-            declared = headers.get("content-length")
-            if status == 200 and declared is not None and declared.isdigit() and int(declared) != len(body):
-                raise Refused(Refusal(LENGTH_MISMATCH, f"got {len(body)} bytes, Content-Length says {declared}"))
+            if status != 200:
+                return status, headers, None, url
+            declared = headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > policy.max_bytes:
+                raise Refused(Refusal(TOO_LARGE, f"Content-Length {declared} is over the limit of {policy.max_bytes}"))
+            body = _download(response, policy.max_bytes)
+            if declared.isdigit() and int(declared) != body.size:
+                body.close()
+                raise Refused(Refusal(LENGTH_MISMATCH, f"got {body.size} bytes, Content-Length says {declared}"))
             return status, headers, body, url
     raise FetchFailed(f"more than {MAX_REDIRECTS} redirects from {url}")
 
@@ -123,7 +211,7 @@ def get(
         if attempt:
             sleep(policy.backoff_seconds * 2 ** (attempt - 1))
         try:
-            status, headers, body, final_url = _once(url, validators, policy.timeout_seconds)
+            status, headers, body, final_url = _once(url, validators, policy)
         except (urllib.error.URLError, TimeoutError, ConnectionError, http.client.HTTPException) as exc:
             last_error = f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}"
             continue
@@ -134,7 +222,7 @@ def get(
             return Response(NOT_MODIFIED, final_url, validators=validators)
         if status in (404, 410):
             return Response(NOT_FOUND, final_url)
-        if status != 200:
+        if status != 200 or body is None:
             raise FetchFailed(f"{url}: HTTP {status}")
         return Response(
             NEW,

@@ -3,23 +3,22 @@ store it in the raw bucket under its date partition, remember what was fetched. 
 object: its S3 event starts the job exactly as a manual upload does.
 
 Nothing is stored unless it passed every check; a re-run of the same tick finds nothing new (daily reports after
-the newest stored, conditional GETs and content digests for the others), so it writes nothing.
+the newest settled, conditional GETs and content digests for the others), so it writes nothing.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from covid_pipeline.ingestion import fetch, sources
 from covid_pipeline.ingestion.sources import Source
-from covid_pipeline.ingestion.state import IngestionState, SourceState
+from covid_pipeline.ingestion.state import MISSING_DAYS_KEPT, IngestionState, SourceState
 from covid_pipeline.monitoring import metric, publish_alert, put_metrics
 
 logger = logging.getLogger(__name__)
@@ -31,6 +30,10 @@ UNCHANGED = "unchanged"
 NOT_PUBLISHED = "not_published"
 REFUSED = "refused"
 FAILED = "failed"
+# The reason of a not_published day given up as a gap its publisher left (settle_days).
+GAP = "skipped_by_publisher"
+# Days after which a report date that still answers 404 is taken as skipped for good (settle_days).
+PUBLICATION_GRACE_DAYS = 2
 # Metric names (terraform/monitoring.tf's ingestion alarm reads METRIC_FAILURES without dimensions).
 METRIC_FILES_STORED = "IngestionFilesStored"
 METRIC_REFUSED = "IngestionRefused"
@@ -61,6 +64,7 @@ class Settings:
             timeout_seconds=float(env.get("FETCH_TIMEOUT_SECONDS", fetch.FetchPolicy.timeout_seconds)),
             attempts=int(env.get("FETCH_ATTEMPTS", fetch.FetchPolicy.attempts)),
             backoff_seconds=float(env.get("FETCH_BACKOFF_SECONDS", fetch.FetchPolicy.backoff_seconds)),
+            max_bytes=int(env.get("FETCH_MAX_BYTES", fetch.FetchPolicy.max_bytes)),
         )
         return cls(
             raw_bucket=env["RAW_BUCKET"],
@@ -139,17 +143,33 @@ def run_request(event: Any, now: datetime) -> RunRequest:
     return RunRequest(tick, source, day)
 
 
-def days_to_fetch(source: Source, newest: date | None, today: date) -> list[date]:
-    """The report dates a tick asks for: after the newest stored (or from the start date), up to today, at most
+def days_to_fetch(source: Source, settled: date | None, today: date) -> list[date]:
+    """The report dates a tick asks for: after the newest settled (or from the start date), up to today, at most
     the source's max_days_per_run of them."""
-    first = newest + timedelta(days=1) if newest else source.start_date
+    first = settled + timedelta(days=1) if settled else source.start_date
     if first is None:
         return []
     return [first + timedelta(days=n) for n in range(source.max_days_per_run) if first + timedelta(days=n) <= today]
 
 
-def digest(body: bytes) -> str:
-    return hashlib.sha256(body).hexdigest()
+def settle_days(tried: list[tuple[date, str]], today: date) -> tuple[list[date], date | None]:
+    """(the days skipped as gaps, the newest day settled) after a tick tried these days in order.
+
+    A stored (or unchanged) day is settled. A day that answered 404 is a gap its publisher skipped, and settled too,
+    when a later day of the same tick was stored, or when it is more than PUBLICATION_GRACE_DAYS before the tick's
+    date (JHU publishes a day's report the next day; it also skipped a few days for good). Any other 404 is "not
+    published yet": it and the days after it are asked for again next tick. A failed or refused day stops there."""
+    stored = [day for day, status in tried if status in (STORED, UNCHANGED)]
+    overdue_before = today - timedelta(days=PUBLICATION_GRACE_DAYS)
+    gaps: list[date] = []
+    settled = None
+    for day, status in tried:
+        if status == NOT_PUBLISHED and (day < overdue_before or any(later > day for later in stored)):
+            gaps.append(day)
+        elif status not in (STORED, UNCHANGED):
+            break
+        settled = day
+    return gaps, settled
 
 
 class Ingestor:
@@ -188,12 +208,23 @@ class Ingestor:
         return run
 
     def _daily(self, source: Source, state: SourceState, today: date, only_date: date | None) -> list[Outcome]:
-        outcomes = []
-        for day in [only_date] if only_date else days_to_fetch(source, state.newest, today):
-            outcome = self._fetch_and_store(source, state, day, fetch.Validators())
-            outcomes.append(outcome)
-            if outcome.status != STORED and outcome.status != UNCHANGED:
-                break  # not published yet, or a problem: the next tick asks for this day again
+        if only_date:
+            return [self._fetch_and_store(source, state, only_date, fetch.Validators())]
+        outcomes: list[Outcome] = []
+        for day in days_to_fetch(source, state.settled, today):
+            outcomes.append(self._fetch_and_store(source, state, day, fetch.Validators()))
+            if outcomes[-1].status in (REFUSED, FAILED):
+                break  # the next tick asks for this day again
+        gaps, settled = settle_days([(date.fromisoformat(str(o.day)), o.status) for o in outcomes], today)
+        if settled and state.settled_date != settled.isoformat():
+            skipped = {day.isoformat() for day in gaps}
+            state.missing_days = sorted(set(state.missing_days) | skipped)[-MISSING_DAYS_KEPT:]
+            state.settled_date = settled.isoformat()
+            self.state.save(source.name, state)
+            for index, outcome in enumerate(outcomes):
+                if outcome.day in skipped:
+                    outcomes[index] = replace(outcome, reason=GAP)
+                    logger.info("skipped by its publisher, not asked for again", extra=asdict(outcomes[index]))
         return outcomes
 
     def _single(self, source: Source, state: SourceState, day: date) -> Outcome:
@@ -206,10 +237,13 @@ class Ingestor:
             response = self.get(url, validators, self.settings.policy)
             if response.status == fetch.NOT_MODIFIED:
                 return self._log(Outcome(source.name, UNCHANGED, url, reason="not_modified", day=iso_day))
-            if response.status == fetch.NOT_FOUND:
+            if response.status == fetch.NOT_FOUND or response.body is None:
                 return self._log(Outcome(source.name, NOT_PUBLISHED, url, reason="404", day=iso_day))
-            name = source.stored_name(response.url if source.kind != sources.DAILY_REPORTS else url, day)
-            body = self._checked_body(source, name, response)
+            with response.body as fetched:
+                name = source.stored_name(response.url if source.kind != sources.DAILY_REPORTS else url, day)
+                key = sources.partitioned_key(self.settings.raw_prefix, source.job_source, day, name)
+                with self._checked_body(source, name, fetched, response.content_type) as body:
+                    outcome = self._store(source, state, day, url, key, body)
         except fetch.Refused as refused:
             refusal = refused.refusal
             return self._log(
@@ -217,17 +251,7 @@ class Ingestor:
             )
         except fetch.FetchFailed as failed:
             return self._log(Outcome(source.name, FAILED, url, reason="fetch_failed", detail=str(failed), day=iso_day))
-        sha = digest(body)
-        previous = state.day_digests.get(day.isoformat()) if source.kind == sources.DAILY_REPORTS else state.sha256
-        key = sources.partitioned_key(self.settings.raw_prefix, source.job_source, day, name)
-        if previous == sha:
-            outcome = Outcome(source.name, UNCHANGED, url, reason="same_content", day=iso_day)
-        else:
-            self.s3.put_object(
-                Bucket=self.settings.raw_bucket, Key=key, Body=body, Metadata={"sha256": sha, "source-url": url[:1024]}
-            )
-            outcome = Outcome(source.name, STORED, url, key=key, day=iso_day)
-        self._remember(source, state, day, sha, response.validators, key)
+        self._remember(source, state, day, body.sha256, response.validators, key)
         logger.info(
             "fetched",
             extra={
@@ -236,22 +260,36 @@ class Ingestor:
                 "day": iso_day,
                 "status": outcome.status,
                 "key": key,
-                "bytes": len(body),
+                "bytes": body.size,
             },
         )
         return outcome
 
-    def _checked_body(self, source: Source, name: str, response: fetch.Response) -> bytes:
-        """The bytes to store, or Refused with the reason."""
+    def _store(self, source: Source, state: SourceState, day: date, url: str, key: str, body: fetch.Body) -> Outcome:
+        """PutObject under the day's partition, unless the content is the one stored last (same sha256)."""
+        previous = state.day_digests.get(day.isoformat()) if source.kind == sources.DAILY_REPORTS else state.sha256
+        if previous == body.sha256:
+            return Outcome(source.name, UNCHANGED, url, reason="same_content", day=day.isoformat())
+        self.s3.put_object(
+            Bucket=self.settings.raw_bucket,
+            Key=key,
+            Body=body.stream(),
+            ContentLength=body.size,
+            Metadata={"sha256": body.sha256, "source-url": url[:1024]},
+        )
+        return Outcome(source.name, STORED, url, key=key, day=day.isoformat())
+
+    def _checked_body(self, source: Source, name: str, fetched: fetch.Body, content_type: str) -> fetch.Body:
+        """The body to store (the fetched one, or JSON lines made from it), or Refused with the reason."""
         if source.kind == sources.JSON_RECORDS:
-            records, refusal = sources.json_records(response.body, response.content_type)
+            records, refusal = sources.json_records(fetched.read_all(), content_type)
             if refusal:
                 raise fetch.Refused(refusal)
-            return sources.as_json_lines(records)
-        refusal = sources.check_csv(source, name, response.body, response.content_type)
+            return fetch.Body.of(sources.as_json_lines(records))
+        refusal = sources.check_csv(source, name, fetched, content_type)
         if refusal:
             raise fetch.Refused(refusal)
-        return response.body
+        return fetched  # closed by its own with-block too: closing twice is harmless
 
     def _remember(
         self, source: Source, state: SourceState, day: date, sha: str, validators: fetch.Validators, key: str
@@ -260,6 +298,8 @@ class Ingestor:
             state.day_digests[day.isoformat()] = sha
             if state.newest is None or day > state.newest:
                 state.newest_date = day.isoformat()
+            if day.isoformat() in state.missing_days:  # a skipped day its publisher added later, fetched by hand
+                state.missing_days.remove(day.isoformat())
         else:
             state.etag, state.last_modified, state.sha256 = validators.etag, validators.last_modified, sha
         state.stored_key = key

@@ -4,8 +4,9 @@ The sources come from the function's environment (``INGESTION_SOURCES``, written
 the ``ingestion_sources`` tfvars): a JSON object of source name -> settings. Three kinds:
 
 - ``daily_reports``: one file per report date (JHU CSSE); the URL has a ``{date:...}`` placeholder
-  (``str.format`` with a ``datetime.date``). A run fetches the days after the newest one stored, at most
-  ``max_days_per_run`` of them, stopping at the first day not published yet (404).
+  (``str.format`` with a ``datetime.date``). A run fetches the days after the newest one settled, at most
+  ``max_days_per_run`` of them; a day that answers 404 is not published yet, or a gap its publisher left
+  (``service.settle_days``).
 - ``whole_file``: one file replaced in place by its publisher (OWID); stored again only when it changed.
 - ``json_records``: an endpoint answering a JSON list of records; stored as JSON lines named after the source and
   the tick's date (the job reads ``.jsonl``).
@@ -22,10 +23,13 @@ import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from covid_pipeline import input_rules
+
+if TYPE_CHECKING:  # fetch imports this module; the checks only read a fetched body
+    from covid_pipeline.ingestion.fetch import Body
 
 DAILY_REPORTS = "daily_reports"
 WHOLE_FILE = "whole_file"
@@ -40,6 +44,7 @@ NOT_RECORDS = "not_a_list_of_records"
 INSECURE_REDIRECT = "insecure_redirect"
 INSECURE_URL = "insecure_url"
 LENGTH_MISMATCH = "length_mismatch"
+TOO_LARGE = input_rules.TOO_LARGE
 EMPTY_BODY = "empty_body"
 
 # What a stored file may decompress to at most (the job's own default limit, covid_pipeline.input_rules).
@@ -159,14 +164,14 @@ class Refusal:
     detail: str
 
 
-def _text_head(name: str, body: bytes) -> tuple[str, Refusal | None]:
-    """The body's first bytes as text (decompressed for .gz, whose whole stream is checked first)."""
-    head = body[:HEAD_BYTES]
+def _text_head(name: str, body: Body) -> tuple[str, Refusal | None]:
+    """The body's first bytes as text (decompressed for .gz, whose whole stream is checked first, chunk by chunk)."""
+    head = body.head(HEAD_BYTES)
     if input_rules.is_compressed(name):
-        problem = input_rules.gzip_size_problem([body], MAX_UNCOMPRESSED_BYTES)
+        problem = input_rules.gzip_size_problem(body.chunks(), MAX_UNCOMPRESSED_BYTES)
         if problem:
             return "", Refusal(BAD_GZIP, f"{problem.reason}: {problem.detail}")
-        head = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(body, HEAD_BYTES)
+        head = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head, HEAD_BYTES)
     return head.decode("utf-8", errors="replace").lstrip("\ufeff"), None
 
 
@@ -180,11 +185,11 @@ def _csv_header(text: str) -> list[str]:
     return [cell.replace("\ufeff", "").strip().strip('"').strip().lower() for cell in next(csv.reader([first]), [])]
 
 
-def check_csv(source: Source, name: str, body: bytes, content_type: str = "") -> Refusal | None:
+def check_csv(source: Source, name: str, body: Body, content_type: str = "") -> Refusal | None:
     """A daily report or whole file: not an HTML page, gzip intact, a header of a known era."""
-    if not body:
+    if not body.size:
         return Refusal(EMPTY_BODY, "the response has no content")
-    if _looks_like_html(body[:HEAD_BYTES].decode("utf-8", errors="replace"), content_type):
+    if _looks_like_html(body.head(HEAD_BYTES).decode("utf-8", errors="replace"), content_type):
         return Refusal(HTML_PAGE, "the response is an HTML page, not data")
     text, refusal = _text_head(name, body)
     if refusal:

@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError
 
 STATE_FOLDER = "ingestion/"
 RECENT_RUNS = 50
+MISSING_DAYS_KEPT = 366
 
 
 @dataclass
@@ -30,10 +31,20 @@ class SourceState:
     stored_key: str | None = None
     # Daily reports: report date -> sha256 of the stored body, so fetching a stored day again writes nothing.
     day_digests: dict[str, str] = field(default_factory=dict)
+    # Daily reports: the newest day settled (stored, or given up as a day its publisher skipped), and those skipped
+    # days (the newest MISSING_DAYS_KEPT), for `covid-pipeline ingest --date D` should the publisher add one later.
+    settled_date: str | None = None
+    missing_days: list[str] = field(default_factory=list)
 
     @property
     def newest(self) -> date | None:
         return date.fromisoformat(self.newest_date) if self.newest_date else None
+
+    @property
+    def settled(self) -> date | None:
+        """The day the next tick starts after (state written before gaps were settled: the newest stored)."""
+        days = [date.fromisoformat(text) for text in (self.settled_date, self.newest_date) if text]
+        return max(days) if days else None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SourceState:

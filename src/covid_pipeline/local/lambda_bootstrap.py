@@ -12,12 +12,19 @@ Protocol with covid_pipeline.local.lambda_runtime: one JSON document per line on
 invocation one line ``<LAMBDA_RESULT_TOKEN>{"response": ...}`` or ``<LAMBDA_RESULT_TOKEN>{"error": {"errorMessage",
 "errorType", "stackTrace"}}``, written after the log is flushed, so the log lines before it are that invocation's.
 Standard library only.
+
+Unlike AWS, a local function reaches this machine only (loopback addresses: the emulator's endpoint, a test's
+server), never the internet: the local cloud fires the schedules of every environment applied to it, and an
+ingestion tick of one whose sources are the public URLs must not download them (``loopback_only``).
 """
 
+import errno
 import importlib
+import ipaddress
 import json
 import logging
 import os
+import socket
 import sys
 import time
 import traceback
@@ -64,7 +71,54 @@ def _load_handler():
     return handler, None
 
 
+def is_loopback(host):
+    """A host name or address that stays on this machine (None: a passive lookup, for binding)."""
+    if host is None:
+        return True
+    text = (host.decode() if isinstance(host, bytes) else str(host)).lower().strip("[]")
+    if text == "localhost" or text.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(text.split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False  # a name other than localhost: resolving it would already ask the network
+
+
+def loopback_only():
+    """Refuse, before any packet or DNS query, every lookup of and connection to a host that is not loopback."""
+    real_getaddrinfo, real_connect, real_connect_ex = (
+        socket.getaddrinfo,
+        socket.socket.connect,
+        socket.socket.connect_ex,
+    )
+
+    def refuse(host):
+        raise OSError(errno.ENETUNREACH, f"the local cloud's functions reach loopback addresses only, not {host!r}")
+
+    def getaddrinfo(host, *args, **kwargs):
+        if not is_loopback(host):
+            refuse(host)
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    def checked(self, address):
+        if self.family in (socket.AF_INET, socket.AF_INET6) and not is_loopback(address[0]):
+            refuse(address[0])
+
+    def connect(self, address):
+        checked(self, address)
+        return real_connect(self, address)
+
+    def connect_ex(self, address):
+        checked(self, address)
+        return real_connect_ex(self, address)
+
+    socket.getaddrinfo = getaddrinfo
+    socket.socket.connect = connect
+    socket.socket.connect_ex = connect_ex
+
+
 def main():
+    loopback_only()
     paths = [os.environ["LAMBDA_TASK_ROOT"]]
     for variable in ("LAMBDA_LAYER_PATHS", "LAMBDA_RUNTIME_PATHS"):
         paths += [entry for entry in os.environ.get(variable, "").split(os.pathsep) if entry]

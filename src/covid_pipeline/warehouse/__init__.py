@@ -14,7 +14,9 @@ Targets, chosen by URL:
 Guarantees, whatever the target:
 - Star schema: dim_location (deterministic location_key = 60-bit MD5 prefix of country/province/admin2),
   dim_date, fact_covid_daily; views v_country_daily, v_latest_by_country, v_7day_avg; and warehouse_load_state
-  (partition -> content fingerprint of its files: ETags/MD5s and sizes).
+  (partition -> content fingerprint of its files: ETags/MD5s and sizes). That is the jhu_daily source's output;
+  `source="owid"` loads OWID's into fact_owid_daily (keyed by date_key and country, joined to dim_date) with its
+  own warehouse_load_state_owid (schema.DATASETS).
 - Incremental and idempotent per partition: an unchanged partition is skipped; a new or changed one is replaced in
   ONE transaction (dimensions upserted, that year/month's facts deleted, new facts inserted, fingerprint recorded).
   Re-running changes nothing; a failure rolls back the partition in progress and raises WarehouseError, and the

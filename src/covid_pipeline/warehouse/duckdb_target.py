@@ -13,7 +13,7 @@ import duckdb
 
 from covid_pipeline.warehouse import sql
 from covid_pipeline.warehouse.base import Partition, PartitionSnapshot, WarehouseError
-from covid_pipeline.warehouse.schema import FACT_COVID_DAILY, TABLES, view_statements
+from covid_pipeline.warehouse.schema import TABLES, view_statements
 from covid_pipeline.warehouse.target import WarehouseTarget
 from covid_pipeline.warehouse.transform import StarRows, concat_facts
 
@@ -103,14 +103,15 @@ class DuckDBTarget(WarehouseTarget):
         self._in_transaction(lambda con: [con.execute(statement) for statement in statements])
 
     def loaded_fingerprints(self) -> dict[str, str]:
-        rows = self.connection.execute(sql.SELECT_LOAD_STATE).fetchall()
+        rows = self.connection.execute(sql.select_load_state(self.dataset.load_state)).fetchall()
         return {partition_key: fingerprint for partition_key, fingerprint in rows}
 
     def replace_partitions(self, batch: Sequence[tuple[PartitionSnapshot, StarRows | None]]) -> int:
         if any(rows is None for _, rows in batch):
             raise WarehouseError("DuckDB target needs the partitions' rows")
         loaded = [(snapshot, rows) for snapshot, rows in batch if rows is not None]
-        fact_columns = sql.column_list(FACT_COVID_DAILY.column_names)
+        fact, load_state = self.dataset.fact, self.dataset.load_state
+        fact_columns = sql.column_list(fact.column_names)
 
         def load(con: duckdb.DuckDBPyConnection) -> None:
             for snapshot, rows in loaded:
@@ -119,9 +120,9 @@ class DuckDBTarget(WarehouseTarget):
                 con.register("staged_dates", rows.dates)
                 con.execute(sql.upsert_dates("staged_dates"))
                 con.execute(sql.upsert_locations("staged_locations"))
-                con.execute(sql.DELETE_PARTITION_FACTS.format(p="?"), [partition.year, partition.month])
+                con.execute(sql.delete_partition_facts("?", fact), [partition.year, partition.month])
                 con.execute(
-                    sql.upsert_load_state("?"),
+                    sql.upsert_load_state("?", load_state),
                     [
                         partition.key,
                         snapshot.fingerprint,
@@ -131,8 +132,8 @@ class DuckDBTarget(WarehouseTarget):
                     ],
                 )
             # One INSERT for the batch: DuckDB writes large inserts straight to row groups instead of the WAL.
-            con.register("staged_facts", concat_facts([rows.facts for _, rows in loaded]))
-            con.execute(f"INSERT INTO fact_covid_daily ({fact_columns}) SELECT {fact_columns} FROM staged_facts")
+            con.register("staged_facts", concat_facts([rows.facts for _, rows in loaded], fact))
+            con.execute(f"INSERT INTO {sql.ident(fact.name)} ({fact_columns}) SELECT {fact_columns} FROM staged_facts")
 
         self._in_transaction(load)
         return sum(rows.facts.num_rows for _, rows in loaded)
@@ -141,8 +142,8 @@ class DuckDBTarget(WarehouseTarget):
         def remove(con: duckdb.DuckDBPyConnection) -> None:
             for key in partition_keys:
                 partition = Partition.parse(key)
-                con.execute(sql.DELETE_PARTITION_FACTS.format(p="?"), [partition.year, partition.month])
-                con.execute(sql.DELETE_LOAD_STATE.format(p="?"), [partition.key])
+                con.execute(sql.delete_partition_facts("?", self.dataset.fact), [partition.year, partition.month])
+                con.execute(sql.delete_load_state("?", self.dataset.load_state), [partition.key])
 
         self._in_transaction(remove)
 

@@ -8,9 +8,10 @@ from typing import Any
 
 from covid_pipeline.common import redact_url
 from covid_pipeline.warehouse.base import LoadResult, Partition, PartitionSnapshot, WarehouseError
+from covid_pipeline.warehouse.schema import JHU_DAILY, dataset_for
 from covid_pipeline.warehouse.source import PartitionSource
 from covid_pipeline.warehouse.target import WarehouseTarget
-from covid_pipeline.warehouse.transform import StarRows, build_star_rows, normalize_job_output
+from covid_pipeline.warehouse.transform import StarRows, build_rows, normalize_job_output
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ def load_partitions(
     partitions: list[str] | None = None,
     *,
     removed: list[str] | None = None,
+    source: str = JHU_DAILY.source,
     s3_client: Any | None = None,
     target: WarehouseTarget | None = None,
     target_options: dict[str, Any] | None = None,
@@ -75,16 +77,19 @@ def load_partitions(
     (WarehouseTarget.exclusive_load): two loads run one after the other, and the second sees the source as it is
     after the first, so an older, slower load can never overwrite what a newer one loaded.
     target_options: passed to target_for_url (wait_seconds: how long any wait of the load may last).
+    source: the job source whose output this is (schema.DATASETS): jhu_daily into the star schema, owid into
+    fact_owid_daily; each has its own load-state table, so loading one never touches the other's partitions.
     """
     started = time.perf_counter()
-    source = PartitionSource(source_uri, s3_client=s3_client)
+    dataset = dataset_for(source)
+    partition_source = PartitionSource(source_uri, s3_client=s3_client)
     named = None if partitions is None else {Partition.parse(text) for text in partitions}
     emptied = {Partition.parse(text) for text in removed or []}
     result = LoadResult()
     warehouse = target or target_for_url(warehouse_url, s3_client=s3_client, **(target_options or {}))
-    warehouse.source = source
+    warehouse.source, warehouse.dataset = partition_source, dataset
     with warehouse, warehouse.exclusive_load():
-        snapshots = source.snapshots()
+        snapshots = partition_source.snapshots()
         warehouse.ensure_schema()
         loaded = warehouse.loaded_fingerprints()
         in_warehouse = {Partition.parse(key) for key in loaded}
@@ -128,7 +133,7 @@ def load_partitions(
             rows = None
             if not warehouse.reads_source_itself:
                 try:
-                    rows = build_star_rows(normalize_job_output(source.read(snapshot), partition))
+                    rows = build_rows(normalize_job_output(partition_source.read(snapshot), partition), dataset)
                 except WarehouseError:
                     write_batch()  # the good partitions read before this bad one still get loaded
                     raise

@@ -17,7 +17,7 @@ from psycopg.copy import QueuedLibpqWriter
 from covid_pipeline.common import redact_url
 from covid_pipeline.warehouse import sql
 from covid_pipeline.warehouse.base import Partition, PartitionSnapshot, WarehouseError
-from covid_pipeline.warehouse.schema import DIM_DATE, DIM_LOCATION, FACT_COVID_DAILY, TABLES, view_statements
+from covid_pipeline.warehouse.schema import DATASETS, DIM_DATE, DIM_LOCATION, TABLES, view_statements
 from covid_pipeline.warehouse.target import WarehouseTarget
 from covid_pipeline.warehouse.transform import StarRows
 
@@ -131,15 +131,19 @@ class PostgreSQLTarget(WarehouseTarget):
         return WarehouseError(f"PostgreSQL {action} on {self.display_url} failed and was rolled back: {reason}")
 
     def ensure_schema(self) -> None:
+        fact_tables = {dataset.fact.name for dataset in DATASETS.values()}
         statements = [
             sql.create_table(table, POSTGRES_TYPES, not_null=("location_key", "date_key", "year", "month"))
-            if table is FACT_COVID_DAILY
+            if table.name in fact_tables
             else sql.create_table(table, POSTGRES_TYPES)
             for table in TABLES
         ]
         # The DELETE of a partition's facts must not scan the table (a B-tree costs ~10% more server CPU on a full
         # load; BRIN was worse: new block ranges stay unsummarized, so every DELETE scanned the whole table).
-        statements.append("CREATE INDEX IF NOT EXISTS fact_covid_daily_partition ON fact_covid_daily (year, month)")
+        statements += [
+            f"CREATE INDEX IF NOT EXISTS {sql.ident(name + '_partition')} ON {sql.ident(name)} (year, month)"
+            for name in sorted(fact_tables)
+        ]
         statements += sql.drop_views() + view_statements()
         try:
             with self.connection.transaction(), self.connection.cursor() as cursor:
@@ -151,7 +155,7 @@ class PostgreSQLTarget(WarehouseTarget):
 
     def loaded_fingerprints(self) -> dict[str, str]:
         with self.connection.cursor() as cursor:
-            cursor.execute(sql.SELECT_LOAD_STATE)
+            cursor.execute(sql.select_load_state(self.dataset.load_state))  # type: ignore[arg-type]
             rows = cursor.fetchall()
         self.connection.commit()
         return {partition_key: fingerprint for partition_key, fingerprint in rows}
@@ -160,6 +164,7 @@ class PostgreSQLTarget(WarehouseTarget):
         if any(rows is None for _, rows in batch):
             raise WarehouseError("PostgreSQL target needs the partitions' rows")
         keys = ", ".join(snapshot.partition.key for snapshot, _ in batch)
+        fact, load_state = self.dataset.fact, self.dataset.load_state
         loaded = 0
         try:
             with self.connection.transaction(), self.connection.cursor() as cursor:
@@ -181,12 +186,12 @@ class PostgreSQLTarget(WarehouseTarget):
                     cursor.execute(sql.upsert_dates("staged_dates"))  # type: ignore[arg-type]
                     cursor.execute(sql.upsert_locations("staged_locations"))  # type: ignore[arg-type]
                     cursor.execute(
-                        sql.DELETE_PARTITION_FACTS.format(p="%s"),  # type: ignore[arg-type]
+                        sql.delete_partition_facts("%s", fact),  # type: ignore[arg-type]
                         (partition.year, partition.month),
                     )
-                    self._copy(cursor, "fact_covid_daily", FACT_COVID_DAILY.column_names, rows.facts)
+                    self._copy(cursor, fact.name, fact.column_names, rows.facts)
                     cursor.execute(
-                        sql.upsert_load_state("%s"),  # type: ignore[arg-type]
+                        sql.upsert_load_state("%s", load_state),  # type: ignore[arg-type]
                         (
                             partition.key,
                             snapshot.fingerprint,
@@ -207,10 +212,13 @@ class PostgreSQLTarget(WarehouseTarget):
                 for key in partition_keys:
                     partition = Partition.parse(key)
                     cursor.execute(
-                        sql.DELETE_PARTITION_FACTS.format(p="%s"),  # type: ignore[arg-type]
+                        sql.delete_partition_facts("%s", self.dataset.fact),  # type: ignore[arg-type]
                         (partition.year, partition.month),
                     )
-                    cursor.execute(sql.DELETE_LOAD_STATE.format(p="%s"), (partition.key,))  # type: ignore[arg-type]
+                    cursor.execute(
+                        sql.delete_load_state("%s", self.dataset.load_state),  # type: ignore[arg-type]
+                        (partition.key,),
+                    )
         except psycopg.Error as exc:
             raise self._fail(f"removal of partition(s) {', '.join(partition_keys)}", exc) from exc
 

@@ -33,11 +33,15 @@ from covid_pipeline.warehouse.schema import (
     DIM_DATE,
     DIM_LOCATION,
     FACT_COVID_DAILY,
+    FACT_OWID_DAILY,
+    JHU_DAILY,
     KEY_SEPARATOR,
     LOAD_STATE,
     NULL_MARKER,
+    OWID_LOAD_STATE,
     ROWS_FRAME,
     TABLES,
+    Dataset,
     Table,
     view_statements,
 )
@@ -61,6 +65,9 @@ TABLE_LAYOUT = {
     DIM_LOCATION.name: " DISTSTYLE ALL SORTKEY (location_key)",
     DIM_DATE.name: " DISTSTYLE ALL SORTKEY (date_key)",
     LOAD_STATE.name: " DISTSTYLE ALL",
+    # A few hundred countries and aggregates a day: small enough to copy to every node, sorted on the date.
+    FACT_OWID_DAILY.name: " DISTSTYLE ALL COMPOUND SORTKEY (date_key, country)",
+    OWID_LOAD_STATE.name: " DISTSTYLE ALL",
 }
 STAGE = "stage_partition"
 STAGE_KEYED = "stage_keyed"
@@ -126,13 +133,70 @@ def location_key_text_sql() -> str:
     return f" || {separator} || ".join(parts)
 
 
-def partition_statements(
-    partition: Partition, prefix_uri: str, fingerprint: str, object_count: int, file_schema: pa.Schema, iam_role: str
-) -> list[str]:
-    """The statements of one partition's transaction, in order."""
-    year, month = int(partition.year), int(partition.month)
+def _stage_statements(prefix_uri: str, file_schema: pa.Schema, iam_role: str) -> list[str]:
+    """A temporary table with the files' own columns, filled by COPY from the partition's prefix."""
     file_columns = [sql.ident(name) for name in file_schema.names]
     nested = any(arrow_to_redshift(field.type) == "SUPER" for field in file_schema)
+    stage_columns = ",\n    ".join(
+        f"{name} {arrow_to_redshift(field.type)}" for name, field in zip(file_columns, file_schema, strict=True)
+    )
+    return [
+        f"CREATE TEMPORARY TABLE {STAGE} (\n    {stage_columns}\n)",
+        f"COPY {STAGE} FROM {literal('s3_prefix', prefix_uri)} IAM_ROLE {literal('iam_role', iam_role)} "
+        f"FORMAT AS PARQUET{' SERIALIZETOJSON' if nested else ''}",
+    ]
+
+
+_DATE_KEY_SQL = (
+    "CAST(EXTRACT(YEAR FROM report_date) * 10000 + EXTRACT(MONTH FROM report_date) * 100"
+    " + EXTRACT(DAY FROM report_date) AS INTEGER) AS date_key\n"
+)
+
+
+def _insert_new_dates() -> str:
+    """dim_date: the staged report dates it does not hold yet."""
+    return (
+        f"INSERT INTO dim_date ({sql.column_list(DIM_DATE.column_names)})\n"
+        "SELECT DISTINCT date_key, report_date,\n"
+        "    CAST(EXTRACT(YEAR FROM report_date) AS SMALLINT), CAST(EXTRACT(QUARTER FROM report_date) AS SMALLINT),\n"
+        "    CAST(EXTRACT(MONTH FROM report_date) AS SMALLINT), CAST(EXTRACT(DAY FROM report_date) AS SMALLINT),\n"
+        "    CAST(DATE_PART(week, report_date) AS SMALLINT),\n"
+        "    CAST(CASE WHEN DATE_PART(dow, report_date) = 0 THEN 7 ELSE DATE_PART(dow, report_date) END AS SMALLINT),\n"
+        "    TRIM(TO_CHAR(report_date, 'Day')), TRIM(TO_CHAR(report_date, 'Month')),\n"
+        "    DATE_PART(dow, report_date) IN (0, 6)\n"
+        f"FROM {STAGE_KEYED} WHERE date_key NOT IN (SELECT date_key FROM dim_date)"
+    )
+
+
+def _replace_facts_and_state(
+    dataset: Dataset, partition: Partition, prefix_uri: str, fingerprint: str, object_count: int
+) -> list[str]:
+    """Replace the partition's facts with the keyed stage's rows and record its fingerprint."""
+    fact, load_state = dataset.fact, dataset.load_state
+    year, month = int(partition.year), int(partition.month)
+    fact_values = ", ".join([*fact.column_names[:-2], f"CAST({year} AS SMALLINT)", f"CAST({month} AS SMALLINT)"])
+    return [
+        f"DELETE FROM {sql.ident(fact.name)} WHERE year = {year} AND month = {month}",
+        f"INSERT INTO {sql.ident(fact.name)} ({sql.column_list(fact.column_names)}) "
+        f"SELECT {fact_values} FROM {STAGE_KEYED}",
+        f"DELETE FROM {sql.ident(load_state.name)} WHERE partition_key = {literal('partition_key', partition.key)}",
+        f"INSERT INTO {sql.ident(load_state.name)} ({sql.column_list(load_state.column_names)})\n"
+        f"SELECT {literal('partition_key', partition.key)}, {literal('fingerprint', fingerprint)}, "
+        f"{literal('s3_prefix', prefix_uri)}, {int(object_count)}, COUNT(*), GETDATE() FROM {STAGE_KEYED}",
+    ]
+
+
+def partition_statements(
+    partition: Partition,
+    prefix_uri: str,
+    fingerprint: str,
+    object_count: int,
+    file_schema: pa.Schema,
+    iam_role: str,
+    dataset: Dataset = JHU_DAILY,
+) -> list[str]:
+    """The statements of one partition's transaction, in order."""
+    file_columns = [sql.ident(name) for name in file_schema.names]
     missing = [name for name in ("report_date", "country") if name not in file_columns]
     if missing:
         raise WarehouseError(f"partition {partition.key} lacks required column(s) {', '.join(missing)}")
@@ -141,9 +205,17 @@ def partition_statements(
         # A column the files do not carry (older output) reads as null, as in the DuckDB/PostgreSQL path.
         return name if name in file_columns else f"CAST(NULL AS {cast})"
 
-    stage_columns = ",\n    ".join(
-        f"{name} {arrow_to_redshift(field.type)}" for name, field in zip(file_columns, file_schema, strict=True)
-    )
+    if not dataset.with_locations:
+        # OWID: facts keyed by their own country and date.
+        keyed_columns = [f"{source(name, REDSHIFT_TYPES[kind])} AS {name}" for name, kind in dataset.fact.columns[1:-2]]
+        return [
+            LOCK_LOAD_STATE,
+            *_stage_statements(prefix_uri, file_schema, iam_role),
+            f"CREATE TEMPORARY TABLE {STAGE_KEYED} AS SELECT report_date, {', '.join(keyed_columns)},\n"
+            f"    {_DATE_KEY_SQL}FROM {STAGE}",
+            _insert_new_dates(),
+            *_replace_facts_and_state(dataset, partition, prefix_uri, fingerprint, object_count),
+        ]
     keyed_columns = [
         "report_date",
         *[
@@ -151,32 +223,14 @@ def partition_statements(
             for name, kind in (*DIM_LOCATION.columns[1:-1], *FACT_COVID_DAILY.columns[2:-2])
         ],
     ]
-    fact_columns = sql.column_list(FACT_COVID_DAILY.column_names)
     location_columns = sql.column_list(DIM_LOCATION.column_names)
-    date_columns = sql.column_list(DIM_DATE.column_names)
-    fact_values = ", ".join(
-        [*FACT_COVID_DAILY.column_names[:-2], f"CAST({year} AS SMALLINT)", f"CAST({month} AS SMALLINT)"]
-    )
     return [
         LOCK_LOAD_STATE,
-        f"CREATE TEMPORARY TABLE {STAGE} (\n    {stage_columns}\n)",
-        f"COPY {STAGE} FROM {literal('s3_prefix', prefix_uri)} IAM_ROLE {literal('iam_role', iam_role)} "
-        f"FORMAT AS PARQUET{' SERIALIZETOJSON' if nested else ''}",
+        *_stage_statements(prefix_uri, file_schema, iam_role),
         f"CREATE TEMPORARY TABLE {STAGE_KEYED} AS SELECT {', '.join(keyed_columns)},\n"
         f"    STRTOL(LEFT(MD5({location_key_text_sql()}), 15), 16) AS location_key,\n"
-        "    CAST(EXTRACT(YEAR FROM report_date) * 10000 + EXTRACT(MONTH FROM report_date) * 100"
-        " + EXTRACT(DAY FROM report_date) AS INTEGER) AS date_key\n"
-        f"FROM {STAGE}",
-        # dim_date: new days only
-        f"INSERT INTO dim_date ({date_columns})\n"
-        "SELECT DISTINCT date_key, report_date,\n"
-        "    CAST(EXTRACT(YEAR FROM report_date) AS SMALLINT), CAST(EXTRACT(QUARTER FROM report_date) AS SMALLINT),\n"
-        "    CAST(EXTRACT(MONTH FROM report_date) AS SMALLINT), CAST(EXTRACT(DAY FROM report_date) AS SMALLINT),\n"
-        "    CAST(DATE_PART(week, report_date) AS SMALLINT),\n"
-        "    CAST(CASE WHEN DATE_PART(dow, report_date) = 0 THEN 7 ELSE DATE_PART(dow, report_date) END AS SMALLINT),\n"
-        "    TRIM(TO_CHAR(report_date, 'Day')), TRIM(TO_CHAR(report_date, 'Month')),\n"
-        "    DATE_PART(dow, report_date) IN (0, 6)\n"
-        f"FROM {STAGE_KEYED} WHERE date_key NOT IN (SELECT date_key FROM dim_date)",
+        f"    {_DATE_KEY_SQL}FROM {STAGE}",
+        _insert_new_dates(),
         # dim_location: attributes from the newest report date win, whatever order partitions load in
         f"CREATE TEMPORARY TABLE {STAGE_LOCATIONS} AS SELECT {location_columns} FROM (\n"
         f"    SELECT location_key, country, iso3, province, admin2, fips, latitude, longitude, population,\n"
@@ -188,25 +242,17 @@ def partition_statements(
         f"INSERT INTO dim_location ({location_columns}) SELECT {location_columns} FROM {STAGE_LOCATIONS} s\n"
         "WHERE NOT EXISTS (SELECT 1 FROM dim_location d WHERE d.location_key = s.location_key)",
         # facts: replace the partition
-        f"DELETE FROM fact_covid_daily WHERE year = {year} AND month = {month}",
-        f"INSERT INTO fact_covid_daily ({fact_columns}) SELECT {fact_values} FROM {STAGE_KEYED}",
-        f"DELETE FROM warehouse_load_state WHERE partition_key = {literal('partition_key', partition.key)}",
-        f"INSERT INTO warehouse_load_state ({sql.column_list(LOAD_STATE.column_names)})\n"
-        f"SELECT {literal('partition_key', partition.key)}, {literal('fingerprint', fingerprint)}, "
-        f"{literal('s3_prefix', prefix_uri)}, {int(object_count)}, COUNT(*), GETDATE() FROM {STAGE_KEYED}",
+        *_replace_facts_and_state(dataset, partition, prefix_uri, fingerprint, object_count),
     ]
 
 
-def removal_statements(partition_keys: Sequence[str]) -> list[str]:
+def removal_statements(partition_keys: Sequence[str], dataset: Dataset = JHU_DAILY) -> list[str]:
     statements = [LOCK_LOAD_STATE]
+    fact, load_state = sql.ident(dataset.fact.name), sql.ident(dataset.load_state.name)
     for key in partition_keys:
         partition = Partition.parse(key)
-        statements.append(
-            f"DELETE FROM fact_covid_daily WHERE year = {int(partition.year)} AND month = {int(partition.month)}"
-        )
-        statements.append(
-            f"DELETE FROM warehouse_load_state WHERE partition_key = {literal('partition_key', partition.key)}"
-        )
+        statements.append(f"DELETE FROM {fact} WHERE year = {int(partition.year)} AND month = {int(partition.month)}")
+        statements.append(f"DELETE FROM {load_state} WHERE partition_key = {literal('partition_key', partition.key)}")
     return statements
 
 
@@ -310,7 +356,7 @@ class RedshiftTarget(WarehouseTarget):
     def loaded_fingerprints(self) -> dict[str, str]:
         return {
             str(key): str(fingerprint)
-            for key, fingerprint in self.query_rows(sql.SELECT_LOAD_STATE, "load-state query")
+            for key, fingerprint in self.query_rows(sql.select_load_state(self.dataset.load_state), "load-state query")
         }
 
     def query_rows(self, statement: str, what: str) -> list[list[Any]]:
@@ -339,7 +385,9 @@ class RedshiftTarget(WarehouseTarget):
         return sum(self._replace_one(snapshot) for snapshot, _ in batch)
 
     def remove_partitions(self, partition_keys: Sequence[str]) -> None:
-        self._run_batch(removal_statements(partition_keys), f"removal of partition(s) {', '.join(partition_keys)}")
+        self._run_batch(
+            removal_statements(partition_keys, self.dataset), f"removal of partition(s) {', '.join(partition_keys)}"
+        )
 
     def _replace_one(self, snapshot: PartitionSnapshot) -> int:
         if self.source is None:
@@ -351,10 +399,13 @@ class RedshiftTarget(WarehouseTarget):
             len(snapshot.objects),
             self.source.read_schema(snapshot),
             self.iam_role,
+            self.dataset,
         )
         description = self._run_batch(statements, f"load of partition {snapshot.partition.key}")
         # The fact INSERT's ResultRows is the number of rows loaded.
-        fact_insert = next(i for i, text in enumerate(statements) if text.startswith("INSERT INTO fact_covid_daily"))
+        fact_insert = next(
+            i for i, text in enumerate(statements) if text.startswith(f"INSERT INTO {self.dataset.fact.name} ")
+        )
         sub_statements = description.get("SubStatements") or []
         return int(sub_statements[fact_insert].get("ResultRows", 0)) if len(sub_statements) > fact_insert else 0
 

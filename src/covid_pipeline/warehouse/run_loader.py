@@ -23,11 +23,12 @@ from covid_pipeline.monitoring import (
 )
 from covid_pipeline.warehouse.base import WarehouseError
 from covid_pipeline.warehouse.loader import load_partitions
+from covid_pipeline.warehouse.schema import DATASETS, JHU_DAILY
 
 logger = logging.getLogger(__name__)
 
-# The star schema models the JHU daily output; runs of other sources (OWID) are not loaded.
-WAREHOUSE_SOURCE = "jhu_daily"
+# The default source (SOURCE): its output path is the fallback when a run's arguments do not name one.
+WAREHOUSE_SOURCE = JHU_DAILY.source
 
 
 @dataclass(frozen=True)
@@ -71,15 +72,19 @@ def load_job_run(
 ) -> dict[str, Any]:
     """After a SUCCEEDED run, bring the warehouse in step with the whole published output, not only the partitions
     the run wrote: every partition whose fingerprint differs from the warehouse's is loaded, so a load that failed
-    or was never triggered is healed by the next run's load. Other states and sources are acknowledged and skipped.
+    or was never triggered is healed by the next run's load. Each source loads into its own tables (schema.DATASETS);
+    other states, and sources without a place in the warehouse, are acknowledged and skipped.
     seconds_left: the invocation's remaining time (the Redshift Data API waits end before it runs out)."""
     outcome: dict[str, Any] = {"job_run_id": change.job_run_id, "state": change.state}
     if change.state != "SUCCEEDED":
         return {**outcome, "skipped": f"run state is {change.state}, nothing to load"}
     arguments = run_arguments(glue, change.job_name, change.job_run_id)
     source = arguments.get("--source") or settings.source
-    if source != WAREHOUSE_SOURCE:
+    if source not in DATASETS:
         return {**outcome, "skipped": f"source {source} is not loaded into the warehouse"}
+    if source != settings.source and not (arguments.get("--state_path") and arguments.get("--output_path")):
+        # The environment's paths are the default source's: loading them as another source's would mix the two.
+        raise WarehouseError(f"run {change.job_run_id} of source {source} names no --state_path/--output_path")
     state_path = arguments.get("--state_path") or settings.state_path
     output_path = arguments.get("--output_path") or settings.output_path
     if not state_path or not output_path:
@@ -95,6 +100,7 @@ def load_job_run(
         settings.warehouse_url,
         None,  # every partition: the run's own and any an earlier load missed
         removed=list(manifest.partitions_removed),
+        source=source,
         s3_client=s3,
         target_options=options,
     )

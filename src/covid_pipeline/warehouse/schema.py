@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
+from covid_pipeline.warehouse.base import WarehouseError
+
 # --- the job's output (one row per location and report date; see issue 3) ---------------------------------------------
 # Our own copy of the columns the loader needs, so the loader does not depend on the Glue job's code (the Lambda zip
 # does not carry glue_job/). A unit test checks it against glue_job/schema_evolution.py when that module exists.
@@ -136,7 +138,55 @@ LOAD_STATE = Table(
     ),
     primary_key=("partition_key",),
 )
-TABLES = (DIM_LOCATION, DIM_DATE, FACT_COVID_DAILY, LOAD_STATE)
+# OWID's output has the job's columns too, but one row per country (or OWID aggregate: World, continents, income
+# groups, iso3 OWID_*) and day, no province or county: its facts are keyed by country and date, without dim_location.
+FACT_OWID_DAILY = Table(
+    "fact_owid_daily",
+    (
+        ("date_key", INTEGER),
+        ("country", TEXT),
+        ("iso3", TEXT),
+        ("population", BIGINT),
+        ("confirmed", BIGINT),
+        ("deaths", BIGINT),
+        ("new_confirmed", BIGINT),
+        ("new_deaths", BIGINT),
+        ("case_fatality_rate", DOUBLE),
+        ("incidence_per_100k", DOUBLE),
+        ("source_file", TEXT),
+        ("schema_era", TEXT),
+        ("year", SMALLINT),
+        ("month", SMALLINT),
+    ),
+    primary_key=("date_key", "country"),
+)
+# Each source's partitions are fingerprinted in a table of their own, so the partition keys (year=/month=) of two
+# sources never meet and a warehouse loaded before OWID existed needs no migration.
+OWID_LOAD_STATE = Table("warehouse_load_state_owid", LOAD_STATE.columns, primary_key=LOAD_STATE.primary_key)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """One job source's place in the warehouse: its fact table and its load-state table."""
+
+    source: str
+    fact: Table
+    load_state: Table
+    with_locations: bool  # facts keyed by dim_location (JHU) or by their own country column (OWID)
+
+
+JHU_DAILY = Dataset("jhu_daily", FACT_COVID_DAILY, LOAD_STATE, with_locations=True)
+OWID_DAILY = Dataset("owid", FACT_OWID_DAILY, OWID_LOAD_STATE, with_locations=False)
+DATASETS = {dataset.source: dataset for dataset in (JHU_DAILY, OWID_DAILY)}
+
+
+def dataset_for(source: str) -> Dataset:
+    if source not in DATASETS:
+        raise WarehouseError(f"source {source!r} has no place in the warehouse (known: {', '.join(DATASETS)})")
+    return DATASETS[source]
+
+
+TABLES = (DIM_LOCATION, DIM_DATE, FACT_COVID_DAILY, LOAD_STATE, FACT_OWID_DAILY, OWID_LOAD_STATE)
 VIEW_NAMES = ("v_country_daily", "v_latest_by_country", "v_7day_avg")
 
 # Arrow schemas of the rows the transform hands to every target (same order as the tables).

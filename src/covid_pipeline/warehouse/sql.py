@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from covid_pipeline.warehouse.schema import DIM_DATE, DIM_LOCATION, LOAD_STATE, VIEW_NAMES, Table
+from covid_pipeline.warehouse.schema import DIM_DATE, DIM_LOCATION, FACT_COVID_DAILY, LOAD_STATE, VIEW_NAMES, Table
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 
@@ -52,16 +52,23 @@ def upsert_locations(staging: str) -> str:
     )
 
 
-DELETE_PARTITION_FACTS = "DELETE FROM fact_covid_daily WHERE year = {p} AND month = {p}"
-DELETE_LOAD_STATE = "DELETE FROM warehouse_load_state WHERE partition_key = {p}"
-SELECT_LOAD_STATE = "SELECT partition_key, fingerprint FROM warehouse_load_state"
+def delete_partition_facts(placeholder: str, fact: Table = FACT_COVID_DAILY) -> str:
+    return f"DELETE FROM {ident(fact.name)} WHERE year = {placeholder} AND month = {placeholder}"
 
 
-def upsert_load_state(placeholder: str) -> str:
-    cols = column_list(LOAD_STATE.column_names)
-    values = ", ".join([placeholder] * (len(LOAD_STATE.columns) - 1) + ["CURRENT_TIMESTAMP"])
-    updates = ", ".join(f"{ident(name)} = excluded.{ident(name)}" for name in LOAD_STATE.column_names[1:])
+def delete_load_state(placeholder: str, load_state: Table = LOAD_STATE) -> str:
+    return f"DELETE FROM {ident(load_state.name)} WHERE partition_key = {placeholder}"
+
+
+def select_load_state(load_state: Table = LOAD_STATE) -> str:
+    return f"SELECT partition_key, fingerprint FROM {ident(load_state.name)}"
+
+
+def upsert_load_state(placeholder: str, load_state: Table = LOAD_STATE) -> str:
+    cols = column_list(load_state.column_names)
+    values = ", ".join([placeholder] * (len(load_state.columns) - 1) + ["CURRENT_TIMESTAMP"])
+    updates = ", ".join(f"{ident(name)} = excluded.{ident(name)}" for name in load_state.column_names[1:])
     return (
-        f"INSERT INTO warehouse_load_state ({cols}) VALUES ({values}) "
+        f"INSERT INTO {ident(load_state.name)} ({cols}) VALUES ({values}) "
         f"ON CONFLICT (partition_key) DO UPDATE SET {updates}"
     )

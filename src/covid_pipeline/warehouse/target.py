@@ -7,6 +7,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 
 from covid_pipeline.warehouse.base import PartitionSnapshot
+from covid_pipeline.warehouse.schema import JHU_DAILY, Dataset
 from covid_pipeline.warehouse.source import PartitionSource
 from covid_pipeline.warehouse.transform import StarRows
 
@@ -21,6 +22,8 @@ class WarehouseTarget(ABC):
     max_batch_rows: int = 500_000
     #: Set by the loader before connect(): where the partitions come from.
     source: PartitionSource | None = None
+    #: Set by the loader before connect(): whose partitions they are (the fact and load-state tables they go to).
+    dataset: Dataset = JHU_DAILY
 
     def __enter__(self) -> WarehouseTarget:
         self.connect()
@@ -48,7 +51,7 @@ class WarehouseTarget(ABC):
 
     @abstractmethod
     def loaded_fingerprints(self) -> dict[str, str]:
-        """partition key -> fingerprint of the version loaded."""
+        """partition key -> fingerprint of the version loaded (of the dataset's partitions)."""
 
     @abstractmethod
     def replace_partitions(self, batch: Sequence[tuple[PartitionSnapshot, StarRows | None]]) -> int:

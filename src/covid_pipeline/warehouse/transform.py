@@ -1,4 +1,5 @@
-"""Pure Arrow transforms: one partition of the job's output -> rows of dim_location, dim_date and fact_covid_daily.
+"""Pure Arrow transforms: one partition of the job's output -> rows of dim_location, dim_date and fact_covid_daily
+(JHU), or of dim_date and fact_owid_daily (OWID).
 
 No I/O here; every target loads the same StarRows, so keys and attributes are identical whichever warehouse is used.
 """
@@ -18,12 +19,15 @@ from covid_pipeline.warehouse.schema import (
     DIM_DATE,
     DIM_LOCATION,
     FACT_COVID_DAILY,
+    FACT_OWID_DAILY,
     JOB_OUTPUT_COLUMNS,
     KEY_SEPARATOR,
     LOCATION_ATTRIBUTES,
     LOCATION_NATURAL_KEY,
     NULL_MARKER,
     REQUIRED_JOB_COLUMNS,
+    Dataset,
+    Table,
     arrow_schema,
     date_key,
     location_key_from_text,
@@ -135,10 +139,7 @@ def build_star_rows(normalized: pa.Table) -> StarRows:
     """Split one normalized partition into dimension and fact rows."""
     keys = location_keys(normalized)
     report_dates = normalized.column("report_date")
-    date_keys = pc.add(
-        pc.add(pc.multiply(pc.year(report_dates), 10000), pc.multiply(pc.month(report_dates), 100)),
-        pc.day(report_dates),
-    ).cast(pa.int32())
+    date_keys = _date_keys(report_dates)
 
     fact_schema = arrow_schema(FACT_COVID_DAILY)
     fact_columns = {"date_key": date_keys, "location_key": keys}
@@ -177,9 +178,40 @@ def build_star_rows(normalized: pa.Table) -> StarRows:
     return StarRows(locations=locations, dates=dates, facts=facts)
 
 
-def concat_facts(tables: list[pa.Table]) -> pa.Table:
+def _date_keys(report_dates: pa.ChunkedArray) -> pa.ChunkedArray:
+    return pc.add(
+        pc.add(pc.multiply(pc.year(report_dates), 10000), pc.multiply(pc.month(report_dates), 100)),
+        pc.day(report_dates),
+    ).cast(pa.int32())
+
+
+def build_owid_rows(normalized: pa.Table) -> StarRows:
+    """One normalized OWID partition -> its dates and facts (keyed by country and date; no location rows)."""
+    report_dates = normalized.column("report_date")
+    keyed = pa.table({"country": normalized.column("country").cast(pa.string()), "date": report_dates})
+    repeated = keyed.group_by(["country", "date"]).aggregate([([], "count_all")]).filter(pc.field("count_all") > 1)
+    if repeated.num_rows:
+        first = repeated.slice(0, 1).to_pylist()[0]
+        raise WarehouseError(
+            f"{repeated.num_rows} (country, date) pair(s) appear more than once in an OWID partition, "
+            f"e.g. {first['country']!r} on {first['date']}: the job's output has one row per country and day"
+        )
+    fact_schema = arrow_schema(FACT_OWID_DAILY)
+    columns = {"date_key": _date_keys(report_dates)}
+    columns.update({name: normalized.column(name) for name in fact_schema.names[1:]})
+    facts = pa.table(columns).cast(fact_schema)
+    empty_locations = arrow_schema(DIM_LOCATION).empty_table()
+    return StarRows(locations=empty_locations, dates=date_rows(pc.unique(report_dates).to_pylist()), facts=facts)
+
+
+def build_rows(normalized: pa.Table, dataset: Dataset) -> StarRows:
+    """The rows of one normalized partition of the dataset's source."""
+    return build_star_rows(normalized) if dataset.with_locations else build_owid_rows(normalized)
+
+
+def concat_facts(tables: list[pa.Table], fact: Table = FACT_COVID_DAILY) -> pa.Table:
     """Fact rows of several partitions as one table (text columns decoded where the partitions disagree on
     dictionary encoding)."""
     if len({table.schema for table in tables}) > 1:
-        tables = [table.cast(arrow_schema(FACT_COVID_DAILY)) for table in tables]
+        tables = [table.cast(arrow_schema(fact)) for table in tables]
     return pa.concat_tables(tables)
