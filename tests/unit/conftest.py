@@ -60,7 +60,14 @@ def refused_program(args: Any, shell: bool) -> str | None:
     program = os.path.basename(argv[0])
     if program == "terraform" and REFUSED_TERRAFORM_COMMANDS & set(argv[1:]):
         return "Terraform"
-    return REFUSED_PROGRAMS.get(program)
+    if program in REFUSED_PROGRAMS:
+        return REFUSED_PROGRAMS[program]
+    # A program started through another (`runuser -u nobody -- /usr/lib/postgresql/15/bin/initdb`) is caught by its
+    # path; a bare word there is an argument (`-U postgres`).
+    for arg in argv[1:]:
+        if os.sep in arg and os.path.basename(arg) in REFUSED_PROGRAMS:
+            return REFUSED_PROGRAMS[os.path.basename(arg)]
+    return None
 
 
 def refusing_java_home(root: Path) -> Path:
