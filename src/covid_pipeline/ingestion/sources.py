@@ -23,13 +23,11 @@ import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from covid_pipeline import input_rules
-
-if TYPE_CHECKING:  # fetch imports this module; the checks only read a fetched body
-    from covid_pipeline.ingestion.fetch import Body
+from covid_pipeline.ingestion.body import Body
 
 DAILY_REPORTS = "daily_reports"
 WHOLE_FILE = "whole_file"
