@@ -14,7 +14,7 @@ from functools import reduce
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
-from schema_evolution import OUTPUT_COLUMNS, RAW_FIELDS
+from schema_evolution import OUTPUT_COLUMNS
 
 # Names JHU (and OWID) used for the same place over time -> the name the UID lookup uses.
 COUNTRY_ALIASES: dict[str, str] = {
@@ -207,14 +207,6 @@ def classify_rows(df: DataFrame) -> DataFrame:
         reason = F.when(condition, F.lit(name)).otherwise(reason)
     # Keep only what later steps read: the frame is cached, and every column costs memory.
     return parsed.select(*df.columns, "report_date", *[_p(c) for c in _KEPT_PARSED], reason.alias("quarantine_reason"))
-
-
-def raw_text_of_quarantined_only(df: DataFrame) -> DataFrame:
-    """A classified frame with the raw text fields nulled on good rows: the quarantine is the only place that
-    reads them, and a cache of the whole input then holds the parsed values once, not a text copy beside them."""
-    raw = {*RAW_FIELDS, "_corrupt_record"}
-    bad = F.col("quarantine_reason").isNotNull()
-    return df.select(*[F.when(bad, F.col(c)).alias(c) if c in raw else F.col(c) for c in df.columns])
 
 
 def raw_columns(df: DataFrame) -> list[str]:

@@ -236,18 +236,3 @@ def test_clean_text_trims_every_blank_and_turns_empty_into_null(spark) -> None:
     df = spark.createDataFrame(values, "value string")
     cleaned = [row[0] for row in df.select(tx.clean_text("value")).collect()]
     assert cleaned == ["Korea, South", "New York", "Bahamas", None, None, None, "a  b"]
-
-
-def test_raw_text_is_kept_on_quarantined_rows_only(spark) -> None:
-    rows = [
-        raw(country=" Chad ", confirmed="10", province="Batha", extra_fields={"people_tested": "7"}),
-        raw(country="Chad", confirmed="-3", province="Batha", _corrupt_record=None),
-    ]
-    slim = tx.raw_text_of_quarantined_only(tx.classify_rows(spark.createDataFrame(rows, RAW_SCHEMA)))
-    good, bad = (row.asDict() for row in slim.collect())
-    assert (good["country"], good["confirmed"], good["province"]) == (None, None, None)
-    assert (good["p_country"], good["p_confirmed"], good["extra_fields"]) == ("Chad", 10, {"people_tested": "7"})
-    assert (bad["country"], bad["confirmed"], bad["province"], bad["quarantine_reason"]) == (
-        "Chad", "-3", "Batha", "negative_count",
-    )  # fmt: skip
-    assert tx.type_rows(slim).collect()[0].country == "Chad"
