@@ -179,9 +179,6 @@ def configure_session(spark: SparkSession) -> None:
     # Performance, not semantics. The job's caches live for one run: compressing them costs more CPU than it
     # saves. Listing hundreds of explicit input paths as one task per path costs more than the listing itself.
     spark.conf.set("spark.sql.inMemoryColumnarStorage.compressed", "false")
-    # An aggregation whose input is already sorted by its keys streams them instead of hashing every key (the
-    # quality gate's group per output key, over the output sorted by location and date).
-    spark.conf.set("spark.sql.execution.replaceHashWithSortAgg", "true")
     spark.conf.set(
         "spark.sql.sources.parallelPartitionDiscovery.parallelism", str(spark.sparkContext.defaultParallelism)
     )
@@ -467,7 +464,6 @@ def run_job(spark: SparkSession, options: JobOptions) -> dict[str, Any]:
                     gate,
                     by=PARTITION_COLUMNS,
                     sums={"rows": F.lit(1), "duplicates": F.col("duplicates")},
-                    key_order=(*tx.LOCATION_KEY, "report_date"),
                 )
                 partition_rows = {(r["year"], r["month"]): r["rows"] for r in summary_rows}
                 manifest["rows_out"] = sum(partition_rows.values())

@@ -283,28 +283,20 @@ def metric_pass(checks: list[Check]) -> MetricPass:
 
 
 def aggregate(
-    df: DataFrame,
-    gate: MetricPass,
-    by: Sequence[str] = (),
-    sums: dict[str, Column] | None = None,
-    key_order: Sequence[str] = (),
+    df: DataFrame, gate: MetricPass, by: Sequence[str] = (), sums: dict[str, Column] | None = None
 ) -> list[dict[str, Any]]:
     """Every metric of the pass, per group of `by`, in one Spark job; `sums` are further per-row values summed per
     group (the job's row counts per partition ride along).
 
     With a compound key, rows are grouped by the key first, then those groups by `by`. `by` must be a function of
-    the key (the partition columns are of report_date): a key's rows all fall in one group of `by`. `key_order`
-    names the order the frame is sorted in within its partitions (the job's output: by location, then date): the
-    key grouped in that order lets Spark stream the groups of a sorted partition (with
-    spark.sql.execution.replaceHashWithSortAgg) instead of hashing every key, and a frame partitioned by part of
-    the key needs no shuffle for them."""
+    the key (the partition columns are of report_date): a key's rows all fall in one group of `by`. A frame
+    partitioned by part of the key (the job's output is, by location) needs no shuffle for the first grouping."""
     sums = sums or {}
     per_group = [metric.per_group.alias(gate.column(mid)) for mid, metric in gate.metrics.items()]
     per_group += [F.sum(value).alias(name) for name, value in sums.items()]
     if not gate.key:
         return [row.asDict() for row in df.groupBy(*by).agg(*per_group).collect()]
-    ordered = sorted(gate.key, key=lambda c: list(key_order).index(c) if c in key_order else len(key_order))
-    groups = df.groupBy(*ordered).agg(*[F.first(c).alias(c) for c in by], *per_group)
+    groups = df.groupBy(*gate.key).agg(*[F.first(c).alias(c) for c in by], *per_group)
     combined = [metric.combine(F.col(gate.column(mid))).alias(gate.column(mid)) for mid, metric in gate.metrics.items()]
     result = groups.groupBy(*by).agg(*combined, *[F.sum(name).alias(name) for name in sums])
     return [row.asDict() for row in result.collect()]
