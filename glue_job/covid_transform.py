@@ -38,7 +38,7 @@ from pyspark import SparkContext, StorageLevel
 from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from schema_evolution import OUTPUT_SCHEMA, SCHEMA_VERSION
+from schema_evolution import OUTPUT_SCHEMA, PARTITION_COLUMNS, SCHEMA_VERSION
 from utils import readers, storage, validators
 from utils import transformations as tx
 
@@ -443,7 +443,9 @@ def run_job(spark: SparkSession, options: JobOptions) -> dict[str, Any]:
                     )
 
                 clock.lap("plan_and_count", then="transform_and_count")
-                # 5. Transform: type, deduplicate, enrich, derive; only affected partitions are kept.
+                # 5. Transform: type, deduplicate, enrich, derive; only affected partitions are kept. The action
+                # that fills the output's cache also computes its counts per partition and every metric of the
+                # quality gate (one pass over the output, not one per metric).
                 lookup_exact, lookup_country = tx.prepare_lookup(readers.read_lookup(spark, options.reference_path))
                 good_rows = tx.type_rows(scoped.where(F.col("quarantine_reason").isNull()))
                 if carried is not None:
@@ -451,18 +453,26 @@ def run_job(spark: SparkSession, options: JobOptions) -> dict[str, Any]:
                 output = _transform(good_rows, lookup_exact, lookup_country, affected_keys)
                 output = output.persist(StorageLevel.MEMORY_AND_DISK_DESER)
                 persisted.append(output)
-                partition_rows, duplicates = _output_counts(output)
+                expected_latest = max((v.name_date for v in good if v.name_date), default=None)
+                gate = data_quality_checks.metric_pass(
+                    data_quality_checks.build_checks(
+                        options.source, expected_latest if options.source == "jhu_daily" else None
+                    )
+                )
+                summary_rows = data_quality_checks.aggregate(
+                    output,
+                    gate,
+                    by=PARTITION_COLUMNS,
+                    sums={"rows": F.lit(1), "duplicates": F.col("duplicates")},
+                )
+                partition_rows = {(r["year"], r["month"]): r["rows"] for r in summary_rows}
                 manifest["rows_out"] = sum(partition_rows.values())
-                manifest["rows_duplicate"] = duplicates
+                manifest["rows_duplicate"] = sum(int(r["duplicates"] or 0) for r in summary_rows)
                 _reconcile(manifest)
 
                 clock.lap("transform_and_count", then="data_quality")
-                # 6. Quality gate, before anything is published.
-                expected_latest = max((v.name_date for v in good if v.name_date), default=None)
-                checks = data_quality_checks.build_checks(
-                    options.source, expected_latest if options.source == "jhu_daily" else None
-                )
-                report = data_quality_checks.run_checks(tx.to_output(output), checks)
+                # 6. Quality gate, before anything is published: Great Expectations' verdicts on those metrics.
+                report = data_quality_checks.evaluate(gate, gate.values(summary_rows))
                 manifest["data_quality"] = report.as_dict()
                 if report.failed:
                     _finish(manifest, options, started, status="failed_data_quality", publish=False)
@@ -792,16 +802,6 @@ def _transform(
         tx.add_rates(tx.add_daily_deltas(tx.enrich(winners, lookup_exact, lookup_country)))
     )
     return derived.where(F.col("in_scope") & _in_months(_partition_month(), affected))
-
-
-def _output_counts(output: DataFrame) -> tuple[dict[incremental.Partition, int], int]:
-    rows = output.groupBy("year", "month").agg(F.count(F.lit(1)).alias("rows"), F.sum("duplicates").alias("dups"))
-    partition_rows: dict[incremental.Partition, int] = {}
-    duplicates = 0
-    for row in rows.collect():
-        partition_rows[(row["year"], row["month"])] = row["rows"]
-        duplicates += int(row["dups"] or 0)
-    return partition_rows, duplicates
 
 
 def _reconcile(manifest: dict[str, Any]) -> None:

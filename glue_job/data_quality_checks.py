@@ -1,19 +1,33 @@
 """The data-quality gate: Great Expectations 1.x expectations on the output DataFrame, each `warn` or `fail`.
 
 A `fail` that does not hold stops the job before it publishes; warnings are
-recorded in the manifest. The DataFrame is validated where it lives (Spark,
-ephemeral GE context): no copy to pandas. Great Expectations takes seconds to
+recorded in the manifest.
+
+Great Expectations decides; Spark computes what it decides on in one pass.
+Validating the DataFrame itself made GE start a Spark job per metric (seven,
+the compound-key uniqueness a window over every row: a shuffle and a sort).
+Here each expectation names the metrics it needs (its validation
+dependencies: row count, null counts, out-of-range counts, rows sharing a
+compound key, a column's max), `metric_pass` turns each into a Spark
+aggregate, `aggregate` computes all of them in one job (grouped by the
+compound key first, so uniqueness is a group count), and each expectation's
+own `metrics_validate`, the step GE's validator ends with, turns them into its
+result: the same verdicts, `mostly` thresholds and result fields as a
+validation of the DataFrame (tests/unit/test_job_data_quality.py compares the
+two on frames that break every check). Great Expectations takes seconds to
 import, so the entry script starts `preload()` in a thread at start-up.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
 
 FAIL = "fail"
 WARN = "warn"
@@ -127,50 +141,196 @@ def build_checks(
     return checks
 
 
-def _observed(result: dict[str, Any]) -> dict[str, Any]:
-    keep = ("observed_value", "element_count", "unexpected_count", "unexpected_percent", "missing_count")
-    return {k: result[k] for k in keep if k in result and result[k] is not None}
+# BASIC gives each result its counts (element, unexpected, missing) or observed value; no unexpected values are
+# listed (partial_unexpected_count 0), so none have to be fetched from the data.
+RESULT_FORMAT: dict[str, Any] = {"result_format": "BASIC", "partial_unexpected_count": 0}
+# What a result keeps in the manifest (GE's other fields are empty lists here, or repeat these).
+OBSERVED = ("observed_value", "element_count", "unexpected_count", "unexpected_percent", "missing_count")
+
+
+class UnsupportedCheck(ValueError):
+    """A check needs a metric the one-pass aggregation does not compute (say which, rather than guess)."""
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One metric as Spark aggregates: `per_group` over the rows of one group of the pass's key, `combine` over
+    those groups (in Spark), `fold` over the rows `aggregate` returns (on the driver)."""
+
+    per_group: Column
+    combine: Callable[[Column], Column]
+    fold: Callable[[Iterable[Any]], Any]
+
+
+def _sum(values: Iterable[Any]) -> int:
+    return sum(int(v) for v in values if v is not None)
+
+
+def _max(values: Iterable[Any]) -> Any:
+    return max((v for v in values if v is not None), default=None)
+
+
+def _min(values: Iterable[Any]) -> Any:
+    return min((v for v in values if v is not None), default=None)
+
+
+def _counted(condition: Column) -> Metric:
+    """Rows where condition holds (null: not counted)."""
+    return Metric(F.count_if(condition), F.sum, _sum)
+
+
+def _in_range(column: Column, value_kwargs: dict[str, Any]) -> Column:
+    """GE's between: min/max inclusive unless strict, either bound optional."""
+    low, high = value_kwargs.get("min_value"), value_kwargs.get("max_value")
+    if low is None and high is None:
+        raise UnsupportedCheck("a between check needs min_value or max_value")
+    conditions = []
+    if low is not None:
+        conditions.append(column > low if value_kwargs.get("strict_min") else column >= low)
+    if high is not None:
+        conditions.append(column < high if value_kwargs.get("strict_max") else column <= high)
+    return conditions[0] if len(conditions) == 1 else conditions[0] & conditions[1]
+
+
+def _metric(name: str, domain: dict[str, Any], values: dict[str, Any], key: tuple[str, ...]) -> Metric:
+    """The Spark aggregates of one metric Great Expectations asks for, with its semantics on Spark
+    (great_expectations/expectations/metrics): ranges and set membership are judged among non-null values, the
+    compound-key metric counts every row whose key occurs more than once (nulls in a key count as equal)."""
+    if domain.get("row_condition"):
+        raise UnsupportedCheck(f"{name}: row_condition is not supported by the one-pass gate")
+    column = F.col(domain["column"]) if "column" in domain else None
+    if name == "table.row_count":
+        return Metric(F.count(F.lit(1)), F.sum, _sum)
+    if name == "column_values.nonnull.unexpected_count" and column is not None:
+        return _counted(column.isNull())
+    if name == "column_values.between.unexpected_count" and column is not None:
+        return _counted(column.isNotNull() & ~_in_range(column, values))
+    if name == "column_values.in_set.unexpected_count" and column is not None:
+        return _counted(column.isNotNull() & ~column.isin(list(values["value_set"])))
+    if name == "column.max" and column is not None:
+        return Metric(F.max(column), F.max, _max)
+    if name == "column.min" and column is not None:
+        return Metric(F.min(column), F.min, _min)
+    if name.startswith("column_pair_values.a_greater_than_b."):
+        if domain.get("ignore_row_if") != "either_value_is_missing":
+            raise UnsupportedCheck(f"{name}: only ignore_row_if='either_value_is_missing' is supported")
+        a, b = F.col(domain["column_A"]), F.col(domain["column_B"])
+        both = a.isNotNull() & b.isNotNull()
+        if name.endswith(".filtered_row_count"):
+            return _counted(both)
+        if name.endswith(".unexpected_count"):
+            return _counted(both & ~(a >= b if values.get("or_equal") else a > b))
+    if name.startswith("compound_columns.unique."):
+        if domain.get("ignore_row_if", "never") != "never" or tuple(domain["column_list"]) != key:
+            raise UnsupportedCheck(f"{name}: only ignore_row_if='never' over the pass's key {list(key)}")
+        if name.endswith(".filtered_row_count"):
+            return Metric(F.count(F.lit(1)), F.sum, _sum)
+        if name.endswith(".unexpected_count"):  # every row of a key seen more than once
+            return Metric(F.count(F.lit(1)), lambda rows: F.sum(F.when(rows > 1, rows)), _sum)
+    raise UnsupportedCheck(f"metric {name} ({domain}) is not computed by the one-pass gate")
+
+
+@dataclass
+class MetricPass:
+    """What one pass over the data computes for a set of checks, and the expectations that judge it."""
+
+    checks: list[Check]
+    expectations: list[Any]  # great_expectations Expectation objects, in the order of checks
+    key: tuple[str, ...]  # grouped by first: the compound key of the uniqueness check (empty: none)
+    metrics: dict[Any, Metric]  # by GE's MetricConfigurationID
+    given: dict[Any, Any]  # metrics known without the data (lists of unexpected values, asked for none)
+
+    def column(self, metric_id: Any) -> str:
+        return f"_m{list(self.metrics).index(metric_id)}"
+
+    def values(self, rows: Sequence[dict[str, Any]]) -> dict[Any, Any]:
+        """GE's metrics from the rows `aggregate` returned (one per group of its `by` columns)."""
+        found = {mid: metric.fold(row[self.column(mid)] for row in rows) for mid, metric in self.metrics.items()}
+        return {**found, **self.given}
+
+
+def _expectation(check: Check) -> Any:
+    import great_expectations as gx
+
+    kwargs = {k: v for k, v in check.kwargs.items() if k != "parse_strings_as_datetimes"}
+    if check.expectation_type == "ExpectColumnMaxToBeBetween":
+        kwargs["min_value"] = date.fromisoformat(kwargs["min_value"])
+    return getattr(gx.expectations, check.expectation_type)(**kwargs, meta={"check": check.name})
+
+
+def metric_pass(checks: list[Check]) -> MetricPass:
+    """The metrics the checks' expectations depend on, each as Spark aggregates; raises UnsupportedCheck for one
+    the pass cannot compute (or two uniqueness checks over different keys: one pass groups by one key)."""
+    preload()
+    expectations = [_expectation(check) for check in checks]
+    keys = {tuple(c.kwargs["column_list"]) for c in checks if c.expectation_type == "ExpectCompoundColumnsToBeUnique"}
+    if len(keys) > 1:
+        raise UnsupportedCheck(f"one pass groups by one compound key, the checks name {sorted(keys)}")
+    key = next(iter(keys), ())
+    metrics: dict[Any, Metric] = {}
+    given: dict[Any, Any] = {}
+    for expectation in expectations:
+        dependencies = expectation.get_validation_dependencies(runtime_configuration={"result_format": RESULT_FORMAT})
+        for config in dependencies.get_metric_configurations():
+            if config.id in metrics or config.id in given:
+                continue
+            if config.metric_name.endswith(".unexpected_values"):
+                given[config.id] = []
+            else:
+                domain, values = dict(config.metric_domain_kwargs), dict(config.metric_value_kwargs)
+                metrics[config.id] = _metric(config.metric_name, domain, values, key)
+    return MetricPass(list(checks), expectations, key, metrics, given)
+
+
+def aggregate(
+    df: DataFrame, gate: MetricPass, by: Sequence[str] = (), sums: dict[str, Column] | None = None
+) -> list[dict[str, Any]]:
+    """Every metric of the pass, per group of `by`, in one Spark job; `sums` are further per-row values summed per
+    group (the job's row counts per partition ride along).
+
+    With a compound key, rows are grouped by the key first, then those groups by `by`. `by` must be a function of
+    the key (the partition columns are of report_date): a key's rows all fall in one group of `by`. A frame
+    partitioned by part of the key (the job's output is, by location) needs no shuffle for the first grouping."""
+    sums = sums or {}
+    per_group = [metric.per_group.alias(gate.column(mid)) for mid, metric in gate.metrics.items()]
+    per_group += [F.sum(value).alias(name) for name, value in sums.items()]
+    if not gate.key:
+        return [row.asDict() for row in df.groupBy(*by).agg(*per_group).collect()]
+    groups = df.groupBy(*gate.key).agg(*[F.first(c).alias(c) for c in by], *per_group)
+    combined = [metric.combine(F.col(gate.column(mid))).alias(gate.column(mid)) for mid, metric in gate.metrics.items()]
+    result = groups.groupBy(*by).agg(*combined, *[F.sum(name).alias(name) for name in sums])
+    return [row.asDict() for row in result.collect()]
+
+
+def evaluate(gate: MetricPass, metrics: dict[Any, Any]) -> DataQualityReport:
+    """Each expectation's verdict on the metrics (GE's own evaluation); an expectation that raises fails, with the
+    error in its result, as GE's validator reports it. Never raises on a failed expectation."""
+    results: list[dict[str, Any]] = []
+    for check, expectation in zip(gate.checks, gate.expectations, strict=True):
+        entry: dict[str, Any] = {
+            "expectation": check.name,
+            "expectation_type": expectation.expectation_type,
+            "severity": check.severity,
+        }
+        try:
+            outcome = expectation.metrics_validate(metrics, runtime_configuration={"result_format": RESULT_FORMAT})
+        except Exception as error:  # reported in the manifest, as GE's validator reports it
+            results.append({**entry, "success": False, "error": f"{type(error).__name__}: {error}"})
+            continue
+        observed = dict(outcome.result or {})
+        results.append(
+            {
+                **entry,
+                "success": bool(outcome.success),
+                **{k: observed[k] for k in OBSERVED if observed.get(k) is not None},
+            }
+        )
+    score = round(sum(r["success"] for r in results) / len(results), 4) if results else 1.0
+    return DataQualityReport(score=score, results=results)
 
 
 def run_checks(df: DataFrame, checks: list[Check]) -> DataQualityReport:
-    """Validate df against the checks with an ephemeral GE context; never raises on a failed expectation."""
-    preload()
-    import great_expectations as gx
-    from great_expectations.data_context.types.base import ProgressBarsConfig
-
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)  # job logs, not a terminal
-    batch = (
-        # persist=False: the job hands over a frame it has already cached; a second cache would double the work.
-        context.data_sources.add_spark(name="job_output", persist=False)
-        .add_dataframe_asset(name="output")
-        .add_batch_definition_whole_dataframe("whole")
-        .get_batch(batch_parameters={"dataframe": df})
-    )
-    suite = gx.ExpectationSuite(name="covid_output")
-    for check in checks:
-        kwargs = {k: v for k, v in check.kwargs.items() if k != "parse_strings_as_datetimes"}
-        if check.expectation_type == "ExpectColumnMaxToBeBetween":
-            kwargs["min_value"] = date.fromisoformat(kwargs["min_value"])
-        expectation = getattr(gx.expectations, check.expectation_type)(**kwargs, meta={"check": check.name})
-        suite.add_expectation(expectation)
-    validation = batch.validate(suite, result_format="BOOLEAN_ONLY")
-    by_name = {c.name: c for c in checks}
-    results: list[dict[str, Any]] = []
-    for item in validation.results:
-        name = (item.expectation_config.meta or {}).get("check", item.expectation_config.type)
-        check = by_name[name]
-        error = (item.exception_info or {}).get("exception_message") if item.exception_info else None
-        entry: dict[str, Any] = {
-            "expectation": name,
-            "expectation_type": item.expectation_config.type,
-            "severity": check.severity,
-            "success": bool(item.success),
-            **_observed(dict(item.result or {})),
-        }
-        if error:
-            entry["error"] = str(error)
-        results.append(entry)
-    results.sort(key=lambda r: [c.name for c in checks].index(r["expectation"]))
-    score = round(sum(r["success"] for r in results) / len(results), 4) if results else 1.0
-    return DataQualityReport(score=score, results=results)
+    """Validate df against the checks: one Spark job, then Great Expectations' verdicts. Never raises on a failed
+    expectation."""
+    gate = metric_pass(checks)
+    return evaluate(gate, gate.values(aggregate(df, gate)))
