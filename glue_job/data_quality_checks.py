@@ -13,7 +13,7 @@ aggregate, `aggregate` computes all of them in one job (grouped by the
 compound key first, so uniqueness is a group count), and each expectation's
 own `metrics_validate`, the step GE's validator ends with, turns them into its
 result: the same verdicts, `mostly` thresholds and result fields as a
-validation of the DataFrame (tests/unit/test_job_data_quality.py compares the
+validation of the DataFrame (tests/component/test_job_data_quality.py compares the
 two on frames that break every check). Great Expectations takes seconds to
 import, so the entry script starts `preload()` in a thread at start-up.
 """

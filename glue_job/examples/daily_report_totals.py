@@ -9,7 +9,7 @@ each run reads only the files the previous runs have not read (``transformation_
     --JOB_NAME n --database db --table_name daily_reports --output_path s3://bucket/prefix/
 
 The same file runs on AWS Glue and under the local Glue executor (StartJobRun), unchanged; its unit tests are in
-``tests/unit/test_awsglue_example_job.py``.
+``tests/component/test_awsglue_example_job.py``.
 """
 
 import sys
