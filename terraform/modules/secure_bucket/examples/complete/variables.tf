@@ -1,0 +1,11 @@
+variable "region" {
+  description = "AWS region the example's buckets and key live in."
+  type        = string
+  default     = "us-east-1"
+}
+
+variable "name_prefix" {
+  description = "Prefix of the two bucket names (bucket names are global: make it yours)."
+  type        = string
+  default     = "secure-bucket-example"
+}
