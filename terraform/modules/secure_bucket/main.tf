@@ -4,7 +4,6 @@
 # log target itself) and a lifecycle that always aborts stale multipart uploads and expires old versions.
 # README.md says how to call it; examples/ holds a use that `terraform validate`s.
 resource "aws_s3_bucket" "this" {
-  #checkov:skip=CKV_AWS_18:Every bucket of this module logs into access_log_bucket; only the log target itself (access_log_target = true) does not, since logging into itself would log its own deliveries forever.
   #checkov:skip=CKV_AWS_145:Every bucket of this module is SSE-KMS with the caller's key; only the server-access-log target (access_log_target = true) is SSE-S3, the one encryption S3 log delivery can write to.
   #checkov:skip=CKV_AWS_144:Cross-region replication is not needed: raw data can be fetched again from its public source and everything else is rebuilt from raw.
   #checkov:skip=CKV2_AWS_62:Only the raw bucket starts work on new objects (its notification is in the root module's sqs.tf); the others are written by the pipeline itself.

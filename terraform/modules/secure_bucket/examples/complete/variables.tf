@@ -9,3 +9,8 @@ variable "name_prefix" {
   type        = string
   default     = "secure-bucket-example"
 }
+
+variable "kms_key_arn" {
+  description = "ARN of the customer managed KMS key the data bucket is encrypted with (its key policy is yours to write)."
+  type        = string
+}
