@@ -14,14 +14,11 @@ module "cloudtrail_bucket" {
 
   bucket_name                        = local.cloudtrail_bucket
   kms_key_arn                        = aws_kms_key.pipeline.arn
-  access_log_bucket                  = aws_s3_bucket.access_logs.id
+  access_log_bucket                  = module.access_logs_bucket.id
   force_destroy                      = !var.deletion_protection
   noncurrent_version_expiration_days = var.noncurrent_version_expiration_days
   expiration_days                    = var.cloudtrail_retention_days
   policy_documents                   = [data.aws_iam_policy_document.cloudtrail_delivery.json]
-
-  # S3 checks the log delivery grant when logging is turned on: the access-log bucket's policy comes first.
-  depends_on = [aws_s3_bucket_policy.access_logs, aws_s3_bucket_ownership_controls.access_logs]
 }
 
 # What CloudTrail needs on its bucket (AWS's documented statements), pinned to this trail by aws:SourceArn.

@@ -32,11 +32,41 @@ resource "aws_lambda_layer_version" "pyarrow" {
 }
 
 locals {
-  lambda_handlers = {
-    "s3-event-handler"     = "s3_event_handler.handler"
-    "data-quality-monitor" = "data_quality_monitor.handler"
-    "warehouse-loader"     = "warehouse_loader.handler"
-    "ingestion"            = "ingestion.handler"
+  # What differs between the functions (lambda.tf's one aws_lambda_function block reads it): each entry is the
+  # defaults below with its own description, handler and exceptions.
+  # async_dead_letters: invoked asynchronously (EventBridge), so failed events go to the async DLQ; the
+  # s3-event-handler is invoked by the SQS mapping, whose failures the raw-events queue dead-letters itself.
+  lambda_defaults = {
+    layers               = []
+    timeout              = var.lambda_timeout_seconds
+    memory_mb            = var.lambda_memory_mb
+    reserved_concurrency = var.lambda_reserved_concurrency
+    async_dead_letters   = true
+  }
+  lambda_settings = {
+    "s3-event-handler" = merge(local.lambda_defaults, {
+      description        = "Raw-bucket events -> Glue job runs"
+      handler            = "s3_event_handler.handler"
+      async_dead_letters = false
+    })
+    "data-quality-monitor" = merge(local.lambda_defaults, {
+      description = "Glue run finished -> data quality and failure alerts"
+      handler     = "data_quality_monitor.handler"
+    })
+    "warehouse-loader" = merge(local.lambda_defaults, {
+      description = "Glue run succeeded -> load new partitions into the warehouse"
+      handler     = "warehouse_loader.handler"
+      layers      = [aws_lambda_layer_version.pyarrow.arn]
+      timeout     = var.warehouse_loader_timeout_seconds
+    })
+    "ingestion" = merge(local.lambda_defaults, {
+      description = "Schedule tick -> new source files into the raw bucket"
+      handler     = "ingestion.handler"
+      timeout     = var.ingestion_timeout_seconds
+      memory_mb   = var.ingestion_memory_mb
+      # One tick at a time: two at once would fetch the same days (harmless, but impolite to the sources).
+      reserved_concurrency = 1
+    })
   }
 
   # redshift://<cluster>/<db>?secret_arn=...&iam_role=... (covid_pipeline.warehouse.redshift_target's URL), with the
@@ -109,24 +139,35 @@ resource "aws_cloudwatch_log_group" "lambda" {
   kms_key_id        = aws_kms_key.pipeline.arn
 }
 
-resource "aws_lambda_function" "s3_event_handler" {
-  #checkov:skip=CKV_AWS_116:Invoked by an SQS event source mapping; failed messages go to the raw-events queue's own DLQ (redrive policy), a function DLQ would never be used.
-  #checkov:skip=CKV_AWS_117:Calls only AWS APIs (S3, Glue, SQS) over TLS; there is no VPC resource to reach, and a VPC would add NAT cost.
+# The four functions, one block: what differs between them is written in local.lambda_settings (above).
+resource "aws_lambda_function" "pipeline" {
+  #checkov:skip=CKV_AWS_116:The s3-event-handler is invoked by an SQS event source mapping, whose failed messages go to the raw-events queue's own DLQ (redrive policy); the three asynchronously invoked functions have the async DLQ (dead_letter_config below).
+  #checkov:skip=CKV_AWS_117:The functions call only AWS APIs over TLS (the loader through the Redshift Data API) and fetch public HTTPS sources; there is no VPC resource to reach, and a VPC would add NAT cost.
   #checkov:skip=CKV_AWS_272:Code signing needs a signer profile and a signing step in the release process; the bundle is built from the reviewed repository by deploy.sh.
-  function_name                  = local.lambda_functions["s3-event-handler"]
-  description                    = "Raw-bucket events -> Glue job runs"
-  role                           = aws_iam_role.lambda["s3-event-handler"].arn
+  for_each = local.lambda_settings
+
+  function_name                  = local.lambda_functions[each.key]
+  description                    = each.value.description
+  role                           = aws_iam_role.lambda[each.key].arn
   runtime                        = var.lambda_runtime
-  handler                        = local.lambda_handlers["s3-event-handler"]
+  handler                        = each.value.handler
+  layers                         = each.value.layers
   filename                       = local.lambda_bundle_zip
   source_code_hash               = filebase64sha256(local.lambda_bundle_zip)
-  timeout                        = var.lambda_timeout_seconds
-  memory_size                    = var.lambda_memory_mb
-  reserved_concurrent_executions = var.lambda_reserved_concurrency
+  timeout                        = each.value.timeout
+  memory_size                    = each.value.memory_mb
+  reserved_concurrent_executions = each.value.reserved_concurrency
   kms_key_arn                    = aws_kms_key.pipeline.arn
 
   environment {
-    variables = merge(local.lambda_common_environment["s3-event-handler"], local.lambda_environment["s3-event-handler"])
+    variables = merge(local.lambda_common_environment[each.key], local.lambda_environment[each.key])
+  }
+
+  dynamic "dead_letter_config" {
+    for_each = each.value.async_dead_letters ? [aws_sqs_queue.lambda_async_dlq.arn] : []
+    content {
+      target_arn = dead_letter_config.value
+    }
   }
 
   tracing_config {
@@ -135,20 +176,13 @@ resource "aws_lambda_function" "s3_event_handler" {
 
   logging_config {
     log_format = "JSON"
-    log_group  = aws_cloudwatch_log_group.lambda["s3-event-handler"].name
-  }
-
-  lifecycle {
-    precondition {
-      condition     = var.sqs_visibility_timeout_seconds >= var.lambda_timeout_seconds
-      error_message = "sqs_visibility_timeout_seconds must be at least lambda_timeout_seconds, or messages are redelivered while still being processed."
-    }
+    log_group  = aws_cloudwatch_log_group.lambda[each.key].name
   }
 }
 
 resource "aws_lambda_event_source_mapping" "raw_events" {
   event_source_arn                   = aws_sqs_queue.raw_events.arn
-  function_name                      = aws_lambda_function.s3_event_handler.arn
+  function_name                      = aws_lambda_function.pipeline["s3-event-handler"].arn
   batch_size                         = var.sqs_batch_size
   maximum_batching_window_in_seconds = var.sqs_batching_window_seconds
   function_response_types            = ["ReportBatchItemFailures"]
@@ -160,76 +194,13 @@ resource "aws_lambda_event_source_mapping" "raw_events" {
 
   lifecycle {
     precondition {
+      condition     = var.sqs_visibility_timeout_seconds >= local.lambda_settings["s3-event-handler"].timeout
+      error_message = "sqs_visibility_timeout_seconds must be at least lambda_timeout_seconds, or messages are redelivered while still being processed."
+    }
+    precondition {
       condition     = var.sqs_batch_size <= 10 || var.sqs_batching_window_seconds >= 1
       error_message = "sqs_batch_size above 10 needs sqs_batching_window_seconds of at least 1 (a Lambda limit for SQS sources)."
     }
-  }
-}
-
-resource "aws_lambda_function" "data_quality_monitor" {
-  #checkov:skip=CKV_AWS_117:Calls only AWS APIs (S3, SNS, CloudWatch) over TLS; there is no VPC resource to reach, and a VPC would add NAT cost.
-  #checkov:skip=CKV_AWS_272:Code signing needs a signer profile and a signing step in the release process; the bundle is built from the reviewed repository by deploy.sh.
-  function_name                  = local.lambda_functions["data-quality-monitor"]
-  description                    = "Glue run finished -> data quality and failure alerts"
-  role                           = aws_iam_role.lambda["data-quality-monitor"].arn
-  runtime                        = var.lambda_runtime
-  handler                        = local.lambda_handlers["data-quality-monitor"]
-  filename                       = local.lambda_bundle_zip
-  source_code_hash               = filebase64sha256(local.lambda_bundle_zip)
-  timeout                        = var.lambda_timeout_seconds
-  memory_size                    = var.lambda_memory_mb
-  reserved_concurrent_executions = var.lambda_reserved_concurrency
-  kms_key_arn                    = aws_kms_key.pipeline.arn
-
-  environment {
-    variables = merge(local.lambda_common_environment["data-quality-monitor"], local.lambda_environment["data-quality-monitor"])
-  }
-
-  dead_letter_config {
-    target_arn = aws_sqs_queue.lambda_async_dlq.arn
-  }
-
-  tracing_config {
-    mode = "Active"
-  }
-
-  logging_config {
-    log_format = "JSON"
-    log_group  = aws_cloudwatch_log_group.lambda["data-quality-monitor"].name
-  }
-}
-
-resource "aws_lambda_function" "warehouse_loader" {
-  #checkov:skip=CKV_AWS_117:Loads through the Redshift Data API (an AWS API endpoint), so it needs no network path into the cluster's VPC.
-  #checkov:skip=CKV_AWS_272:Code signing needs a signer profile and a signing step in the release process; the bundle is built from the reviewed repository by deploy.sh.
-  function_name                  = local.lambda_functions["warehouse-loader"]
-  description                    = "Glue run succeeded -> load new partitions into the warehouse"
-  role                           = aws_iam_role.lambda["warehouse-loader"].arn
-  runtime                        = var.lambda_runtime
-  handler                        = local.lambda_handlers["warehouse-loader"]
-  layers                         = [aws_lambda_layer_version.pyarrow.arn]
-  filename                       = local.lambda_bundle_zip
-  source_code_hash               = filebase64sha256(local.lambda_bundle_zip)
-  timeout                        = var.warehouse_loader_timeout_seconds
-  memory_size                    = var.lambda_memory_mb
-  reserved_concurrent_executions = var.lambda_reserved_concurrency
-  kms_key_arn                    = aws_kms_key.pipeline.arn
-
-  environment {
-    variables = merge(local.lambda_common_environment["warehouse-loader"], local.lambda_environment["warehouse-loader"])
-  }
-
-  dead_letter_config {
-    target_arn = aws_sqs_queue.lambda_async_dlq.arn
-  }
-
-  tracing_config {
-    mode = "Active"
-  }
-
-  logging_config {
-    log_format = "JSON"
-    log_group  = aws_cloudwatch_log_group.lambda["warehouse-loader"].name
   }
 }
 
@@ -243,7 +214,8 @@ resource "aws_cloudwatch_event_rule" "glue_job_finished" {
     "detail-type" = ["Glue Job State Change"]
     detail = {
       jobName = [local.glue_job]
-      state   = ["SUCCEEDED", "FAILED", "TIMEOUT", "STOPPED", "ERROR"]
+      # Every terminal state (covid_pipeline.common.TERMINAL_STATES); the monitor counts all but SUCCEEDED as failed.
+      state = ["SUCCEEDED", "FAILED", "TIMEOUT", "STOPPED", "ERROR", "EXPIRED"]
     }
   })
 }
@@ -263,7 +235,7 @@ resource "aws_cloudwatch_event_rule" "glue_job_succeeded" {
 
 resource "aws_cloudwatch_event_target" "data_quality_monitor" {
   rule = aws_cloudwatch_event_rule.glue_job_finished.name
-  arn  = aws_lambda_function.data_quality_monitor.arn
+  arn  = aws_lambda_function.pipeline["data-quality-monitor"].arn
 
   retry_policy {
     maximum_event_age_in_seconds = 3600
@@ -278,7 +250,7 @@ resource "aws_cloudwatch_event_target" "warehouse_loader" {
   count = var.enable_redshift ? 1 : 0
 
   rule = aws_cloudwatch_event_rule.glue_job_succeeded.name
-  arn  = aws_lambda_function.warehouse_loader.arn
+  arn  = aws_lambda_function.pipeline["warehouse-loader"].arn
 
   retry_policy {
     maximum_event_age_in_seconds = 3600
@@ -292,7 +264,7 @@ resource "aws_cloudwatch_event_target" "warehouse_loader" {
 resource "aws_lambda_permission" "data_quality_monitor_from_events" {
   statement_id  = "AllowGlueStateChangeRule"
   action        = "lambda:InvokeFunction"
-  function_name = aws_lambda_function.data_quality_monitor.function_name
+  function_name = aws_lambda_function.pipeline["data-quality-monitor"].function_name
   principal     = "events.amazonaws.com"
   source_arn    = aws_cloudwatch_event_rule.glue_job_finished.arn
 }
@@ -302,46 +274,12 @@ resource "aws_lambda_permission" "warehouse_loader_from_events" {
 
   statement_id  = "AllowGlueSucceededRule"
   action        = "lambda:InvokeFunction"
-  function_name = aws_lambda_function.warehouse_loader.function_name
+  function_name = aws_lambda_function.pipeline["warehouse-loader"].function_name
   principal     = "events.amazonaws.com"
   source_arn    = aws_cloudwatch_event_rule.glue_job_succeeded.arn
 }
 
 # --- Ingestion: a schedule -> the ingestion function -----------------------------------------------------------
-
-resource "aws_lambda_function" "ingestion" {
-  #checkov:skip=CKV_AWS_117:Fetches public HTTPS sources and calls AWS APIs; a VPC would need a NAT gateway for both and reach nothing private.
-  #checkov:skip=CKV_AWS_272:Code signing needs a signer profile and a signing step in the release process; the bundle is built from the reviewed repository by deploy.sh.
-  function_name = local.lambda_functions["ingestion"]
-  description   = "Schedule tick -> new source files into the raw bucket"
-  role          = aws_iam_role.lambda["ingestion"].arn
-  runtime       = var.lambda_runtime
-  handler       = local.lambda_handlers["ingestion"]
-  filename      = local.lambda_bundle_zip
-  # One tick at a time: two at once would fetch the same days (harmless, but impolite to the sources).
-  source_code_hash               = filebase64sha256(local.lambda_bundle_zip)
-  timeout                        = var.ingestion_timeout_seconds
-  memory_size                    = var.ingestion_memory_mb
-  reserved_concurrent_executions = 1
-  kms_key_arn                    = aws_kms_key.pipeline.arn
-
-  environment {
-    variables = merge(local.lambda_common_environment["ingestion"], local.lambda_environment["ingestion"])
-  }
-
-  dead_letter_config {
-    target_arn = aws_sqs_queue.lambda_async_dlq.arn
-  }
-
-  tracing_config {
-    mode = "Active"
-  }
-
-  logging_config {
-    log_format = "JSON"
-    log_group  = aws_cloudwatch_log_group.lambda["ingestion"].name
-  }
-}
 
 resource "aws_cloudwatch_event_rule" "ingestion_schedule" {
   name                = local.ingestion_rule
@@ -351,7 +289,7 @@ resource "aws_cloudwatch_event_rule" "ingestion_schedule" {
 
 resource "aws_cloudwatch_event_target" "ingestion" {
   rule = aws_cloudwatch_event_rule.ingestion_schedule.name
-  arn  = aws_lambda_function.ingestion.arn
+  arn  = aws_lambda_function.pipeline["ingestion"].arn
 
   retry_policy {
     maximum_event_age_in_seconds = 3600
@@ -365,7 +303,7 @@ resource "aws_cloudwatch_event_target" "ingestion" {
 resource "aws_lambda_permission" "ingestion_from_schedule" {
   statement_id  = "AllowIngestionSchedule"
   action        = "lambda:InvokeFunction"
-  function_name = aws_lambda_function.ingestion.function_name
+  function_name = aws_lambda_function.pipeline["ingestion"].function_name
   principal     = "events.amazonaws.com"
   source_arn    = aws_cloudwatch_event_rule.ingestion_schedule.arn
 }

@@ -25,6 +25,8 @@ resource "aws_sns_topic_policy" "alerts" {
 }
 
 data "aws_iam_policy_document" "alerts_topic" {
+  source_policy_documents = [module.tls_only["alerts_topic"].json] # sqs.tf
+
   statement {
     sid       = "CloudWatchAlarmsPublish"
     actions   = ["sns:Publish"]
@@ -37,22 +39,6 @@ data "aws_iam_policy_document" "alerts_topic" {
       test     = "ArnLike"
       variable = "aws:SourceArn"
       values   = ["arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:${local.name_prefix}-*"]
-    }
-  }
-
-  statement {
-    sid       = "DenyInsecureTransport"
-    effect    = "Deny"
-    actions   = ["sns:*"] # every SNS action over plain HTTP
-    resources = [aws_sns_topic.alerts.arn]
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-    condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
     }
   }
 }

@@ -11,11 +11,25 @@ locals {
   lambda_async_dlq_arn = "arn:${local.partition}:sqs:${local.region}:${local.account_id}:${local.lambda_async_dlq}"
 }
 
+# The TLS-only deny of each queue and of the alerts topic (monitoring.tf): every policy of theirs merges it in.
+module "tls_only" {
+  source = "./modules/tls_only_policy"
+  for_each = {
+    raw_events       = { service = "sqs", arn = local.raw_events_queue_arn }
+    raw_events_dlq   = { service = "sqs", arn = local.raw_events_dlq_arn }
+    lambda_async_dlq = { service = "sqs", arn = local.lambda_async_dlq_arn }
+    alerts_topic     = { service = "sns", arn = aws_sns_topic.alerts.arn }
+  }
+
+  service       = each.value.service
+  resource_arns = [each.value.arn]
+}
+
 resource "aws_sqs_queue" "raw_events_dlq" {
   name                      = local.raw_events_dlq
   kms_master_key_id         = aws_kms_key.pipeline.arn
   message_retention_seconds = 1209600 # 14 days, the SQS maximum: time to investigate and replay.
-  policy                    = data.aws_iam_policy_document.raw_events_dlq.json
+  policy                    = module.tls_only["raw_events_dlq"].json
 
   # Only the raw-events queue may dead-letter into the DLQ.
   redrive_allow_policy = jsonencode({
@@ -38,25 +52,9 @@ resource "aws_sqs_queue" "raw_events" {
   })
 }
 
-data "aws_iam_policy_document" "raw_events_dlq" {
-  statement {
-    sid       = "DenyInsecureTransport"
-    effect    = "Deny"
-    actions   = ["sqs:*"] # every SQS action over plain HTTP
-    resources = [local.raw_events_dlq_arn]
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-    condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
-    }
-  }
-}
-
 data "aws_iam_policy_document" "raw_events_queue" {
+  source_policy_documents = [module.tls_only["raw_events"].json]
+
   statement {
     sid       = "OnlyTheRawBucketSendsEvents"
     actions   = ["sqs:SendMessage"]
@@ -74,22 +72,6 @@ data "aws_iam_policy_document" "raw_events_queue" {
       test     = "StringEquals"
       variable = "aws:SourceAccount"
       values   = [local.account_id]
-    }
-  }
-
-  statement {
-    sid       = "DenyInsecureTransport"
-    effect    = "Deny"
-    actions   = ["sqs:*"] # every SQS action over plain HTTP
-    resources = [local.raw_events_queue_arn]
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-    condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
     }
   }
 }
@@ -114,6 +96,8 @@ resource "aws_sqs_queue" "lambda_async_dlq" {
 }
 
 data "aws_iam_policy_document" "lambda_async_dlq" {
+  source_policy_documents = [module.tls_only["lambda_async_dlq"].json]
+
   statement {
     sid       = "EventBridgeDeadLettersGlueStateChanges"
     actions   = ["sqs:SendMessage"]
@@ -126,22 +110,6 @@ data "aws_iam_policy_document" "lambda_async_dlq" {
       test     = "ArnEquals"
       variable = "aws:SourceArn"
       values   = [aws_cloudwatch_event_rule.glue_job_finished.arn, aws_cloudwatch_event_rule.glue_job_succeeded.arn]
-    }
-  }
-
-  statement {
-    sid       = "DenyInsecureTransport"
-    effect    = "Deny"
-    actions   = ["sqs:*"] # every SQS action over plain HTTP
-    resources = [local.lambda_async_dlq_arn]
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-    condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
     }
   }
 }

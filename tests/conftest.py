@@ -144,7 +144,7 @@ def planned_outputs(plan: dict[str, Any]) -> dict[str, Any]:
 
 
 def planned_resource(plan: dict[str, Any], address: str) -> dict[str, Any]:
-    """A planned resource's arguments (``values``), by address, e.g. ``aws_lambda_function.s3_event_handler``."""
+    """A planned resource's arguments (``values``), by address, e.g. ``aws_glue_job.transform``."""
     for module in _modules(plan["planned_values"]["root_module"]):
         for resource in module.get("resources", []):
             if resource["address"] == address:

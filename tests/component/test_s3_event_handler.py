@@ -189,7 +189,7 @@ def test_raw_inputs_are_accepted_for_their_source(key: str, source: str) -> None
 
 
 def test_the_sample_environment_is_the_one_terraform_plans(planned_stacks: dict[str, dict[str, Any]]) -> None:
-    planned = planned_resource(planned_stacks["test"], "aws_lambda_function.s3_event_handler")
+    planned = planned_resource(planned_stacks["test"], 'aws_lambda_function.pipeline["s3-event-handler"]')
     assert planned["environment"][0]["variables"] == ENVIRONMENT
 
 

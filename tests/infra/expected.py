@@ -47,3 +47,14 @@ SUPPORTED_SUFFIXES = [".csv", ".csv.gz", ".json", ".jsonl", ".parquet"]
 
 def prefix(environment: str) -> str:
     return f"covid-pipeline-{environment}"
+
+
+def function_address(short: str) -> str:
+    """One of the four functions (lambda.tf writes them as one for_each block keyed by short name)."""
+    return f'aws_lambda_function.pipeline["{short}"]'
+
+
+def function_references(short: str) -> list[str]:
+    """What an argument naming that function's ARN refers to, as Terraform parses the configuration."""
+    address = function_address(short)
+    return [f"{address}.arn", address, "aws_lambda_function.pipeline"]

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.infra.code_scan import HANDLERS, handler_reads
-from tests.infra.expected import ACCOUNT, REGION
+from tests.infra.expected import ACCOUNT, REGION, function_address
 from tests.infra.terraform_json import as_list, resource_type, state_instances, statements
 
 NAME = "covid-pipeline-test"
@@ -93,11 +93,11 @@ def test_data_bucket_policies_deny_plain_http_and_nothing_else(state: dict[str, 
     arn = f"arn:aws:s3:::{NAME}-{bucket}"
     assert set(by_sid(policy)) == {"DenyInsecureTransport"}
     assert_denies_plain_http(policy, {"s3:*"}, {arn, f"{arn}/*"})
-    assert state[f"module.{bucket}_bucket.aws_s3_bucket_logging.this"]["target_bucket"] == f"{NAME}-access-logs"
+    assert state[f"module.{bucket}_bucket.aws_s3_bucket_logging.this[0]"]["target_bucket"] == f"{NAME}-access-logs"
 
 
 def test_the_log_bucket_takes_deliveries_only_from_the_data_buckets(state: dict[str, dict[str, Any]]) -> None:
-    policy = state["aws_s3_bucket_policy.access_logs"]["policy"]
+    policy = state["module.access_logs_bucket.aws_s3_bucket_policy.this"]["policy"]
     arn = f"arn:aws:s3:::{NAME}-access-logs"
     assert_denies_plain_http(policy, {"s3:*"}, {arn, f"{arn}/*"})
     delivery = by_sid(policy)["S3ServerAccessLogDelivery"]
@@ -200,7 +200,7 @@ def test_each_function_runs_as_its_own_role_scoped_to_its_own_log_group(
     state: dict[str, dict[str, Any]], key_arn: str, function: str
 ) -> None:
     role = f"arn:aws:iam::{ACCOUNT}:role/{NAME}-{function}-role"
-    assert state[f"aws_lambda_function.{HANDLERS[function]}"]["role"] == role
+    assert state[function_address(function)]["role"] == role
     attached = state[f'aws_iam_role_policy.lambda["{function}"]']
     assert attached["role"] == f"{NAME}-{function}-role"
     policy = by_sid(attached["policy"])
@@ -290,7 +290,7 @@ def test_the_audit_trail_is_applied_encrypted_validated_and_delivered(
 
 @pytest.mark.parametrize("function", sorted(HANDLERS))
 def test_each_applied_environment_holds_what_its_handler_reads(state: dict[str, dict[str, Any]], function: str) -> None:
-    (block,) = state[f"aws_lambda_function.{HANDLERS[function]}"]["environment"]
+    (block,) = state[function_address(function)]["environment"]
     missing = handler_reads(function) - set(block["variables"])
     # Read with a default of the code's own, left alone by Terraform (test_plan_wiring.py lists the same).
     assert missing <= {
@@ -308,7 +308,7 @@ def test_each_applied_environment_holds_what_its_handler_reads(state: dict[str, 
 
 
 def test_the_monitor_environment_is_this_environment(state: dict[str, dict[str, Any]]) -> None:
-    (block,) = state["aws_lambda_function.data_quality_monitor"]["environment"]
+    (block,) = state[function_address("data-quality-monitor")]["environment"]
     assert block["variables"] == {
         "ALERTS_TOPIC_ARN": TOPIC,
         "CLAIM_STALE_SECONDS": "5",

@@ -30,6 +30,7 @@ from covid_pipeline.config import CONFIG_DIR, load_config
 from covid_pipeline.local.emulator import Emulator, emulator_env
 from covid_pipeline.local.provision import LocalInfrastructure, local_warehouse_url
 from covid_pipeline.terraform_cli import TERRAFORM_DIR, Workspace
+from tests.infra.expected import function_address
 from tests.infra.terraform_json import of_type, plan_resources, planned
 
 REGION = "us-east-1"
@@ -122,7 +123,7 @@ def test_the_loader_is_triggered_only_with_redshift(aws_plans: dict[str, Any]) -
     target = planned(aws_plans["prod"], "aws_cloudwatch_event_target.warehouse_loader[0]")
     assert target["rule"] == "covid-pipeline-prod-glue-job-succeeded"
     # Without a warehouse the loader has nowhere to load (and is never invoked).
-    (environment,) = planned(aws_plans["dev"], "aws_lambda_function.warehouse_loader")["environment"]
+    (environment,) = planned(aws_plans["dev"], function_address("warehouse-loader"))["environment"]
     assert environment["variables"]["WAREHOUSE_URL"] == ""
     # The monitor is a target in both.
     for plan in aws_plans.values():

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.infra.expected import ACCOUNT, EXPECTED, REGION, prefix
+from tests.infra.expected import ACCOUNT, EXPECTED, REGION, function_address, prefix
 from tests.infra.terraform_json import (
     after_unknown,
     of_type,
@@ -20,13 +20,11 @@ from tests.infra.terraform_json import (
     statements,
 )
 
-# The buckets of the hardened module: the four of the pipeline's data and the audit trail's.
+# The data buckets of the hardened module (SSE-KMS, logged): the four of the pipeline's data and the audit trail's.
 DATA_BUCKETS = ("raw", "processed", "quarantine", "scripts", "cloudtrail")
-# Who owns each bucket's companion resources: the hardened module's instance, or the root for the log bucket.
-BUCKET_OWNERS = {
-    **{name: f"module.{name}_bucket.{{kind}}.this" for name in DATA_BUCKETS},
-    "access_logs": "{kind}.access_logs",
-}
+# Every bucket, the access-log target (the module's other shape) included, and where its companion resources are.
+BUCKETS = (*DATA_BUCKETS, "access_logs")
+BUCKET_OWNERS = {name: f"module.{name}_bucket.{{kind}}.this" for name in BUCKETS}
 KEY = ["aws_kms_key.pipeline.arn", "aws_kms_key.pipeline"]
 # A plain-HTTP request is denied whatever it asks for: the deny statements name every action of their service.
 TLS_ONLY_S3_ACTIONS = ["s3:*"]
@@ -49,7 +47,7 @@ def denies_plain_http(statement: dict[str, Any]) -> bool:
 # --- buckets -------------------------------------------------------------------------------------------------------
 
 
-def test_the_data_buckets_come_from_the_hardened_module(plan: dict[str, Any], environment: str) -> None:
+def test_every_bucket_comes_from_the_hardened_module(plan: dict[str, Any], environment: str) -> None:
     buckets = {address: values["bucket"] for address, values in of_type(plan, "aws_s3_bucket").items()}
     name = prefix(environment)
     assert buckets == {
@@ -58,11 +56,11 @@ def test_the_data_buckets_come_from_the_hardened_module(plan: dict[str, Any], en
         "module.quarantine_bucket.aws_s3_bucket.this": f"{name}-quarantine",
         "module.scripts_bucket.aws_s3_bucket.this": f"{name}-scripts",
         "module.cloudtrail_bucket.aws_s3_bucket.this": f"{name}-cloudtrail",
-        "aws_s3_bucket.access_logs": f"{name}-access-logs",
+        "module.access_logs_bucket.aws_s3_bucket.this": f"{name}-access-logs",
     }
 
 
-@pytest.mark.parametrize("bucket", [*DATA_BUCKETS, "access_logs"])
+@pytest.mark.parametrize("bucket", BUCKETS)
 def test_every_bucket_is_private_versioned_and_owner_enforced(plan: dict[str, Any], bucket: str) -> None:
     block = bucket_part(plan, bucket, "aws_s3_bucket_public_access_block")
     settings = ("block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets")
@@ -85,24 +83,28 @@ def test_data_buckets_default_to_sse_kms_with_the_customer_key(plan: dict[str, A
         module_call = plan["configuration"]["root_module"]["module_calls"][f"{bucket}_bucket"]
         assert module_call["expressions"]["kms_key_arn"]["references"] == KEY
     # S3 server access logging delivers only into SSE-S3 buckets (the bucket's checkov skip says so).
-    (rule,) = planned(plan, "aws_s3_bucket_server_side_encryption_configuration.access_logs")["rule"]
+    (rule,) = planned(plan, "module.access_logs_bucket.aws_s3_bucket_server_side_encryption_configuration.this")["rule"]
     assert rule["apply_server_side_encryption_by_default"] == [{"kms_master_key_id": "", "sse_algorithm": "AES256"}]
+    call = plan["configuration"]["root_module"]["module_calls"]["access_logs_bucket"]
+    assert "kms_key_arn" not in call["expressions"] and call["expressions"]["access_log_target"]["constant_value"]
 
 
 def test_every_bucket_policy_denies_plain_http(plan: dict[str, Any]) -> None:
+    """Each bucket's policy is the module's document: the caller's grants, then the TLS-only helper's deny."""
     documents = policy_documents(plan)
-    for bucket in (*DATA_BUCKETS, "access_logs"):
+    for bucket in BUCKETS:
+        module = f"module.{bucket}_bucket"
         policy = BUCKET_OWNERS[bucket].format(kind="aws_s3_bucket_policy")
-        source = (
-            "data.aws_iam_policy_document.tls_only"
-            if bucket in DATA_BUCKETS
-            else "data.aws_iam_policy_document.access_logs"
-        )
+        source = "data.aws_iam_policy_document.this"
         assert references(plan, policy, "policy") == [f"{source}.json", source]
-        document = source if bucket == "access_logs" else f"module.{bucket}_bucket.{source}"
-        deny = [s for s in documents[document] if s["sid"] == "DenyInsecureTransport"]
-        assert len(deny) == 1 and denies_plain_http(deny[0]), bucket
-        assert deny[0]["actions"] == TLS_ONLY_S3_ACTIONS
+        assert references(plan, f"{module}.{source}", "source_policy_documents") == [
+            "var.policy_documents",
+            "module.tls_only.json",
+            "module.tls_only",
+        ]
+        (deny,) = documents[f"{module}.module.tls_only.{source}"]
+        assert deny["sid"] == "DenyInsecureTransport" and denies_plain_http(deny), bucket
+        assert deny["actions"] == TLS_ONLY_S3_ACTIONS
 
 
 def test_data_buckets_log_access_into_the_log_bucket_which_does_not_log_itself(
@@ -110,15 +112,23 @@ def test_data_buckets_log_access_into_the_log_bucket_which_does_not_log_itself(
 ) -> None:
     logging = of_type(plan, "aws_s3_bucket_logging")
     assert {address: values["target_prefix"] for address, values in logging.items()} == {
-        f"module.{bucket}_bucket.aws_s3_bucket_logging.this": f"s3/{prefix(environment)}-{bucket}/"
+        f"module.{bucket}_bucket.aws_s3_bucket_logging.this[0]": f"s3/{prefix(environment)}-{bucket}/"
         for bucket in DATA_BUCKETS
     }
     for bucket in DATA_BUCKETS:
         call = plan["configuration"]["root_module"]["module_calls"][f"{bucket}_bucket"]
         assert call["expressions"]["access_log_bucket"]["references"] == [
-            "aws_s3_bucket.access_logs.id",
-            "aws_s3_bucket.access_logs",
+            "module.access_logs_bucket.id",
+            "module.access_logs_bucket",
         ]
+    # The log bucket accepts S3's log deliveries from those buckets, of this account, under s3/ only.
+    (delivery,) = policy_documents(plan)["module.access_logs_bucket.data.aws_iam_policy_document.this"]
+    assert (delivery["sid"], delivery["actions"]) == ("S3ServerAccessLogDelivery", ["s3:PutObject"])
+    assert delivery["resources"] == [f"arn:aws:s3:::{prefix(environment)}-access-logs/s3/*"]
+    assert {c["variable"]: c["values"] for c in delivery["condition"]} == {
+        "aws:SourceAccount": [ACCOUNT],
+        "aws:SourceArn": [f"arn:aws:s3:::{prefix(environment)}-{bucket}" for bucket in DATA_BUCKETS],
+    }
 
 
 def lifecycle_rules(values: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -185,14 +195,11 @@ def test_lifecycles_are_as_declared(plan: dict[str, Any], environment: str) -> N
                 "expire_days": expected.cloudtrail_retention_days,
             },
         },
+        # Access logs: a week of old versions, current logs for access_log_expiration_days.
         "access_logs": {
-            "expire-access-logs": {
-                "status": "Enabled",
-                "prefix": "",
-                "abort_after_days": 7,
-                "noncurrent_days": 7,
-                "expire_days": 365,
-            }
+            **common,
+            "expire-noncurrent-versions": {"status": "Enabled", "prefix": "", "noncurrent_days": 7},
+            "expire-current-objects": {"status": "Enabled", "prefix": "", "expire_days": 365},
         },
     }
     for bucket, rules in wanted.items():
@@ -222,7 +229,7 @@ def test_queues_topic_log_groups_and_functions_use_the_customer_key(plan: dict[s
     for address, function in of_type(plan, "aws_lambda_function").items():
         assert function["tracing_config"] == [{"mode": "Active"}], address
         # The ingestion runs one tick at a time (lambda.tf); the others take the environment's setting.
-        reserved = 1 if address == "aws_lambda_function.ingestion" else expected.reserved_concurrency
+        reserved = 1 if address == function_address("ingestion") else expected.reserved_concurrency
         assert function["reserved_concurrent_executions"] == reserved, address
     key = planned(plan, "aws_kms_key.pipeline")
     assert (key["enable_key_rotation"], key["rotation_period_in_days"]) == (True, 365)
@@ -249,19 +256,28 @@ def test_every_queue_and_the_topic_deny_plain_http(plan: dict[str, Any]) -> None
     # reaches AWS (test_aws_shape.py plans terraform/ alone).
     queues = {address.split(".")[1] for address in of_type(plan, "aws_sqs_queue")} - {"alerts_inbox"}
     assert queues == {"raw_events", "raw_events_dlq", "lambda_async_dlq"}
-    for queue in queues:
-        policy = f"aws_sqs_queue.{queue}"  # the queue's own policy argument (sqs.tf says why)
-        document = {"raw_events": "raw_events_queue"}.get(queue, queue)
-        source = f"data.aws_iam_policy_document.{document}"
-        assert references(plan, policy, "policy") == [f"{source}.json", source]
-        deny = [s for s in documents[source] if s["sid"] == "DenyInsecureTransport"]
-        assert len(deny) == 1 and denies_plain_http(deny[0]), queue
-        assert deny[0]["actions"] == ["sqs:*"], queue
+    # Each policy merges the TLS-only helper's deny for its own ARN (the DLQ's is that deny alone).
+    helpers: dict[str, str | None] = {
+        "raw_events": "data.aws_iam_policy_document.raw_events_queue",
+        "raw_events_dlq": None,
+        "lambda_async_dlq": "data.aws_iam_policy_document.lambda_async_dlq",
+        "alerts_topic": "data.aws_iam_policy_document.alerts_topic",
+    }
+    for key, document in helpers.items():
+        helper = f'module.tls_only["{key}"]'
+        if document is None:
+            assert references(plan, f"aws_sqs_queue.{key}", "policy") == [f"{helper}.json", helper]
+        else:
+            assert references(plan, document, "source_policy_documents") == [f"{helper}.json", helper]
+            assert not [s for s in documents[document] if s["effect"] == "Deny"], document
+        (deny,) = documents[f"{helper}.data.aws_iam_policy_document.this"]
+        assert deny["sid"] == "DenyInsecureTransport" and denies_plain_http(deny), key
+        assert deny["actions"] == ["sns:*" if key == "alerts_topic" else "sqs:*"], key
+    for queue in ("raw_events", "lambda_async_dlq"):
+        source = f"data.aws_iam_policy_document.{'raw_events_queue' if queue == 'raw_events' else queue}"
+        assert references(plan, f"aws_sqs_queue.{queue}", "policy") == [f"{source}.json", source]
     source = "data.aws_iam_policy_document.alerts_topic"
     assert references(plan, "aws_sns_topic_policy.alerts", "policy") == [f"{source}.json", source]
-    deny = [s for s in documents[source] if s["sid"] == "DenyInsecureTransport"]
-    assert len(deny) == 1 and denies_plain_http(deny[0])
-    assert deny[0]["actions"] == ["sns:*"]
 
 
 # --- Redshift ------------------------------------------------------------------------------------------------------
@@ -387,7 +403,9 @@ def test_a_wildcard_action_appears_only_in_deny_statements(plan: dict[str, Any])
             else:
                 assert not [a for a in actions if is_wildcard(a)], f"{address} {statement['sid']} allows every action"
     assert checked > 100
-    assert denies == 10  # five buckets' TLS-only denies (the trail's included), the log bucket, three queues, topic
+    # The TLS-only helper's one statement, in each of its ten uses: six buckets (the trail's and the log bucket's
+    # included), three queues, the topic.
+    assert denies == 10
     for statement in statements(planned(plan, "aws_kms_key.pipeline")["policy"]):
         assert "NotAction" not in statement
         assert not [a for a in statement["Action"] if is_wildcard(a)]
@@ -410,18 +428,12 @@ def test_star_resources_only_where_aws_allows_nothing_narrower(plan: dict[str, A
 def test_each_lambda_role_is_scoped_to_its_function(plan: dict[str, Any], environment: str) -> None:
     name = prefix(environment)
     documents = policy_documents(plan)
-    functions = {
-        "s3-event-handler": "s3_event_handler",
-        "data-quality-monitor": "data_quality_monitor",
-        "warehouse-loader": "warehouse_loader",
-    }
-    for short, resource in functions.items():
+    functions = ("s3-event-handler", "data-quality-monitor", "warehouse-loader", "ingestion")
+    # Each function takes the role of its own key (one for_each block each; the ARNs: test_applied_state.py).
+    assert references(plan, function_address(functions[0]), "role") == ["aws_iam_role.lambda", "each.key"]
+    assert set(of_type(plan, "aws_lambda_function")) == {function_address(f) for f in functions}
+    for short in functions:
         role = f'aws_iam_role.lambda["{short}"]'
-        assert references(plan, f"aws_lambda_function.{resource}", "role") == [
-            f"{role}.arn",
-            role,
-            "aws_iam_role.lambda",
-        ]
         assert planned(plan, role)["name"] == f"{name}-{short}-role"
         own = {s["sid"]: s for s in documents[f'data.aws_iam_policy_document.lambda_common["{short}"]']}
         log_group = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/{name}-{short}:*"
@@ -513,6 +525,7 @@ def test_the_loader_uses_its_own_warehouse_user_not_the_master(planned_stacks: d
 
 def test_the_loader_timeout_fits_its_work(plan: dict[str, Any], environment: str) -> None:
     expected = EXPECTED[environment]
-    assert planned(plan, "aws_lambda_function.warehouse_loader")["timeout"] == expected.warehouse_loader_timeout_seconds
-    for function in ("s3_event_handler", "data_quality_monitor"):
-        assert planned(plan, f"aws_lambda_function.{function}")["timeout"] == expected.lambda_timeout_seconds
+    loader = planned(plan, function_address("warehouse-loader"))
+    assert loader["timeout"] == expected.warehouse_loader_timeout_seconds
+    for function in ("s3-event-handler", "data-quality-monitor"):
+        assert planned(plan, function_address(function))["timeout"] == expected.lambda_timeout_seconds

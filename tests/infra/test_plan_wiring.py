@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.infra.code_scan import HANDLERS, environment_reads, handler_reads
-from tests.infra.expected import ACCOUNT, EXPECTED, SUPPORTED_SUFFIXES, prefix
+from tests.infra.expected import ACCOUNT, EXPECTED, SUPPORTED_SUFFIXES, function_address, function_references, prefix
 from tests.infra.terraform_json import after_unknown, of_type, planned, policy_documents, references
 
 
@@ -50,10 +50,7 @@ def test_the_event_source_mapping_reports_partial_batch_failures(plan: dict[str,
     assert mapping["batch_size"] <= 10 or mapping["maximum_batching_window_in_seconds"] >= 1
     assert mapping["scaling_config"] == [{"maximum_concurrency": expected.reserved_concurrency}]
     assert references(plan, address, "event_source_arn") == ["aws_sqs_queue.raw_events.arn", "aws_sqs_queue.raw_events"]
-    assert references(plan, address, "function_name") == [
-        "aws_lambda_function.s3_event_handler.arn",
-        "aws_lambda_function.s3_event_handler",
-    ]
+    assert references(plan, address, "function_name") == function_references("s3-event-handler")
     queue = planned(plan, "aws_sqs_queue.raw_events")
     assert queue["visibility_timeout_seconds"] == expected.visibility_timeout_seconds
     # A message comes back only after the handler's timeout, and dead-letters after 3 receives.
@@ -118,7 +115,8 @@ def test_glue_state_changes_reach_the_monitor_and_the_loader(plan: dict[str, Any
     assert json.loads(finished["event_pattern"]) == {
         "source": ["aws.glue"],
         "detail-type": ["Glue Job State Change"],
-        "detail": {"jobName": [job], "state": ["SUCCEEDED", "FAILED", "TIMEOUT", "STOPPED", "ERROR"]},
+        # Every terminal state: the monitor alerts on all but SUCCEEDED (EXPIRED included, as common.FAILED_STATES).
+        "detail": {"jobName": [job], "state": ["SUCCEEDED", "FAILED", "TIMEOUT", "STOPPED", "ERROR", "EXPIRED"]},
     }
     assert json.loads(succeeded["event_pattern"]) == {
         "source": ["aws.glue"],
@@ -126,8 +124,8 @@ def test_glue_state_changes_reach_the_monitor_and_the_loader(plan: dict[str, Any
         "detail": {"jobName": [job], "state": ["SUCCEEDED"]},
     }
     targets = {
-        "aws_cloudwatch_event_target.data_quality_monitor": (finished["name"], "data_quality_monitor"),
-        "aws_cloudwatch_event_target.warehouse_loader[0]": (succeeded["name"], "warehouse_loader"),
+        "aws_cloudwatch_event_target.data_quality_monitor": (finished["name"], "data-quality-monitor"),
+        "aws_cloudwatch_event_target.warehouse_loader[0]": (succeeded["name"], "warehouse-loader"),
     }
     # Besides these, only the ingestion's schedule has a target (test_the_schedule_invokes_the_ingestion).
     assert set(of_type(plan, "aws_cloudwatch_event_target")) == set(targets) | {"aws_cloudwatch_event_target.ingestion"}
@@ -135,10 +133,7 @@ def test_glue_state_changes_reach_the_monitor_and_the_loader(plan: dict[str, Any
         target = planned(plan, address)
         assert target["rule"] == rule
         assert target["retry_policy"] == [{"maximum_event_age_in_seconds": 3600, "maximum_retry_attempts": 3}]
-        assert references(plan, address, "arn") == [
-            f"aws_lambda_function.{function}.arn",
-            f"aws_lambda_function.{function}",
-        ]
+        assert references(plan, address, "arn") == function_references(function)
         assert references(plan, address, "dead_letter_config", 0, "arn") == [
             "aws_sqs_queue.lambda_async_dlq.arn",
             "aws_sqs_queue.lambda_async_dlq",
@@ -159,10 +154,7 @@ def test_the_schedule_invokes_the_ingestion(plan: dict[str, Any], environment: s
         f"{prefix(environment)}-ingestion-schedule",
         SCHEDULES[environment],
     )
-    assert references(plan, "aws_cloudwatch_event_target.ingestion", "arn") == [
-        "aws_lambda_function.ingestion.arn",
-        "aws_lambda_function.ingestion",
-    ]
+    assert references(plan, "aws_cloudwatch_event_target.ingestion", "arn") == function_references("ingestion")
     permission = planned(plan, "aws_lambda_permission.ingestion_from_schedule")
     assert (permission["principal"], permission["action"]) == ("events.amazonaws.com", "lambda:InvokeFunction")
     # The function's environment holds the topic's ARN (unknown at plan); its INGESTION_SOURCES is this variable.
@@ -209,10 +201,6 @@ READ_WITH_A_CODE_DEFAULT = {
 KNOWN_AT_PLAN = ("s3-event-handler", "warehouse-loader")
 
 
-def function_address(function: str) -> str:
-    return f"aws_lambda_function.{HANDLERS[function]}"
-
-
 def planned_environment(plan: dict[str, Any], function: str) -> dict[str, str]:
     (block,) = planned(plan, function_address(function))["environment"]
     return dict(block["variables"])
@@ -252,13 +240,13 @@ def test_the_monitor_environment_waits_for_the_topic_arn(plan: dict[str, Any], e
 
 def test_the_accepted_suffixes_are_the_variable_default(plan: dict[str, Any], environment: str) -> None:
     assert plan["configuration"]["root_module"]["variables"]["supported_suffixes"]["default"] == SUPPORTED_SUFFIXES
-    variables = planned(plan, "aws_lambda_function.s3_event_handler")["environment"][0]["variables"]
+    variables = planned(plan, function_address("s3-event-handler"))["environment"][0]["variables"]
     assert variables["SUPPORTED_SUFFIXES"] == ",".join(SUPPORTED_SUFFIXES)
 
 
 def test_the_handler_environments_name_this_environment(plan: dict[str, Any], environment: str) -> None:
     name = prefix(environment)
-    handler = planned(plan, "aws_lambda_function.s3_event_handler")["environment"][0]["variables"]
+    handler = planned(plan, function_address("s3-event-handler"))["environment"][0]["variables"]
     assert {key: value for key, value in handler.items() if key != "SOURCE_JOB_ARGUMENTS"} == {
         "GLUE_JOB_NAME": f"{name}-covid-transform",
         "LOG_LEVEL": "INFO",

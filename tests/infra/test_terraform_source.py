@@ -14,7 +14,15 @@ import pytest
 from covid_pipeline.config import REPO_ROOT
 
 TERRAFORM_DIR = REPO_ROOT / "terraform"
-MODULE_DIRS = [TERRAFORM_DIR, TERRAFORM_DIR / "modules" / "secure_bucket", TERRAFORM_DIR / "local"]
+MODULES = TERRAFORM_DIR / "modules"
+# The root, its modules and the secure_bucket example: each pins its own versions; terraform/local is an override.
+PINNED_DIRS = [
+    TERRAFORM_DIR,
+    MODULES / "secure_bucket",
+    MODULES / "tls_only_policy",
+    MODULES / "secure_bucket" / "examples" / "complete",
+]
+MODULE_DIRS = [*PINNED_DIRS, TERRAFORM_DIR / "local"]
 SKIP_COMMENT = re.compile(r"#\s*checkov:skip=([A-Z0-9_]+)(?::(.*))?")
 
 
@@ -45,7 +53,7 @@ def test_every_variable_has_a_type(module_dir: Path) -> None:
     assert declared > 0
 
 
-@pytest.mark.parametrize("module_dir", MODULE_DIRS[:2], ids=lambda path: path.name)
+@pytest.mark.parametrize("module_dir", PINNED_DIRS, ids=lambda path: path.name)
 def test_versions_pin_terraform_and_the_aws_provider(module_dir: Path) -> None:
     (terraform,) = load(module_dir / "versions.tf")["terraform"]
     assert unquote(terraform["required_version"]) == ">= 1.5.0"
