@@ -141,7 +141,7 @@ def build_lambda_bundle(dest: Path, wheels: list[Path]) -> Path:
     return _write_zip(dest, [*sources, *_wheel_members(wheels)])
 
 
-def layer_requirements(path: Path = LAYER_REQUIREMENTS) -> list[str]:
+def pinned_requirements(path: Path) -> list[str]:
     lines = (line.split("#", 1)[0].strip() for line in path.read_text().splitlines())
     return [line for line in lines if line]
 
@@ -158,10 +158,9 @@ def _cached_wheels(requirements: list[str], cache: Path) -> list[Path]:
     return wheels
 
 
-def fetch_layer_wheels(cache: Path = WHEEL_CACHE, requirements_file: Path = LAYER_REQUIREMENTS) -> list[Path]:
-    """The wheels a requirements file pins (the layer's by default) for the Lambda platform, downloaded once into
-    ``cache``."""
-    requirements = layer_requirements(requirements_file)
+def fetch_wheels(requirements_file: Path, cache: Path = WHEEL_CACHE) -> list[Path]:
+    """The wheels a requirements file pins, for the Lambda platform, downloaded once into ``cache``."""
+    requirements = pinned_requirements(requirements_file)
     wheels = _cached_wheels(requirements, cache)
     if wheels:
         return wheels
@@ -219,8 +218,8 @@ def build(build_dir: Path = DEFAULT_BUILD_DIR, reference_csv: Path | None = None
         raise UserError(f"{entry} not found: the Glue job's entry script is part of every deployment")
     _write_file(artifacts.glue_script, entry.read_bytes())
     build_extra_py_files_zip(artifacts.glue_libs)
-    build_lambda_bundle(artifacts.lambda_bundle, fetch_layer_wheels(requirements_file=BUNDLE_REQUIREMENTS))
-    build_layer(artifacts.lambda_layer, fetch_layer_wheels())
+    build_lambda_bundle(artifacts.lambda_bundle, fetch_wheels(BUNDLE_REQUIREMENTS))
+    build_layer(artifacts.lambda_layer, fetch_wheels(LAYER_REQUIREMENTS))
     if reference_csv is not None:
         if not reference_csv.is_file():
             raise UserError(f"reference table {reference_csv} does not exist")
@@ -247,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.fetch_only:
             for requirements_file in (BUNDLE_REQUIREMENTS, LAYER_REQUIREMENTS):
-                for wheel in fetch_layer_wheels(requirements_file=requirements_file):
+                for wheel in fetch_wheels(requirements_file):
                     print(wheel)
             return 0
         reference = os.environ.get("COVID_REFERENCE_CSV")
