@@ -36,8 +36,8 @@ $(JARS_STAMP): $(STAMP) src/covid_pipeline/spark_env.py
 	$(PY) -m covid_pipeline.spark_env
 	touch $@
 
-# The Lambda layer's wheels for the Lambda platform (covid_pipeline.artifacts builds the zips Terraform uploads).
-$(LAYER_STAMP): $(STAMP) lambda/requirements-layer.txt
+# The wheels of the Lambda bundle and layer, for the Lambda platform (covid_pipeline.artifacts builds the zips).
+$(LAYER_STAMP): $(STAMP) lambda/requirements-layer.txt lambda/requirements-bundle.txt
 	$(PY) -m covid_pipeline.artifacts --fetch-only
 	touch $@
 

@@ -23,23 +23,23 @@ cloudwatch:PutMetricData, glue:GetJob, glue:GetJobRun.
 
 from __future__ import annotations
 
-import logging
 import os
 from typing import Any
 
 import boto3
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from covid_pipeline.monitoring import GlueJobStateChange, configure_json_logging
+from covid_pipeline.lambda_logging import log_through
+from covid_pipeline.monitoring import GlueJobStateChange
 from covid_pipeline.run_monitor import MonitorSettings, monitor_job_run
 
-configure_json_logging(
-    os.environ.get("POWERTOOLS_SERVICE_NAME", "data-quality-monitor"),
-    loggers=("data_quality_monitor", "covid_pipeline.monitoring"),
-)
-logger = logging.getLogger("data_quality_monitor")
+logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "data-quality-monitor"))
+log_through(logger, "covid_pipeline.monitoring")
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     change = GlueJobStateChange.from_event(event)
     logger.info("glue run state change", extra={"job_run_id": change.job_run_id, "state": change.state})
     outcome = monitor_job_run(

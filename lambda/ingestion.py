@@ -19,23 +19,23 @@ s3:ListBucket on the processed bucket, cloudwatch:PutMetricData, sns:Publish on 
 
 from __future__ import annotations
 
-import logging
 import os
 from datetime import UTC, datetime
 from typing import Any
 
 import boto3
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from covid_pipeline.ingestion.service import Ingestor, Settings, run_request
-from covid_pipeline.monitoring import configure_json_logging
+from covid_pipeline.lambda_logging import log_through
 
-configure_json_logging(
-    os.environ.get("POWERTOOLS_SERVICE_NAME", "ingestion"), loggers=("ingestion", "covid_pipeline.ingestion")
-)
-logger = logging.getLogger("ingestion")
+logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "ingestion"))
+log_through(logger, "covid_pipeline.ingestion")
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = run_request(event, datetime.now(UTC))
     logger.info("ingestion tick", extra={"tick": request.tick.isoformat(), "source": request.source})
     ingestor = Ingestor(

@@ -20,23 +20,23 @@ DescribeStatement / GetStatementResult and secretsmanager:GetSecretValue on the 
 
 from __future__ import annotations
 
-import logging
 import os
 from typing import Any
 
 import boto3
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from covid_pipeline.monitoring import GlueJobStateChange, configure_json_logging
+from covid_pipeline.lambda_logging import log_through
+from covid_pipeline.monitoring import GlueJobStateChange
 from covid_pipeline.warehouse.run_loader import LoaderSettings, load_job_run
 
-configure_json_logging(
-    os.environ.get("POWERTOOLS_SERVICE_NAME", "warehouse-loader"),
-    loggers=("warehouse_loader", "covid_pipeline.warehouse"),
-)
-logger = logging.getLogger("warehouse_loader")
+logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "warehouse-loader"))
+log_through(logger, "covid_pipeline.warehouse")
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     change = GlueJobStateChange.from_event(event)
     logger.info("glue run state change", extra={"job_run_id": change.job_run_id, "state": change.state})
     return load_job_run(
@@ -45,5 +45,5 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         s3=boto3.client("s3"),
         glue=boto3.client("glue"),
         cloudwatch=boto3.client("cloudwatch"),
-        seconds_left=context.get_remaining_time_in_millis() / 1000 if context is not None else None,
+        seconds_left=context.get_remaining_time_in_millis() / 1000,
     )

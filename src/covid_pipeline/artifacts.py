@@ -2,7 +2,9 @@
 
     <build>/glue/covid_transform.py          the job's entry script
     <build>/glue/glue_job_libs.zip           every other module of glue_job/ (--extra-py-files)
-    <build>/lambda/bundle.zip                lambda/*.py + the covid_pipeline package without its local cloud
+    <build>/lambda/bundle.zip                lambda/*.py + the covid_pipeline package without its local cloud + the
+                                             pure-Python libraries every handler imports (Powertools), unpacked from
+                                             the wheels pinned in lambda/requirements-bundle.txt
     <build>/lambda/pyarrow_layer.zip         python/pyarrow/... from the wheels pinned in lambda/requirements-layer.txt
     <build>/reference/UID_ISO_FIPS_LookUp_Table.csv   only when COVID_REFERENCE_CSV names one
 
@@ -10,8 +12,10 @@ Every zip is byte-for-byte reproducible (sorted members, fixed timestamps and mo
 unchanged sources gives the same ``filebase64sha256`` and Terraform plans no change. scripts/deploy.sh and the local
 cloud both build through here, so what runs locally is what AWS gets.
 
-The layer's wheels are downloaded once for the Lambda platform (Amazon Linux 2 for python3.11: manylinux2014,
-glibc 2.17+) into .cache/lambda/ (``make setup`` does it); later builds work offline.
+The bundle's and the layer's wheels are downloaded once for the Lambda platform (Amazon Linux 2 for python3.11:
+manylinux2014, glibc 2.17+) into .cache/lambda/ (``make setup`` does it); later builds work offline. The bundle
+carries Powertools rather than the layer because every function needs it and only the warehouse loader has the
+layer (130 MB of pyarrow that the others have no use for).
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from covid_pipeline.glue_package import ENTRY_SCRIPT, GLUE_JOB_DIR, build_extra_
 LAMBDA_DIR = REPO_ROOT / "lambda"
 PACKAGE_DIR = REPO_ROOT / "src" / "covid_pipeline"
 LAYER_REQUIREMENTS = LAMBDA_DIR / "requirements-layer.txt"
+BUNDLE_REQUIREMENTS = LAMBDA_DIR / "requirements-bundle.txt"
 WHEEL_CACHE = Path(os.environ.get("COVID_PIPELINE_CACHE_DIR", REPO_ROOT / ".cache")) / "lambda"
 DEFAULT_BUILD_DIR = REPO_ROOT / "build"
 REFERENCE_NAME = "UID_ISO_FIPS_LookUp_Table.csv"
@@ -120,11 +125,23 @@ def bundle_members(lambda_dir: Path = LAMBDA_DIR, package_dir: Path = PACKAGE_DI
     return members
 
 
-def build_lambda_bundle(dest: Path) -> Path:
-    return _write_zip(dest, ((name, path.read_bytes()) for name, path in bundle_members()))
+def _wheel_members(wheels: list[Path], prefix: str = "") -> Iterable[tuple[str, bytes]]:
+    """What ``pip install --target`` would put in place: every file of each wheel, under ``prefix``."""
+    for wheel in wheels:
+        with zipfile.ZipFile(wheel) as archive:
+            for name in archive.namelist():
+                if not name.endswith("/") and _is_packaged(Path(name)):
+                    yield f"{prefix}{name}", archive.read(name)
 
 
-def layer_requirements(path: Path = LAYER_REQUIREMENTS) -> list[str]:
+def build_lambda_bundle(dest: Path, wheels: list[Path]) -> Path:
+    """The handlers and the package from the source tree, the libraries from their wheels (beside the handlers,
+    where Lambda's runtime looks first)."""
+    sources = ((name, path.read_bytes()) for name, path in bundle_members())
+    return _write_zip(dest, [*sources, *_wheel_members(wheels)])
+
+
+def pinned_requirements(path: Path) -> list[str]:
     lines = (line.split("#", 1)[0].strip() for line in path.read_text().splitlines())
     return [line for line in lines if line]
 
@@ -141,9 +158,9 @@ def _cached_wheels(requirements: list[str], cache: Path) -> list[Path]:
     return wheels
 
 
-def fetch_layer_wheels(cache: Path = WHEEL_CACHE, requirements_file: Path = LAYER_REQUIREMENTS) -> list[Path]:
-    """The layer's wheels for the Lambda platform, downloaded once into ``cache``."""
-    requirements = layer_requirements(requirements_file)
+def fetch_wheels(requirements_file: Path, cache: Path = WHEEL_CACHE) -> list[Path]:
+    """The wheels a requirements file pins, for the Lambda platform, downloaded once into ``cache``."""
+    requirements = pinned_requirements(requirements_file)
     wheels = _cached_wheels(requirements, cache)
     if wheels:
         return wheels
@@ -172,7 +189,7 @@ def fetch_layer_wheels(cache: Path = WHEEL_CACHE, requirements_file: Path = LAYE
     if result.returncode != 0 or not wheels:
         detail = (result.stderr or result.stdout).strip().splitlines()
         raise UserError(
-            f"could not download the Lambda layer's wheels ({', '.join(requirements)}) for {LAMBDA_PLATFORM}: "
+            f"could not download the Lambda wheels ({', '.join(requirements)}) for {LAMBDA_PLATFORM}: "
             f"{detail[-1] if detail else 'pip gave no reason'}. They are fetched once into {cache}; "
             "run `make setup` where the package registry is reachable"
         )
@@ -184,15 +201,7 @@ def build_layer(dest: Path, wheels: list[Path], cache: Path = WHEEL_CACHE) -> Pa
     key = hashlib.sha256("".join(sorted(wheel.name for wheel in wheels)).encode()).hexdigest()[:16]
     cached = cache / f"layer-{key}.zip"
     if not cached.is_file():
-
-        def members() -> Iterable[tuple[str, bytes]]:
-            for wheel in wheels:
-                with zipfile.ZipFile(wheel) as archive:
-                    for name in archive.namelist():
-                        if not name.endswith("/") and _is_packaged(Path(name)):
-                            yield f"python/{name}", archive.read(name)
-
-        _write_zip(cached, members())
+        _write_zip(cached, _wheel_members(wheels, prefix="python/"))
     dest.parent.mkdir(parents=True, exist_ok=True)
     if not dest.is_file() or dest.stat().st_size != cached.stat().st_size or _sha256(dest) != _sha256(cached):
         temporary = _temporary(dest)
@@ -209,8 +218,8 @@ def build(build_dir: Path = DEFAULT_BUILD_DIR, reference_csv: Path | None = None
         raise UserError(f"{entry} not found: the Glue job's entry script is part of every deployment")
     _write_file(artifacts.glue_script, entry.read_bytes())
     build_extra_py_files_zip(artifacts.glue_libs)
-    build_lambda_bundle(artifacts.lambda_bundle)
-    build_layer(artifacts.lambda_layer, fetch_layer_wheels())
+    build_lambda_bundle(artifacts.lambda_bundle, fetch_wheels(BUNDLE_REQUIREMENTS))
+    build_layer(artifacts.lambda_layer, fetch_wheels(LAYER_REQUIREMENTS))
     if reference_csv is not None:
         if not reference_csv.is_file():
             raise UserError(f"reference table {reference_csv} does not exist")
@@ -230,12 +239,15 @@ def _write_file(dest: Path, data: bytes) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m covid_pipeline.artifacts", description=__doc__.split("\n")[0])
     parser.add_argument("build_dir", nargs="?", type=Path, default=DEFAULT_BUILD_DIR)
-    parser.add_argument("--fetch-only", action="store_true", help="only download the layer's wheels (make setup)")
+    parser.add_argument(
+        "--fetch-only", action="store_true", help="only download the bundle's and the layer's wheels (make setup)"
+    )
     args = parser.parse_args(argv)
     try:
         if args.fetch_only:
-            for wheel in fetch_layer_wheels():
-                print(wheel)
+            for requirements_file in (BUNDLE_REQUIREMENTS, LAYER_REQUIREMENTS):
+                for wheel in fetch_wheels(requirements_file):
+                    print(wheel)
             return 0
         reference = os.environ.get("COVID_REFERENCE_CSV")
         artifacts = build(args.build_dir, Path(reference) if reference else None)

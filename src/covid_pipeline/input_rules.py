@@ -1,6 +1,6 @@
 """Which raw objects the pipeline takes in: the key and size rules, written once.
 
-The S3 event handler (lambda/s3_event_handler.py) applies the key rules to decide whether an upload starts a job
+The S3 event handler (covid_pipeline.raw_events.settings) applies the key rules to decide whether an upload starts a job
 run; the Glue job (glue_job/covid_transform.py) applies the same rules to every object it lists, and quarantines
 what the handler would have ignored (``unsafe_key``) instead of reading it. The job also applies the size rules
 (``too_large``): the stored size against the compressed limit, and for gzip the decompressed size, measured by

@@ -1,5 +1,5 @@
-"""Monitoring shared by the job, the handlers and the CLI: structured JSON logs, CloudWatch metrics of a run,
-alert rules and alert text, and the Glue job state-change event the monitoring Lambdas react to.
+"""Monitoring shared by the job, the handlers and the CLI: CloudWatch metrics of a run, alert rules and alert text,
+and the Glue job state-change event the monitoring Lambdas react to (the handlers' JSON logs are Powertools').
 
 The rules and the formatting are pure functions of a run's manifest; the AWS calls (S3, SNS, CloudWatch, Glue) are
 thin functions at the bottom that take a boto3 client, so they work the same against AWS and the local emulator.
@@ -8,71 +8,14 @@ thin functions at the bottom that take a boto3 client, so they work the same aga
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import json
-import logging
-import os
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
+
 from covid_pipeline.common import FAILED_STATES, split_s3_uri
-
-# --- structured logging --------------------------------------------------------------------------------------------
-_STANDARD_RECORD_ATTRIBUTES = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
-
-
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line: CloudWatch Logs Insights can filter on any field (`fields level, run_id`)."""
-
-    def __init__(self, service: str | None = None) -> None:
-        super().__init__()
-        self.service = service
-
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "timestamp": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        if self.service:
-            entry["service"] = self.service
-        for key, value in record.__dict__.items():
-            if key not in _STANDARD_RECORD_ATTRIBUTES and not key.startswith("_"):
-                entry[key] = value
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
-
-
-class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """Writes to whatever sys.stdout is at the time (Lambda sends stdout to CloudWatch Logs; test runners swap it)."""
-
-    def __init__(self) -> None:
-        super().__init__(sys.stdout)
-
-    @property  # type: ignore[override]
-    def stream(self) -> Any:
-        return sys.stdout
-
-    @stream.setter
-    def stream(self, value: Any) -> None:
-        pass
-
-
-def configure_json_logging(service: str, loggers: Sequence[str], level: str | None = None) -> None:
-    """Give the named loggers (a handler's own and its service's) one JSON stdout handler, as Powertools' Logger
-    does, leaving the root logger, other modules and every library's logging alone. Idempotent."""
-    for name in loggers:
-        logger = logging.getLogger(name)
-        logger.handlers = [h for h in logger.handlers if not isinstance(h, _StdoutHandler)]
-        handler = _StdoutHandler()
-        handler.setFormatter(JsonFormatter(service))
-        logger.addHandler(handler)
-        logger.propagate = False
-        logger.setLevel(level or os.environ.get("LOG_LEVEL", "INFO"))
 
 
 # --- the run manifest the job writes (<state_path>runs/<run id>.json) ------------------------------------------------
@@ -152,20 +95,22 @@ class GlueJobStateChange:
 
     @classmethod
     def from_event(cls, event: Mapping[str, Any]) -> GlueJobStateChange:
+        """EventBridge's event (read through Powertools' EventBridgeEvent once its shape is checked)."""
         if not isinstance(event, Mapping) or event.get("source") != "aws.glue":
             raise EventError("not a Glue event (expected source 'aws.glue')")
-        detail = event.get("detail")
+        bridge = EventBridgeEvent(dict(event))
+        detail = bridge.get("detail")
         if not isinstance(detail, Mapping):
             raise EventError("Glue event without a detail object")
         missing = [key for key in ("jobName", "jobRunId", "state") if not detail.get(key)]
         if missing:
             raise EventError(f"Glue event detail lacks {', '.join(missing)}")
         return cls(
-            job_name=str(detail["jobName"]),
-            job_run_id=str(detail["jobRunId"]),
-            state=str(detail["state"]).upper(),
-            message=str(detail.get("message") or ""),
-            time=str(event.get("time") or ""),
+            job_name=str(bridge.detail["jobName"]),
+            job_run_id=str(bridge.detail["jobRunId"]),
+            state=str(bridge.detail["state"]).upper(),
+            message=str(bridge.detail.get("message") or ""),
+            time=str(bridge.get("time") or ""),
         )
 
 

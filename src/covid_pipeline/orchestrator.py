@@ -328,6 +328,12 @@ class LogCursor:
             self._token = token
 
 
+# What Powertools' inject_lambda_context adds to every line of a function: the same on each, noise in a log view.
+LAMBDA_CONTEXT_KEYS = frozenset(
+    {"cold_start", "function_name", "function_memory_size", "function_arn", "function_request_id", "xray_trace_id"}
+)
+
+
 def format_log_event(event: Mapping[str, Any]) -> str:
     """One readable line from a CloudWatch event; structured JSON logs show level + message (+ extras)."""
     timestamp = datetime.fromtimestamp(int(event.get("timestamp", 0)) / 1000, tz=UTC).strftime("%H:%M:%S")
@@ -339,7 +345,8 @@ def format_log_event(event: Mapping[str, Any]) -> str:
     if not isinstance(payload, dict) or "message" not in payload:
         return f"{timestamp} {message}"
     level = str(payload.get("level", "INFO")).upper()
-    extras = {k: v for k, v in payload.items() if k not in {"message", "level", "timestamp", "logger", "time"}}
+    shown = payload.keys() - {"message", "level", "timestamp", "logger", "time"} - LAMBDA_CONTEXT_KEYS
+    extras = {k: v for k, v in payload.items() if k in shown}
     extra_text = " " + " ".join(f"{k}={v}" for k, v in extras.items()) if extras else ""
     return f"{timestamp} {level:<7} {payload['message']}{extra_text}"
 

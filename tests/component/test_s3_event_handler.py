@@ -1,4 +1,4 @@
-"""lambda/s3_event_handler.py: parsing and validation (pure), and the handler against moto over HTTP.
+"""lambda/s3_event_handler.py against moto over HTTP (the pure parsing and rules: test_raw_events.py).
 
 The function's environment is the sample tests/events/s3_event_handler_environment.json, which a test below holds
 equal to what Terraform plans for the `test` environment. Plain moto's StartJobRun records a run (and enforces
@@ -8,10 +8,11 @@ MaxConcurrentRuns), which is what counting runs per object version needs.
 from __future__ import annotations
 
 import copy
+import io
 import json
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -22,6 +23,9 @@ import pytest
 import s3_event_handler as h
 from moto.server import ThreadedMotoServer
 
+from covid_pipeline.raw_events.events import parse_notification, parse_sqs_record
+from covid_pipeline.raw_events.settings import Settings
+from covid_pipeline.raw_events.trigger import COVERAGE_MARGIN_SECONDS, JobTrigger
 from tests.conftest import planned_resource
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
@@ -52,181 +56,30 @@ def uploaded_now(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def fake_context() -> SimpleNamespace:
+    """What Lambda's context gives the handler (Powertools' inject_lambda_context reads the first four)."""
     return SimpleNamespace(
         function_name="covid-pipeline-test-s3-event-handler",
+        memory_limit_in_mb=256,
+        invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:covid-pipeline-test-s3-event-handler",
         aws_request_id="c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
         get_remaining_time_in_millis=lambda: 30_000,
     )
 
 
-def s3_object(key: str, **overrides: Any) -> h.S3ObjectCreated:
-    values: dict[str, Any] = {
-        "bucket": RAW_BUCKET,
-        "key": key,
-        "size": 100,
-        "etag": "abc",
-        "version_id": "v1",
-        "sequencer": "01",
-        "event_name": "ObjectCreated:Put",
-        "event_time": "2026-11-26T19:00:00.000Z",
-    }
-    values.update(overrides)
-    return h.S3ObjectCreated(**values)
+@pytest.fixture
+def handler_log(monkeypatch: pytest.MonkeyPatch) -> Callable[[], list[dict[str, Any]]]:
+    """The handler's JSON log lines (its Logger's stream, bound to stdout at import, points here for the test)."""
+    stream = io.StringIO()
+    monkeypatch.setattr(h.logger.registered_handler, "stream", stream)
+    return lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
 
 
-SETTINGS = h.Settings.from_env(ENVIRONMENT)
-
-
-# --- pure: parsing and classification -----------------------------------------------------------------
-
-
-def test_sample_event_parses_into_typed_objects() -> None:
-    message = h.parse_sqs_record(load_event("s3_object_created.json")["Records"][0], 0)
-    assert message.message_id == "059f36b4-87a3-44ab-83d2-661975830a7d"
-    assert message.receive_count == 1
-    assert message.event_source_arn == "arn:aws:sqs:us-east-1:123456789012:covid-pipeline-test-raw-events"
-    assert message.objects == (
-        h.S3ObjectCreated(
-            bucket="covid-pipeline-test-raw",
-            key="raw/jhu_daily/01-22-2020.csv",
-            size=1234,
-            etag="0123456789abcdef0123456789abcdef",
-            version_id="3HL4kqtJlcpXroDTDmjVBH40Nrjfkd",
-            sequencer="0055AED6DCD90281E5",
-            event_name="ObjectCreated:Put",
-            event_time="2026-11-26T19:00:00.000Z",
-        ),
-    )
-
-
-def test_url_encoded_key_is_decoded_with_plus_as_space() -> None:
-    message = h.parse_sqs_record(load_event("s3_key_url_encoded.json")["Records"][0], 0)
-    assert message.objects[0].key == "raw/jhu_daily/daily report (01-23-2020).csv.gz"
-
-
-def test_sns_wrapped_s3_event_is_unwrapped() -> None:
-    message = h.parse_sqs_record(load_event("sqs_sns_wrapped_s3_event.json")["Records"][0], 0)
-    assert [obj.key for obj in message.objects] == ["raw/jhu_daily/05-01-2020.csv"]
-
-
-def test_s3_test_event_is_recognised() -> None:
-    message = h.parse_sqs_record(load_event("s3_test_event.json")["Records"][0], 0)
-    assert message.is_test_event and message.objects == ()
-
-
-@pytest.mark.parametrize(
-    ("body", "expected_error"),
-    [
-        ("this is not json", "Records[0].body is not JSON"),
-        ("[]", "Records[0].body is list, expected an object"),
-        ('{"Records": []}', "Records[0].body.Records must be a non-empty list"),
-        ('{"Records": [{"eventSource": "aws:sns"}]}', "eventSource is 'aws:sns', expected 'aws:s3'"),
-        (
-            '{"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": "b"},'
-            ' "object": {"size": 1}}}]}',
-            "Records[0].body.Records[0].s3.object has no 'key'",
-        ),
-        (
-            '{"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": "b"},'
-            ' "object": {"key": "k", "size": -5}}}]}',
-            "size is -5, expected a non-negative integer",
-        ),
-    ],
-)
-def test_malformed_bodies_raise_a_clear_value_error(body: str, expected_error: str) -> None:
-    record = copy.deepcopy(load_event("s3_object_created.json")["Records"][0])
-    record["body"] = body
-    with pytest.raises(ValueError, match=expected_error.replace("[", r"\[").replace("]", r"\]").replace("(", r"\(")):
-        h.parse_sqs_record(record, 0)
-
-
-@pytest.mark.parametrize(
-    ("obj", "reason"),
-    [
-        (s3_object("incoming/jhu_daily/01-22-2020.csv"), "key is outside the raw prefix 'raw/'"),
-        (s3_object("raw/unknown/01-22-2020.csv"), "unknown source 'unknown' (known: jhu_daily, owid)"),
-        (
-            s3_object("raw/jhu_daily/readme.txt"),
-            "unsupported suffix (supported: .csv, .csv.gz, .json, .jsonl, .parquet)",
-        ),
-        (s3_object("raw/jhu_daily/../owid/x.csv"), "key has an empty, '.' or '..' path segment"),
-        (s3_object("raw/jhu_daily//x.csv"), "key has an empty, '.' or '..' path segment"),
-        (s3_object("raw/x.csv"), "key is not inside a source folder (<raw prefix><source>/<file>)"),
-        (s3_object("raw/jhu_daily/" + "a" * 600 + ".csv"), "key is 618 characters long, over the limit of 512"),
-        (s3_object("raw/jhu_daily/bad\nname.csv"), "key contains control characters"),
-        (s3_object("raw/jhu_daily/_SUCCESS.csv"), "hidden or marker file (Spark skips names starting with '.' or '_')"),
-        (s3_object("raw/jhu_daily/01-22-2020.csv", size=0), "empty object (0 bytes)"),
-        (
-            s3_object("raw/jhu_daily/01-22-2020.csv", bucket="someone-elses-bucket"),
-            "bucket someone-elses-bucket is not the raw bucket covid-pipeline-test-raw",
-        ),
-        (
-            s3_object("raw/jhu_daily/01-22-2020.csv", event_name="ObjectRemoved:Delete"),
-            "event ObjectRemoved:Delete is not an object creation",
-        ),
-    ],
-)
-def test_hostile_or_foreign_keys_are_ignored_with_a_reason(obj: h.S3ObjectCreated, reason: str) -> None:
-    assert h.classify(obj, SETTINGS) == h.Ignored(obj, reason)
-
-
-@pytest.mark.parametrize(
-    ("key", "source"),
-    [
-        ("raw/jhu_daily/01-22-2020.csv", "jhu_daily"),
-        ("raw/jhu_daily/01-22-2020.CSV.GZ", "jhu_daily"),
-        ("raw/owid/owid-covid-data.jsonl", "owid"),
-        ("raw/jhu_daily/2021/part-0.parquet", "jhu_daily"),
-        # The ingestion's date-partitioned layout (ingestion.sources.partitioned_key) beside the flat one.
-        ("raw/jhu_daily/year=2020/month=01/day=22/01-22-2020.csv", "jhu_daily"),
-        ("raw/owid/year=2026/month=12/day=03/owid-covid-data.csv", "owid"),
-        ("raw/jhu_daily/year=2026/month=12/day=03/api-2026-12-03.jsonl", "jhu_daily"),
-    ],
-)
-def test_raw_inputs_are_accepted_for_their_source(key: str, source: str) -> None:
-    obj = s3_object(key)
-    assert h.classify(obj, SETTINGS) == h.Accepted(obj, source)
+SETTINGS = Settings.from_env(ENVIRONMENT)
 
 
 def test_the_sample_environment_is_the_one_terraform_plans(planned_stacks: dict[str, dict[str, Any]]) -> None:
     planned = planned_resource(planned_stacks["test"], 'aws_lambda_function.pipeline["s3-event-handler"]')
     assert planned["environment"][0]["variables"] == ENVIRONMENT
-
-
-def test_sources_and_their_run_arguments_come_from_the_environment() -> None:
-    assert SETTINGS.known_sources == ("jhu_daily", "owid")
-    assert SETTINGS.run_arguments("owid") == {
-        "--catalog_table": "covid_owid",
-        "--input_path": "s3://covid-pipeline-test-raw/raw/owid/",
-        "--output_path": "s3://covid-pipeline-test-processed/owid/",
-        "--quarantine_path": "s3://covid-pipeline-test-quarantine/quarantine/owid/",
-        "--source": "owid",
-        "--state_path": "s3://covid-pipeline-test-processed/_state/owid/",
-    }
-
-
-@pytest.mark.parametrize(
-    ("variable", "value", "message"),
-    [
-        ("SUPPORTED_SUFFIXES", None, "missing environment variable\\(s\\): SUPPORTED_SUFFIXES"),
-        ("SOURCE_JOB_ARGUMENTS", "[]", "SOURCE_JOB_ARGUMENTS is not a JSON object of source -> arguments"),
-        ("SOURCE_JOB_ARGUMENTS", "{not json", "SOURCE_JOB_ARGUMENTS is not a JSON object of source -> arguments"),
-    ],
-)
-def test_a_wrong_environment_is_a_clear_deployment_error(variable: str, value: str | None, message: str) -> None:
-    env = {key: item for key, item in ENVIRONMENT.items() if key != variable}
-    if value is not None:
-        env[variable] = value
-    with pytest.raises(RuntimeError, match=message):
-        h.Settings.from_env(env)
-
-
-def test_trigger_summary_is_bounded() -> None:
-    objects = [s3_object(f"raw/jhu_daily/{i:05d}-" + "x" * 80 + ".csv") for i in range(40)]
-    summary = h.trigger_summary(objects)
-    assert summary.startswith("40 object(s): raw/jhu_daily/00000-")
-    assert len(summary) <= h.TRIGGER_SUMMARY_MAX_CHARS + 40
-    assert summary.endswith(" more)")
 
 
 # --- the handler against moto over HTTP ---------------------------------------------------------------
@@ -321,7 +174,7 @@ def test_a_new_version_of_the_same_key_starts_a_new_run(aws: SimpleNamespace) ->
     body = json.loads(event["Records"][0]["body"])
     body["Records"][0]["s3"]["object"]["versionId"] = "a-newer-version"
     event["Records"][0]["body"] = json.dumps(body)
-    time.sleep(h.COVERAGE_MARGIN_SECONDS)  # the first run started well before this new upload
+    time.sleep(COVERAGE_MARGIN_SECONDS)  # the first run started well before this new upload
     h.handler(uploaded_now(event), fake_context())
     assert len(job_runs(aws.glue)) == 2
     assert len(claims(aws.s3)) == 2
@@ -350,7 +203,7 @@ def test_an_object_version_in_the_jobs_ledger_needs_no_new_run(aws: SimpleNamesp
     # A run that started within moments of the upload proves nothing by its start time; its ledger does.
     create_job(aws.glue, max_concurrent_runs=10)
     event = uploaded_now(load_event("s3_object_created.json"))
-    (obj,) = h.parse_notification(event["Records"][0]["body"])[0]
+    (obj,) = parse_notification(event["Records"][0]["body"])[0]
     relative = obj.key.removeprefix("raw/jhu_daily/")
     put_ledger(aws.s3, "jhu_daily", {relative: {"size": obj.size, "fingerprint": obj.etag, "run_id": "jr_before"}})
     assert h.handler(event, fake_context()) == {"batchItemFailures": []}
@@ -371,7 +224,7 @@ def test_a_ledger_without_this_version_starts_a_run(
 ) -> None:
     create_job(aws.glue, max_concurrent_runs=10)
     event = uploaded_now(load_event("s3_object_created.json"))
-    (obj,) = h.parse_notification(event["Records"][0]["body"])[0]
+    (obj,) = parse_notification(event["Records"][0]["body"])[0]
     entry = {"size": obj.size + size_delta, "fingerprint": fingerprint or obj.etag}
     put_ledger(aws.s3, "jhu_daily", {relative: entry})
     assert h.handler(event, fake_context()) == {"batchItemFailures": []}
@@ -396,7 +249,9 @@ def test_a_batch_of_one_source_starts_one_run(aws: SimpleNamespace) -> None:
     assert len(claims(aws.s3)) == 3
 
 
-def test_mixed_batch_runs_per_source_and_ignores_the_rest(aws: SimpleNamespace, capsys: Any) -> None:
+def test_mixed_batch_runs_per_source_and_ignores_the_rest(
+    aws: SimpleNamespace, handler_log: Callable[[], list[dict[str, Any]]]
+) -> None:
     create_job(aws.glue, max_concurrent_runs=10)
     assert h.handler(load_event("sqs_batch_mixed.json"), fake_context()) == {"batchItemFailures": []}
     runs = job_runs(aws.glue)
@@ -404,7 +259,7 @@ def test_mixed_batch_runs_per_source_and_ignores_the_rest(aws: SimpleNamespace, 
     owid_run = next(run for run in runs if run["Arguments"]["--source"] == "owid")
     assert owid_run["Arguments"]["--input_path"] == "s3://covid-pipeline-test-raw/raw/owid/"
     assert owid_run["Arguments"]["--catalog_table"] == "covid_owid"
-    logs = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    logs = handler_log()
     ignored = {entry["object"]: entry["reason"] for entry in logs if entry["message"] == "object ignored, no job run"}
     raw = f"s3://{RAW_BUCKET}/"
     assert ignored == {
@@ -423,7 +278,9 @@ def test_test_event_starts_nothing(aws: SimpleNamespace) -> None:
     assert job_runs(aws.glue) == []
 
 
-def test_malformed_records_fail_alone_and_the_rest_runs(aws: SimpleNamespace, capsys: Any) -> None:
+def test_malformed_records_fail_alone_and_the_rest_runs(
+    aws: SimpleNamespace, handler_log: Callable[[], list[dict[str, Any]]]
+) -> None:
     create_job(aws.glue, max_concurrent_runs=10)
     response = h.handler(load_event("sqs_malformed.json"), fake_context())
     assert response == {
@@ -434,7 +291,7 @@ def test_malformed_records_fail_alone_and_the_rest_runs(aws: SimpleNamespace, ca
     }
     (run,) = job_runs(aws.glue)
     assert run["Arguments"]["--trigger_objects"] == "1 object(s): raw/jhu_daily/04-01-2020.csv"
-    errors = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"ERROR"' in line]
+    errors = [entry for entry in handler_log() if entry["level"] == "ERROR"]
     assert [entry["error"] for entry in errors] == [
         "Records[0].body is not JSON: Expecting value: line 1 column 1 (char 0)",
         "Records[1].body.Records[0].s3.object has no 'key'",
@@ -523,9 +380,9 @@ def test_failed_start_for_a_missing_job_is_retried_not_lost(aws: SimpleNamespace
 def test_a_stale_claim_left_by_a_crashed_invocation_is_taken_over(aws: SimpleNamespace, monkeypatch: Any) -> None:
     create_job(aws.glue, max_concurrent_runs=10)
     event = load_event("s3_object_created.json")
-    obj = h.parse_sqs_record(event["Records"][0], 0).objects[0]
-    trigger = h.JobTrigger(SETTINGS, aws.s3, aws.glue, aws.sqs)
-    assert trigger.claim(obj) == "claimed"  # ... and then the invocation died before StartJobRun
+    obj = parse_sqs_record(event["Records"][0], 0).objects[0]
+    trigger = JobTrigger(SETTINGS, aws.s3, aws.glue, aws.sqs)
+    assert trigger.claims.claim(obj) == "claimed"  # ... and then the invocation died before StartJobRun
     # A fresh claim may belong to an invocation still at work: try later (a delayed copy), start nothing.
     assert h.handler(event, fake_context()) == {"batchItemFailures": []}
     assert job_runs(aws.glue) == []

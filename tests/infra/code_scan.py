@@ -18,6 +18,8 @@ HANDLERS = {
     "ingestion": "ingestion",
 }
 ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]+$")
+# What Powertools' Logger reads by itself: its level (the handlers pass it the service name from the environment).
+POWERTOOLS_LOGGER_READS = {"LOG_LEVEL"}
 IMPORT = re.compile(r"from (covid_pipeline[\w.]*) import")
 
 
@@ -89,4 +91,7 @@ def environment_reads(source: str) -> set[str]:
 
 def handler_reads(short: str) -> set[str]:
     """Every environment variable a function's handler, or a covid_pipeline module it imports, reads."""
-    return set().union(*(environment_reads(path.read_text()) for path in direct_imports(handler_file(short))))
+    reads = set().union(*(environment_reads(path.read_text()) for path in direct_imports(handler_file(short))))
+    if "from aws_lambda_powertools import Logger" in handler_file(short).read_text():
+        reads |= POWERTOOLS_LOGGER_READS
+    return reads

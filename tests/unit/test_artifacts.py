@@ -26,10 +26,14 @@ def test_building_twice_gives_the_same_bytes(built: artifacts.Artifacts, tmp_pat
         assert getattr(again, name).read_bytes() == getattr(built, name).read_bytes(), name
 
 
-def test_bundle_holds_the_handlers_and_the_package_without_the_local_cloud(built: artifacts.Artifacts) -> None:
+def test_bundle_holds_the_handlers_the_package_without_the_local_cloud_and_powertools(
+    built: artifacts.Artifacts,
+) -> None:
     names = zipfile.ZipFile(built.lambda_bundle).namelist()
     handlers = sorted(path.name for path in (artifacts.LAMBDA_DIR).glob("*.py"))
-    assert sorted(name for name in names if "/" not in name) == handlers
+    assert sorted(name for name in names if "/" not in name) == sorted([*handlers, "typing_extensions.py"])
+    assert "aws_lambda_powertools/__init__.py" in names
+    assert any(name.startswith("aws_lambda_powertools-3.37.0.dist-info/") for name in names)
     assert "covid_pipeline/monitoring.py" in names and "covid_pipeline/warehouse/run_loader.py" in names
     assert not [name for name in names if name.startswith("covid_pipeline/local/")]
     assert not [name for name in names if "__pycache__" in name or name.endswith(".pyc")]
@@ -64,8 +68,8 @@ def test_handlers_import_from_the_bundle_and_the_layer_with_only_what_lambda_pro
         "import importlib\n"
         f"for name in {handlers!r}:\n"
         "    assert callable(importlib.import_module(name).handler), name\n"
-        "import covid_pipeline.warehouse.schema, pyarrow\n"
-        "print(covid_pipeline.__file__, pyarrow.__version__)\n"
+        "import covid_pipeline.warehouse.schema, pyarrow, aws_lambda_powertools\n"
+        "print(covid_pipeline.__file__, pyarrow.__version__, aws_lambda_powertools.__file__)\n"
     )
     env = {
         "PATH": os.environ.get("PATH", ""),
@@ -76,8 +80,9 @@ def test_handlers_import_from_the_bundle_and_the_layer_with_only_what_lambda_pro
         [sys.executable, "-S", "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0, result.stderr
-    package_file, pyarrow_version = result.stdout.split()
+    package_file, pyarrow_version, powertools_file = result.stdout.split()
     assert package_file.startswith(str(bundle)) and pyarrow_version == "20.0.0"
+    assert powertools_file.startswith(str(bundle))
 
 
 def test_a_missing_reference_table_is_a_clear_error(tmp_path: Path) -> None:

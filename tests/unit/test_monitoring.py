@@ -1,9 +1,8 @@
-"""Pure monitoring rules: event parsing, alert reasons and text, metric datapoints, JSON log lines."""
+"""Pure monitoring rules: event parsing, alert reasons and text, metric datapoints."""
 
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,6 @@ from covid_pipeline.monitoring import (
     AlertPolicy,
     EventError,
     GlueJobStateChange,
-    JsonFormatter,
     RunManifest,
     alert_reasons,
     format_alert,
@@ -157,20 +155,6 @@ def test_settings_from_environment() -> None:
         MonitorSettings.from_env({})
     with pytest.raises(EventError, match="METRICS_NAMESPACE is not set"):
         MonitorSettings.from_env({"ALERTS_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:t"})
-
-
-def test_json_log_lines_carry_extra_fields() -> None:
-    record = logging.LogRecord("covid", logging.WARNING, __file__, 1, "alert %s", ("sent",), None)
-    record.job_run_id = "jr_1"
-    line = json.loads(JsonFormatter("monitor").format(record))
-    assert line["message"] == "alert sent"
-    assert (line["level"], line["logger"], line["service"], line["job_run_id"]) == (
-        "WARNING",
-        "covid",
-        "monitor",
-        "jr_1",
-    )
-    assert line["timestamp"].endswith("+00:00")
 
 
 def test_the_lambda_modules_import_without_python_hcl2() -> None:

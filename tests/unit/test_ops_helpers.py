@@ -38,6 +38,13 @@ def test_structured_log_line_is_shown_as_level_message_and_fields():
     assert format_log_event(event) == "12:26:40 WARNING late rows=3"
 
 
+def test_a_functions_log_line_leaves_out_the_lambda_context_on_every_line():
+    line = {"level": "INFO", "message": "job run started", "run_id": "jr_1", "cold_start": True}
+    line |= {"function_name": "f", "function_memory_size": 256, "function_arn": "arn", "function_request_id": "r"}
+    event = {"timestamp": 1_600_000_000_000, "message": json.dumps(line)}
+    assert format_log_event(event) == "12:26:40 INFO    job run started run_id=jr_1"
+
+
 def test_plain_log_line_is_kept():
     assert format_log_event({"timestamp": 0, "message": "hello\n"}) == "00:00:00 hello"
 
