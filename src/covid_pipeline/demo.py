@@ -75,12 +75,13 @@ class Stopwatch:
 @contextlib.contextmanager
 def _cloud_for_demo(config: PipelineConfig, keep_state: bool) -> Iterator[tuple[Any, dict[str, str], Path]]:
     """(in-process LocalCloud or None, env of the cloud, its state dir): reuse a running one, else start one."""
-    from covid_pipeline.local.cloud import LocalCloud, default_state_dir
+    from covid_pipeline.local.cloud import LocalCloud
     from covid_pipeline.local.emulator import export_env, restore_env
     from covid_pipeline.local.provision import baseline_dir, save_baseline, start_from_baseline
     from covid_pipeline.local.session import _endpoint_env_from_file
+    from covid_pipeline.local.state_folder import local_state_dir
 
-    state_dir = default_state_dir(config)
+    state_dir = local_state_dir(config)
     running = _endpoint_env_from_file(config)
     if running is not None:
         print(f"  using the local cloud already running at {running['AWS_ENDPOINT_URL']}")

@@ -114,8 +114,7 @@ def local_up(args: argparse.Namespace) -> int:
 
 def local_down(args: argparse.Namespace) -> int:
     """SIGTERM to the process serving this environment's local cloud, then wait until it has saved its state."""
-    from covid_pipeline.local.cloud import ENDPOINT_FILE
-    from covid_pipeline.local.session import local_state_dir
+    from covid_pipeline.local.state_folder import ENDPOINT_FILE, local_state_dir
 
     config = load_config(args.env)
     path = local_state_dir(config) / ENDPOINT_FILE

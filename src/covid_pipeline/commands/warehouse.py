@@ -16,7 +16,7 @@ from covid_pipeline.errors import UserError
 
 def default_warehouse_url(config: PipelineConfig) -> str:
     from covid_pipeline.local.provision import local_warehouse_url
-    from covid_pipeline.local.session import local_state_dir
+    from covid_pipeline.local.state_folder import local_state_dir
 
     return local_warehouse_url(local_state_dir(config))
 
@@ -82,7 +82,7 @@ def cmd_warehouse_bootstrap(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from covid_pipeline.local.session import local_state_dir
+    from covid_pipeline.local.state_folder import local_state_dir
     from covid_pipeline.report import collect_report_data, render_html, screenshot
 
     warn_about_password_in_argv(args.warehouse)
