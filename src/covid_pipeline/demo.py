@@ -46,7 +46,7 @@ class DemoSummary:
     output_rows: int = 0
     job_runs: int = 0
     upload_to_queryable_seconds: float | None = None
-    warm_job_process: bool = False  # the timed upload's run went to a warm worker (a cold job process starts first)
+    warm_worker: bool = False  # the timed upload's run went to a warm worker (a cold job process starts first)
     stage_seconds: dict[str, float] = field(default_factory=dict)
     last_upload_stage_seconds: dict[str, float] = field(default_factory=dict)
     demo_seconds: float = 0.0  # wall clock, cloud start to the end
@@ -98,7 +98,7 @@ def _cloud_for_demo(config: PipelineConfig, keep_state: bool) -> Iterator[tuple[
         print(f"  earlier local state moved to {previous} (--keep-state runs on top of it)")
     if not keep_state and start_from_baseline(state_dir):
         print(f"  starting from the provisioned infrastructure in {baseline_dir(state_dir)}")
-    with LocalCloud(config, warm_standby=True) as cloud:
+    with LocalCloud(config, keep_warm_worker=True) as cloud:
         report = cloud.provision_report
         if report is not None and report.applied:
             # Kept before any data arrives: the next demo starts from here instead of applying again.
@@ -141,8 +141,8 @@ def run_demo(
         # The local Glue runtime starts a warm worker with the cloud (as Glue keeps warm pools). The first
         # run reads every header era; in a JVM still starting it took 56 s, so let the warm-up finish first.
         if cloud is not None and cloud.executor is not None:
-            with watch.stage("warm_job_process", "letting the local Glue runtime warm a worker"):
-                cloud.executor.wait_standby_ready(timeout)
+            with watch.stage("warm_worker", "letting the local Glue runtime warm a worker"):
+                cloud.executor.wait_warm_worker_ready(timeout)
         demo_started = datetime.now(UTC)
         upload_ms = int(time.time() * 1000)
         since_ms = upload_ms - 1000  # CloudWatch timestamps are milliseconds; allow for clock rounding
@@ -175,8 +175,8 @@ def run_demo(
         # next run finds a warm worker, as on Glue (the one that ran the last run, when it succeeded; else a
         # new one warming up): wait for it, so that the figure is the steady one.
         if cloud is not None and cloud.executor is not None:
-            with watch.stage("job_process_ready_again", "waiting for the warm worker"):
-                summary.warm_job_process = cloud.executor.wait_standby_ready(timeout)
+            with watch.stage("warm_worker_ready_again", "waiting for the warm worker"):
+                summary.warm_worker = cloud.executor.wait_warm_worker_ready(timeout)
         before = {run["Id"] for run in job_runs(clients["glue"], names.glue_job)}
         upload_started = time.monotonic()
         upload_moment = datetime.now(UTC)
@@ -270,7 +270,7 @@ def format_summary(summary: DemoSummary) -> str:
         (f"last upload: {name.replace('_', ' ')}", f"{value:.1f}")
         for name, value in summary.last_upload_stage_seconds.items()
     ]
-    rows.append(("last upload: job process", "warm" if summary.warm_job_process else "cold"))
+    rows.append(("last upload: job process", "warm" if summary.warm_worker else "cold"))
     queryable = summary.upload_to_queryable_seconds
     rows.append(("last upload -> rows queryable (s)", "n/a" if queryable is None else f"{queryable:.1f}"))
     width = max(len(label) for label, _ in rows)

@@ -88,7 +88,7 @@ def local_up(args: argparse.Namespace) -> int:
     stop = threading.Event()
     previous_sigterm = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        with LocalCloud(config, warm_standby=True) as cloud:
+        with LocalCloud(config, keep_warm_worker=True) as cloud:
             config = cloud.config
             report = cloud.provision_report
             if report is not None:

@@ -73,8 +73,8 @@ class LocalCloud:
     often (uploads between runs survive a crash), both besides the snapshot at stop. Snapshots are incremental.
     ``cloudwatch_interval_seconds``: how often the local cloud does what CloudWatch does on AWS and moto does
     not: publish the AWS/SQS queue metrics and evaluate the alarms (None: only when asked, ``run_cloudwatch()``).
-    ``warm_standby``: keep one warm job process ready for the next Glue run (``local up`` and the demo do; it
-    costs a JVM's memory while idle, so tests that only need a few runs leave it off).
+    ``keep_warm_worker``: keep one warm worker (a job process started ahead) ready for the next Glue run (``local up``
+    and the demo do; it costs a JVM's memory while idle, so tests that only need a few runs leave it off).
     ``run_lambdas``: False leaves the functions deployed but not triggered (no pollers, no event delivery).
     """
 
@@ -90,11 +90,11 @@ class LocalCloud:
         snapshot_after_runs: bool = True,
         snapshot_interval_seconds: float | None = 120.0,
         cloudwatch_interval_seconds: float | None = 60.0,
-        warm_standby: bool = False,
+        keep_warm_worker: bool = False,
         async_retry_delays: tuple[float, ...] = (1.0, 2.0),
     ) -> None:
         self.config = config
-        self.warm_standby = warm_standby
+        self.keep_warm_worker = keep_warm_worker
         self.state_dir = (state_dir or local_state_dir(config)).resolve()
         self.run_lambdas = run_lambdas
         self.timeout_minute_seconds = timeout_minute_seconds
@@ -217,11 +217,11 @@ class LocalCloud:
             spark_master=self.spark_master,
             spark_conf=self.spark_conf,
             timeout_minute_seconds=self.timeout_minute_seconds,
-            warm_standby=self.warm_standby,
+            keep_warm_worker=self.keep_warm_worker,
         )
         self.emulator.glue_actions.actions = self.executor.actions()
         runs = self.executor.restore()
-        self.executor.start_standby()  # after provisioning: it imports the job's --additional-python-modules
+        self.executor.start_warm_worker()  # after provisioning: it imports the job's --additional-python-modules
         self.lambdas = LambdaService(
             self.client, self.state_dir / "lambda", self._env, async_retry_delays=self.async_retry_delays
         )
