@@ -88,16 +88,11 @@ def partitions(
     glue: Any, database: str, table_name: str, expression: str | None, catalog_id: str | None = None
 ) -> list[dict[str, Any]]:
     """Every partition of a table (GetPartitions, all pages; ``expression`` filters on the server)."""
-    found: list[dict[str, Any]] = []
     request: dict[str, Any] = {"DatabaseName": database, "TableName": table_name, **_catalog_id(catalog_id)}
     if expression:
         request["Expression"] = expression
-    while True:
-        page = glue.get_partitions(**request)
-        found += page.get("Partitions", [])
-        if not page.get("NextToken"):
-            return found
-        request["NextToken"] = page["NextToken"]
+    pages = glue.get_paginator("get_partitions").paginate(**request)
+    return [partition for page in pages for partition in page.get("Partitions", [])]
 
 
 def matching_partitions(
