@@ -30,6 +30,7 @@ from covid_pipeline.demo_probes import (
     warehouse_count,
     warehouse_path,
 )
+from covid_pipeline.monitoring import RowCounts
 
 
 @dataclass
@@ -37,10 +38,7 @@ class DemoSummary:
     environment: str
     files: int = 0
     rows_generated: int = 0
-    rows_in: int = 0
-    rows_out: int = 0
-    rows_quarantined: int = 0
-    rows_duplicate: int = 0
+    rows: RowCounts = field(default_factory=RowCounts)  # summed over the runs
     partitions: int = 0
     warehouse_rows: int = 0
     output_rows: int = 0
@@ -54,7 +52,9 @@ class DemoSummary:
     notes: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
-        return asdict(self)
+        document = asdict(self)
+        rows = document.pop("rows")
+        return {**document, **rows}  # flat: rows_in, rows_out, ... beside the other figures, as the file has been
 
 
 class Stopwatch:
@@ -211,22 +211,19 @@ def run_demo(
             clients["s3"], config, [run for run in all_runs if run["JobRunState"] == "SUCCEEDED"]
         )
         summary.job_runs = len(all_runs)
-        summary.rows_in = sum(m.rows_in for m in manifests)
-        summary.rows_out = sum(m.rows_out for m in manifests)
-        summary.rows_quarantined = sum(m.rows_quarantined for m in manifests)
-        summary.rows_duplicate = sum(m.rows_duplicate for m in manifests)
+        summary.rows = RowCounts.total(manifests)
         summary.partitions = partitions_in_catalog(clients["glue"], config) or len(
             {p for m in manifests for p in m.partitions_written}
         )
         summary.warehouse_rows = warehouse_count(warehouse) or 0
         summary.output_rows = parquet_rows(clients["s3"], config)
-        unbalanced = [m.run_id for m in manifests if m.rows_in != m.rows_out + m.rows_quarantined + m.rows_duplicate]
+        unbalanced = [m.run_id for m in manifests if not m.reconciled]
         files_processed = sum(m.files_processed for m in manifests)
         summary.reconciled = (
             not unbalanced
             and not failed
             and summary.warehouse_rows == summary.output_rows
-            and summary.rows_in >= summary.rows_generated
+            and summary.rows.rows_in >= summary.rows_generated
             and files_processed >= len(dataset.files)
         )
         for run_id in unbalanced:
@@ -240,10 +237,10 @@ def run_demo(
                 f"the runs processed {files_processed} of the {len(dataset.files)} files "
                 "(an earlier state had some of them: run without --keep-state for a clean count)"
             )
-        if summary.rows_in > summary.rows_generated:
+        if summary.rows.rows_in > summary.rows_generated:
             summary.notes.append(
                 "rows in/out are summed over the runs: a run re-reads the rows of the partitions it rewrites "
-                f"({summary.rows_in - summary.rows_generated} re-read here); output rows counts each row once"
+                f"({summary.rows.rows_in - summary.rows_generated} re-read here); output rows counts each row once"
             )
     summary.stage_seconds = {**watch.laps, **summary.stage_seconds}
     summary.demo_seconds = round(time.monotonic() - demo_clock, 2)
@@ -254,10 +251,10 @@ def format_summary(summary: DemoSummary) -> str:
     rows = [
         ("files (daily reports)", summary.files),
         ("rows generated", summary.rows_generated),
-        ("rows in (sum over runs)", summary.rows_in),
-        ("rows out (sum over runs)", summary.rows_out),
-        ("rows quarantined", summary.rows_quarantined),
-        ("rows dropped as duplicates", summary.rows_duplicate),
+        ("rows in (sum over runs)", summary.rows.rows_in),
+        ("rows out (sum over runs)", summary.rows.rows_out),
+        ("rows quarantined", summary.rows.rows_quarantined),
+        ("rows dropped as duplicates", summary.rows.rows_duplicate),
         ("output rows (Parquet now)", summary.output_rows),
         ("partitions (catalog)", summary.partitions),
         ("warehouse rows", summary.warehouse_rows),
