@@ -27,8 +27,8 @@ def demo_upload_to_queryable() -> list[Result]:
     queryable = float(summary["upload_to_queryable_seconds"])
     job_run = float(stages.get("job_run", 0.0)) or None
     split = ", ".join(f"{name} {value:.1f} s" for name, value in stages.items())
-    if summary.get("warm_job_process"):
-        split += "; the run went to a warm job process (local up and the demo keep one, as Glue's warm pools)"
+    if summary.get("warm_worker"):
+        split += "; the run went to a warm worker (local up and the demo keep one, as Glue's warm pools)"
     return [
         Result(
             benchmark="end to end: one daily file uploaded -> rows queryable in the warehouse",

@@ -175,7 +175,7 @@ def incremental(files: list[Path], lookup: Path, repeats: int, full_median: floa
 def warm_worker(
     files: list[Path], lookup: Path, repeats: int, cold_full: float, duckdb: float, label: str
 ) -> list[Result]:
-    """The full refresh and the one-day increment served by warm job processes, as the local Glue executor serves
+    """The full refresh and the one-day increment served by warm workers, as the local Glue executor serves
     runs when ``local up`` or the demo run the pipeline (``bench.job_runs.WarmWorker``).
 
     One worker builds the history of all days but the last (untimed), then serves, ``repeats`` times, a full

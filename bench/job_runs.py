@@ -15,11 +15,11 @@ from types import TracebackType
 from typing import IO, Any
 
 from bench.harness import REPO_ROOT, failure_tail, run_command
-from covid_pipeline.local.glue_standby import READY_LINE, RUN_END_LINE, parse_end_of_run
+from covid_pipeline.local.glue_warm_worker import READY_LINE, RUN_END_LINE, parse_end_of_run
 from covid_pipeline.spark_env import quiet_local_conf, submit_args
 
 # What the job imports beyond Spark (glue_job/data_quality_checks.py): a warm worker loads it ahead, as the local Glue
-# executor's warm process loads a job's --additional-python-modules.
+# executor's warm worker loads a job's --additional-python-modules.
 JOB_IMPORTS = ("great_expectations",)
 
 JOB_SCRIPT = REPO_ROOT / "glue_job" / "covid_transform.py"
@@ -118,7 +118,7 @@ def _manifest(layout: JobLayout | S3Layout) -> dict[str, Any]:
 
 
 class WarmWorker:
-    """A warm job process of the local Glue executor (``covid_pipeline.local.glue_standby``), driven as the
+    """A warm worker of the local Glue executor (``covid_pipeline.local.glue_warm_worker``), driven as the
     executor drives it when ``local up`` or the demo run jobs: started with a cold job process's environment and
     the jobs' --additional-python-modules, warmed up by its own generic workload (untimed, as Glue's warm pools
     are), then handed runs one at a time. A run's time is from the request to its end line."""
@@ -138,7 +138,7 @@ class WarmWorker:
         self._log = self.log_path.open("w")
         modules = list(JOB_IMPORTS)
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "covid_pipeline.local.glue_standby", *modules],
+            [sys.executable, "-m", "covid_pipeline.local.glue_warm_worker", *modules],
             cwd=self.folder,
             env=self.env,
             stdin=subprocess.PIPE,

@@ -1,7 +1,7 @@
 """Provisioning the local cloud with Terraform: `terraform apply` of dev against a fresh local cloud, and a restart.
 
 Each measurement runs in its own process (moto's state is per process), started as `python -m
-bench.terraform_bench ENV STATE_DIR`, which starts a LocalCloud there (no Lambda runtime, no warm job process), prints
+bench.terraform_bench ENV STATE_DIR`, which starts a LocalCloud there (no Lambda runtime, no warm worker), prints
 its provisioning report as JSON and stops it. The baseline is `terraform plan` of the same configuration against an
 empty emulator in the same run (covid_pipeline.local.offline_plan): the provider's own work without any wait.
 """

@@ -88,16 +88,11 @@ def partitions(
     glue: Any, database: str, table_name: str, expression: str | None, catalog_id: str | None = None
 ) -> list[dict[str, Any]]:
     """Every partition of a table (GetPartitions, all pages; ``expression`` filters on the server)."""
-    found: list[dict[str, Any]] = []
     request: dict[str, Any] = {"DatabaseName": database, "TableName": table_name, **_catalog_id(catalog_id)}
     if expression:
         request["Expression"] = expression
-    while True:
-        page = glue.get_partitions(**request)
-        found += page.get("Partitions", [])
-        if not page.get("NextToken"):
-            return found
-        request["NextToken"] = page["NextToken"]
+    pages = glue.get_paginator("get_partitions").paginate(**request)
+    return [partition for page in pages for partition in page.get("Partitions", [])]
 
 
 def matching_partitions(
@@ -171,6 +166,52 @@ def catalog_columns(schema: gt.StructType, exclude: Sequence[str] = ()) -> list[
     ]
 
 
+# The fields of a GetTable answer that TableInput takes back; the others (CreateTime, VersionId, ...) are read-only.
+TABLE_INPUT_KEYS = (
+    "Name",
+    "Description",
+    "Owner",
+    "Retention",
+    "StorageDescriptor",
+    "PartitionKeys",
+    "TableType",
+    "Parameters",
+)
+
+
+def new_table_input(
+    table_name: str,
+    data_format: str,
+    columns: list[dict[str, str]],
+    partition_keys: list[dict[str, str]],
+    location: str,
+) -> dict[str, Any]:
+    """The TableInput of a new external table of ``data_format`` (parquet, orc, csv, json) at ``location``."""
+    if data_format not in _FORMATS:
+        raise CatalogError(f"cannot create a catalog table of format {data_format!r} ({', '.join(_FORMATS)})")
+    input_format, output_format, serde = _FORMATS[data_format]
+    return {
+        "Name": table_name,
+        "TableType": "EXTERNAL_TABLE",
+        "Parameters": {"classification": data_format},
+        "PartitionKeys": partition_keys,
+        "StorageDescriptor": {
+            "Columns": columns,
+            "Location": location,
+            "InputFormat": input_format,
+            "OutputFormat": output_format,
+            "SerdeInfo": {"SerializationLibrary": serde},
+        },
+    }
+
+
+def table_input_with_columns(table: dict[str, Any], columns: list[dict[str, str]]) -> dict[str, Any]:
+    """The TableInput that rewrites ``table`` (a GetTable answer) with these columns, everything else as it is."""
+    table_input = {key: table[key] for key in TABLE_INPUT_KEYS if key in table}
+    table_input["StorageDescriptor"] = {**(table.get("StorageDescriptor") or {}), "Columns": columns}
+    return table_input
+
+
 def create_table(
     glue: Any,
     database: str,
@@ -182,23 +223,14 @@ def create_table(
     catalog_id: str | None = None,
 ) -> dict[str, Any]:
     """A new catalog table for what a sink writes (getSink with setCatalogInfo on a table that does not exist)."""
-    if data_format not in _FORMATS:
-        raise CatalogError(f"cannot create a catalog table of format {data_format!r} ({', '.join(_FORMATS)})")
-    input_format, output_format, serde = _FORMATS[data_format]
     types = {f.name: gt.to_spark(f.dataType).simpleString() for f in schema.fields}
-    table_input = {
-        "Name": table_name,
-        "TableType": "EXTERNAL_TABLE",
-        "Parameters": {"classification": data_format},
-        "PartitionKeys": [{"Name": k, "Type": types.get(k, "string")} for k in partition_keys],
-        "StorageDescriptor": {
-            "Columns": catalog_columns(schema, partition_keys),
-            "Location": location,
-            "InputFormat": input_format,
-            "OutputFormat": output_format,
-            "SerdeInfo": {"SerializationLibrary": serde},
-        },
-    }
+    table_input = new_table_input(
+        table_name,
+        data_format,
+        catalog_columns(schema, partition_keys),
+        [{"Name": k, "Type": types.get(k, "string")} for k in partition_keys],
+        location,
+    )
     glue.create_table(DatabaseName=database, TableInput=table_input, **_catalog_id(catalog_id))
     return get_table(glue, database, table_name, catalog_id)
 
@@ -208,18 +240,12 @@ def update_table_columns(
 ) -> bool:
     """Add the columns a sink wrote that the table lacks (updateBehavior UPDATE_IN_DATABASE); True if changed."""
     keys = [k["Name"] for k in table.get("PartitionKeys") or []]
-    descriptor = dict(table.get("StorageDescriptor") or {})
-    known = {c["Name"].lower() for c in descriptor.get("Columns") or []}
+    columns = (table.get("StorageDescriptor") or {}).get("Columns") or []
+    known = {c["Name"].lower() for c in columns}
     added = [c for c in catalog_columns(schema, keys) if c["Name"].lower() not in known]
     if not added:
         return False
-    descriptor["Columns"] = [*(descriptor.get("Columns") or []), *added]
-    table_input: dict[str, Any] = {
-        key: table[key]
-        for key in ("Name", "Description", "Owner", "Retention", "PartitionKeys", "TableType", "Parameters")
-        if key in table
-    }
-    table_input["StorageDescriptor"] = descriptor
+    table_input = table_input_with_columns(table, [*columns, *added])
     glue.update_table(DatabaseName=database, TableInput=table_input, **_catalog_id(catalog_id))
     return True
 

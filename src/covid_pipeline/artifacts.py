@@ -108,11 +108,8 @@ def _write_zip(dest: Path, members: Iterable[tuple[str, bytes]]) -> Path:
 
 
 def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def bundle_members(lambda_dir: Path = LAMBDA_DIR, package_dir: Path = PACKAGE_DIR) -> list[tuple[str, Path]]:

@@ -144,53 +144,33 @@ def plan_update(
     return merged, added, conflicts
 
 
-_TABLE_INPUT_KEYS = (
-    "Name",
-    "Description",
-    "Owner",
-    "Retention",
-    "StorageDescriptor",
-    "PartitionKeys",
-    "TableType",
-    "Parameters",
-)
-
-
 def apply_contract(
     glue: Any, database: str, table: str, location: str | None = None, module: ModuleType | None = None
 ) -> dict[str, Any]:
     """Bring the catalog table up to the contract with UpdateTable (CreateTable if missing); idempotent."""
+    # The TableInput shapes are awsglue's (the Glue API's facts, written once); imported here, not at the top, so
+    # that showing a table (describe_table) does not import Spark.
+    from awsglue._catalog import new_table_input, table_input_with_columns
+
     columns, partition_keys = contract_columns(module)
     current = _get_table(glue, database, table)
     if current is None:
-        new_descriptor: dict[str, Any] = {
-            "Columns": [{"Name": n, "Type": t} for n, t in columns],
-            "Location": location or "",
-            "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
-            "OutputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
-            "SerdeInfo": {"SerializationLibrary": "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"},
-        }
-        glue.create_table(
-            DatabaseName=database,
-            TableInput={
-                "Name": table,
-                "TableType": "EXTERNAL_TABLE",
-                "Parameters": {"classification": "parquet"},
-                "StorageDescriptor": new_descriptor,
-                "PartitionKeys": [{"Name": n, "Type": t} for n, t in partition_keys],
-            },
+        table_input = new_table_input(
+            table,
+            "parquet",
+            [{"Name": n, "Type": t} for n, t in columns],
+            [{"Name": n, "Type": t} for n, t in partition_keys],
+            location or "",
         )
+        glue.create_table(DatabaseName=database, TableInput=table_input)
         return {"table": table, "created": True, "added": [n for n, _ in columns], "conflicts": [], "version": "1"}
 
-    descriptor: dict[str, Any] = dict(current.get("StorageDescriptor", {}))
-    existing = [(c["Name"], c.get("Type", "")) for c in descriptor.get("Columns", [])]
+    existing = [(c["Name"], c.get("Type", "")) for c in current.get("StorageDescriptor", {}).get("Columns", [])]
     partition_names = {c["Name"].lower() for c in current.get("PartitionKeys", [])}
     merged, added, conflicts = plan_update(existing, [(n, t) for n, t in columns if n.lower() not in partition_names])
     version = str(current.get("VersionId", ""))
     if added:
-        descriptor["Columns"] = [{"Name": n, "Type": t} for n, t in merged]
-        table_input = {key: current[key] for key in _TABLE_INPUT_KEYS if key in current}
-        table_input["StorageDescriptor"] = descriptor
+        table_input = table_input_with_columns(current, [{"Name": n, "Type": t} for n, t in merged])
         glue.update_table(DatabaseName=database, TableInput=table_input)
         version = str(_get_table(glue, database, table).get("VersionId", ""))  # type: ignore[union-attr]
     return {"table": table, "created": False, "added": added, "conflicts": conflicts, "version": version}

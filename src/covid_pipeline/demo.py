@@ -30,6 +30,7 @@ from covid_pipeline.demo_probes import (
     warehouse_count,
     warehouse_path,
 )
+from covid_pipeline.monitoring import RowCounts
 
 
 @dataclass
@@ -37,16 +38,13 @@ class DemoSummary:
     environment: str
     files: int = 0
     rows_generated: int = 0
-    rows_in: int = 0
-    rows_out: int = 0
-    rows_quarantined: int = 0
-    rows_duplicate: int = 0
+    rows: RowCounts = field(default_factory=RowCounts)  # summed over the runs
     partitions: int = 0
     warehouse_rows: int = 0
     output_rows: int = 0
     job_runs: int = 0
     upload_to_queryable_seconds: float | None = None
-    warm_job_process: bool = False  # the timed upload's run went to a warm worker (a cold job process starts first)
+    warm_worker: bool = False  # the timed upload's run went to a warm worker (a cold job process starts first)
     stage_seconds: dict[str, float] = field(default_factory=dict)
     last_upload_stage_seconds: dict[str, float] = field(default_factory=dict)
     demo_seconds: float = 0.0  # wall clock, cloud start to the end
@@ -54,7 +52,9 @@ class DemoSummary:
     notes: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
-        return asdict(self)
+        document = asdict(self)
+        rows = document.pop("rows")
+        return {**document, **rows}  # flat: rows_in, rows_out, ... beside the other figures, as the file has been
 
 
 class Stopwatch:
@@ -75,12 +75,13 @@ class Stopwatch:
 @contextlib.contextmanager
 def _cloud_for_demo(config: PipelineConfig, keep_state: bool) -> Iterator[tuple[Any, dict[str, str], Path]]:
     """(in-process LocalCloud or None, env of the cloud, its state dir): reuse a running one, else start one."""
-    from covid_pipeline.local.cloud import LocalCloud, default_state_dir
+    from covid_pipeline.local.cloud import LocalCloud
     from covid_pipeline.local.emulator import export_env, restore_env
     from covid_pipeline.local.provision import baseline_dir, save_baseline, start_from_baseline
     from covid_pipeline.local.session import _endpoint_env_from_file
+    from covid_pipeline.local.state_folder import local_state_dir
 
-    state_dir = default_state_dir(config)
+    state_dir = local_state_dir(config)
     running = _endpoint_env_from_file(config)
     if running is not None:
         print(f"  using the local cloud already running at {running['AWS_ENDPOINT_URL']}")
@@ -97,7 +98,7 @@ def _cloud_for_demo(config: PipelineConfig, keep_state: bool) -> Iterator[tuple[
         print(f"  earlier local state moved to {previous} (--keep-state runs on top of it)")
     if not keep_state and start_from_baseline(state_dir):
         print(f"  starting from the provisioned infrastructure in {baseline_dir(state_dir)}")
-    with LocalCloud(config, warm_standby=True) as cloud:
+    with LocalCloud(config, keep_warm_worker=True) as cloud:
         report = cloud.provision_report
         if report is not None and report.applied:
             # Kept before any data arrives: the next demo starts from here instead of applying again.
@@ -140,8 +141,8 @@ def run_demo(
         # The local Glue runtime starts a warm worker with the cloud (as Glue keeps warm pools). The first
         # run reads every header era; in a JVM still starting it took 56 s, so let the warm-up finish first.
         if cloud is not None and cloud.executor is not None:
-            with watch.stage("warm_job_process", "letting the local Glue runtime warm a worker"):
-                cloud.executor.wait_standby_ready(timeout)
+            with watch.stage("warm_worker", "letting the local Glue runtime warm a worker"):
+                cloud.executor.wait_warm_worker_ready(timeout)
         demo_started = datetime.now(UTC)
         upload_ms = int(time.time() * 1000)
         since_ms = upload_ms - 1000  # CloudWatch timestamps are milliseconds; allow for clock rounding
@@ -174,8 +175,8 @@ def run_demo(
         # next run finds a warm worker, as on Glue (the one that ran the last run, when it succeeded; else a
         # new one warming up): wait for it, so that the figure is the steady one.
         if cloud is not None and cloud.executor is not None:
-            with watch.stage("job_process_ready_again", "waiting for the warm worker"):
-                summary.warm_job_process = cloud.executor.wait_standby_ready(timeout)
+            with watch.stage("warm_worker_ready_again", "waiting for the warm worker"):
+                summary.warm_worker = cloud.executor.wait_warm_worker_ready(timeout)
         before = {run["Id"] for run in job_runs(clients["glue"], names.glue_job)}
         upload_started = time.monotonic()
         upload_moment = datetime.now(UTC)
@@ -210,22 +211,19 @@ def run_demo(
             clients["s3"], config, [run for run in all_runs if run["JobRunState"] == "SUCCEEDED"]
         )
         summary.job_runs = len(all_runs)
-        summary.rows_in = sum(m.rows_in for m in manifests)
-        summary.rows_out = sum(m.rows_out for m in manifests)
-        summary.rows_quarantined = sum(m.rows_quarantined for m in manifests)
-        summary.rows_duplicate = sum(m.rows_duplicate for m in manifests)
+        summary.rows = RowCounts.total(manifests)
         summary.partitions = partitions_in_catalog(clients["glue"], config) or len(
             {p for m in manifests for p in m.partitions_written}
         )
         summary.warehouse_rows = warehouse_count(warehouse) or 0
         summary.output_rows = parquet_rows(clients["s3"], config)
-        unbalanced = [m.run_id for m in manifests if m.rows_in != m.rows_out + m.rows_quarantined + m.rows_duplicate]
+        unbalanced = [m.run_id for m in manifests if not m.reconciled]
         files_processed = sum(m.files_processed for m in manifests)
         summary.reconciled = (
             not unbalanced
             and not failed
             and summary.warehouse_rows == summary.output_rows
-            and summary.rows_in >= summary.rows_generated
+            and summary.rows.rows_in >= summary.rows_generated
             and files_processed >= len(dataset.files)
         )
         for run_id in unbalanced:
@@ -239,10 +237,10 @@ def run_demo(
                 f"the runs processed {files_processed} of the {len(dataset.files)} files "
                 "(an earlier state had some of them: run without --keep-state for a clean count)"
             )
-        if summary.rows_in > summary.rows_generated:
+        if summary.rows.rows_in > summary.rows_generated:
             summary.notes.append(
                 "rows in/out are summed over the runs: a run re-reads the rows of the partitions it rewrites "
-                f"({summary.rows_in - summary.rows_generated} re-read here); output rows counts each row once"
+                f"({summary.rows.rows_in - summary.rows_generated} re-read here); output rows counts each row once"
             )
     summary.stage_seconds = {**watch.laps, **summary.stage_seconds}
     summary.demo_seconds = round(time.monotonic() - demo_clock, 2)
@@ -253,10 +251,10 @@ def format_summary(summary: DemoSummary) -> str:
     rows = [
         ("files (daily reports)", summary.files),
         ("rows generated", summary.rows_generated),
-        ("rows in (sum over runs)", summary.rows_in),
-        ("rows out (sum over runs)", summary.rows_out),
-        ("rows quarantined", summary.rows_quarantined),
-        ("rows dropped as duplicates", summary.rows_duplicate),
+        ("rows in (sum over runs)", summary.rows.rows_in),
+        ("rows out (sum over runs)", summary.rows.rows_out),
+        ("rows quarantined", summary.rows.rows_quarantined),
+        ("rows dropped as duplicates", summary.rows.rows_duplicate),
         ("output rows (Parquet now)", summary.output_rows),
         ("partitions (catalog)", summary.partitions),
         ("warehouse rows", summary.warehouse_rows),
@@ -269,7 +267,7 @@ def format_summary(summary: DemoSummary) -> str:
         (f"last upload: {name.replace('_', ' ')}", f"{value:.1f}")
         for name, value in summary.last_upload_stage_seconds.items()
     ]
-    rows.append(("last upload: job process", "warm" if summary.warm_job_process else "cold"))
+    rows.append(("last upload: job process", "warm" if summary.warm_worker else "cold"))
     queryable = summary.upload_to_queryable_seconds
     rows.append(("last upload -> rows queryable (s)", "n/a" if queryable is None else f"{queryable:.1f}"))
     width = max(len(label) for label, _ in rows)

@@ -50,14 +50,8 @@ def warehouse_count(path: Path, source_file_suffix: str | None = None) -> int | 
 
 
 def job_runs(glue: Any, job_name: str) -> list[dict[str, Any]]:
-    runs: list[dict[str, Any]] = []
-    token = None
-    while True:
-        page = glue.get_job_runs(JobName=job_name, **({"NextToken": token} if token else {}))
-        runs += page.get("JobRuns", [])
-        token = page.get("NextToken")
-        if not token:
-            return runs
+    pages = glue.get_paginator("get_job_runs").paginate(JobName=job_name)
+    return [run for page in pages for run in page.get("JobRuns", [])]
 
 
 def runs_since(glue: Any, job_name: str, since: datetime) -> list[dict[str, Any]]:
@@ -128,18 +122,10 @@ def lambda_log_times(logs: Any, function_name: str, since_ms: int, prefix: str) 
 
 
 def partitions_in_catalog(glue: Any, config: PipelineConfig) -> int:
-    count = 0
-    token = None
-    while True:
-        page = glue.get_partitions(
-            DatabaseName=config.names.glue_database,
-            TableName=config.names.glue_tables[DEMO_SOURCE],
-            **({"NextToken": token} if token else {}),
-        )
-        count += len(page.get("Partitions", []))
-        token = page.get("NextToken")
-        if not token:
-            return count
+    pages = glue.get_paginator("get_partitions").paginate(
+        DatabaseName=config.names.glue_database, TableName=config.names.glue_tables[DEMO_SOURCE]
+    )
+    return sum(len(page.get("Partitions", [])) for page in pages)
 
 
 def parquet_rows(s3: Any, config: PipelineConfig) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,12 +20,33 @@ from covid_pipeline.common import FAILED_STATES, split_s3_uri
 
 # --- the run manifest the job writes (<state_path>runs/<run id>.json) ------------------------------------------------
 @dataclass(frozen=True)
-class RunManifest:
-    run_id: str
+class RowCounts:
+    """Where input rows went. Every row ends in exactly one place: output, quarantine, or dropped as a duplicate."""
+
     rows_in: int = 0
     rows_out: int = 0
     rows_quarantined: int = 0
     rows_duplicate: int = 0
+
+    @property
+    def reconciled(self) -> bool:
+        return self.rows_in == self.rows_out + self.rows_quarantined + self.rows_duplicate
+
+    @staticmethod
+    def total(counts: Iterable[RowCounts]) -> RowCounts:
+        """The sums over several runs (each run's counts, not its subclass's other fields)."""
+        listed = list(counts)
+        return RowCounts(
+            rows_in=sum(c.rows_in for c in listed),
+            rows_out=sum(c.rows_out for c in listed),
+            rows_quarantined=sum(c.rows_quarantined for c in listed),
+            rows_duplicate=sum(c.rows_duplicate for c in listed),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunManifest(RowCounts):
+    run_id: str
     files_processed: int = 0
     files_skipped: int = 0
     files_quarantined: int = 0

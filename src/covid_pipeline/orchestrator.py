@@ -17,8 +17,6 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-# FAILED_STATES is imported from here by commands.ops (outside this change), split_s3_uri also by tests.
-from covid_pipeline.common import FAILED_STATES as FAILED_STATES
 from covid_pipeline.common import TERMINAL_STATES, split_s3_uri
 from covid_pipeline.config import SOURCES, PipelineConfig
 from covid_pipeline.costs import RunCost, estimate_run_cost

@@ -14,16 +14,11 @@ import jinja2
 from markupsafe import Markup
 
 from covid_pipeline import report_charts as charts
+from covid_pipeline.common import ACTIVE_STATES, FAILED_STATES
 from covid_pipeline.report_data import ReportData, RunRow
 
-_CHIP_KINDS = {
-    "SUCCEEDED": "ok",
-    "FAILED": "bad",
-    "TIMEOUT": "bad",
-    "ERROR": "bad",
-    "RUNNING": "warn",
-    "STARTING": "warn",
-}
+# From common's run-state sets, so the report calls failed what the CLI and the monitor call failed.
+_CHIP_KINDS = {"SUCCEEDED": "ok"} | dict.fromkeys(FAILED_STATES, "bad") | dict.fromkeys(ACTIVE_STATES, "warn")
 _LATEST_HEADERS = [("Country", ""), ("ISO3", ""), ("As of", ""), ("Confirmed", "num"), ("Deaths", "num"),
                    ("New cases", "num"), ("New deaths", "num"), ("CFR", "num"), ("Per 100k", "num")]  # fmt: skip
 _RUN_HEADERS = [("Run", False), ("Source", False), ("State", False), ("Started (UTC)", False), ("Duration", True),
@@ -73,7 +68,7 @@ def _kpis(data: ReportData) -> list[dict[str, str]]:
             ("Deaths", charts.compact_number(total_deaths), f"{total_deaths:,}"),
         ]
     succeeded = sum(1 for run in data.runs if run.state == "SUCCEEDED")
-    failed = sum(1 for run in data.runs if run.state in {"FAILED", "TIMEOUT", "ERROR"})
+    failed = sum(1 for run in data.runs if run.state in FAILED_STATES)
     cards.append(("Job runs", f"{len(data.runs)}", f"{succeeded} succeeded, {failed} failed"))
     scored = [run for run in data.runs if run.dq_score is not None]
     if scored:

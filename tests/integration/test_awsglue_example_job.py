@@ -35,7 +35,7 @@ COLUMNS = ["fips", "admin2", "province_state", "country_region", "last_update", 
 def cloud(test_config: PipelineConfig, s3a_jars: list[Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     state_dir = tmp_path_factory.mktemp("awsglue-example")
     # A warm job process (as local up keeps one) serves the runs one after the other, as Glue's warm pools do.
-    clouds = [LocalCloud(test_config, state_dir, run_lambdas=False, warm_standby=True).start()]
+    clouds = [LocalCloud(test_config, state_dir, run_lambdas=False, keep_warm_worker=True).start()]
 
     def restart() -> LocalCloud:
         clouds[-1].stop()

@@ -1,6 +1,6 @@
-"""The local Glue executor's warm standby: a job process started ahead of the run, then handed the run.
+"""The local Glue executor's warm worker: a job process started ahead of the run, then handed the run.
 
-One local cloud with ``warm_standby=True`` for the module; the runs go through the public Glue API as in
+One local cloud with ``keep_warm_worker=True`` for the module; the runs go through the public Glue API as in
 test_glue_executor.py, and must behave exactly as cold runs do (arguments, --extra-py-files, logs, failures,
 stops), besides starting warm. A process whose run succeeded serves the next run, which must find nothing
 the earlier one left behind.
@@ -21,7 +21,7 @@ import pytest
 
 from covid_pipeline.config import PipelineConfig
 from covid_pipeline.local.cloud import LocalCloud
-from covid_pipeline.local.glue_standby import READY_LINE
+from covid_pipeline.local.glue_warm_worker import READY_LINE
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark]
 
@@ -32,7 +32,7 @@ READY_TIMEOUT = 240.0
 @pytest.fixture(scope="module")
 def cloud(test_config: PipelineConfig, cloud_state_dir: Any, s3a_jars: Any) -> Iterator[LocalCloud]:
     state_dir = cloud_state_dir()
-    with LocalCloud(test_config, state_dir, run_lambdas=False, warm_standby=True) as running:
+    with LocalCloud(test_config, state_dir, run_lambdas=False, keep_warm_worker=True) as running:
         yield running
 
 
@@ -121,7 +121,7 @@ def error_log(cloud: LocalCloud, run_id: str) -> list[str]:
 
 def standby_pid(cloud: LocalCloud) -> int:
     assert cloud.executor is not None
-    assert cloud.executor.wait_standby_ready(READY_TIMEOUT), "the warm worker never became ready"
+    assert cloud.executor.wait_warm_worker_ready(READY_TIMEOUT), "the warm worker never became ready"
     standby = cloud.executor._warm_worker
     assert standby is not None
     return standby.process.pid

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from covid_pipeline.local.glue_standby import (
+from covid_pipeline.local.glue_warm_pool import WarmWorker
+from covid_pipeline.local.glue_warm_worker import (
     READY_LINE,
     RUN_END_LINE,
     _ProcessState,
@@ -22,7 +23,6 @@ from covid_pipeline.local.glue_standby import (
     forget_modules,
     parse_end_of_run,
 )
-from covid_pipeline.local.glue_warm_pool import WarmWorker
 
 # A stand-in for the warm process that speaks its protocol: warm-up output, ready line, one run per stdin line.
 FAKE_PROCESS = textwrap.dedent(

@@ -168,3 +168,13 @@ def test_the_lambda_modules_import_without_python_hcl2() -> None:
     )
     completed = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=False)
     assert completed.stdout.strip() == "ok", completed.stderr
+
+
+def test_row_counts_reconcile_per_run_and_sum_over_runs() -> None:
+    from covid_pipeline.monitoring import RowCounts
+
+    balanced, lossy = manifest(), manifest(rows_out=950)
+    assert balanced.reconciled and not lossy.reconciled
+    assert RowCounts.total([balanced, lossy]) == RowCounts(
+        rows_in=2000, rows_out=1910, rows_quarantined=60, rows_duplicate=20
+    )

@@ -9,7 +9,7 @@ import pytest
 
 from covid_pipeline.alerts_inbox import parse_message
 from covid_pipeline.catalog_schema import plan_update
-from covid_pipeline.commands.ops import format_table
+from covid_pipeline.commands.plumbing import format_table
 from covid_pipeline.errors import UserError
 from covid_pipeline.orchestrator import format_log_event, parse_day, parse_overrides
 
@@ -84,7 +84,7 @@ def test_raw_text_message():
 
 
 def test_a_password_in_the_warehouse_argument_is_warned_about(capsys: pytest.CaptureFixture[str]) -> None:
-    from covid_pipeline.commands.ops import warn_about_password_in_argv
+    from covid_pipeline.commands.warehouse import warn_about_password_in_argv
 
     warn_about_password_in_argv("postgresql://loader@db/covid")
     warn_about_password_in_argv(None)

@@ -170,3 +170,11 @@ def test_templates_escape_every_value_they_are_given():
     assert "<b>dev</b>" not in page and "&lt;b&gt;dev&lt;/b&gt;" in page
     assert "&lt;img src=x onerror=alert(1)&gt;<br>second" in page
     assert "duckdb:///w.duckdb?&lt;x&gt;" in page
+
+
+def test_a_stopped_run_counts_as_failed_as_the_cli_counts_it():
+    data = sample_data()
+    data.runs.append(RunRow("jr_stopped", "STOPPED", datetime(2026, 3, 1, 10, tzinfo=UTC), 30))
+    page = render_html(data)
+    assert "1 succeeded, 2 failed" in page
+    assert '<span class="chip bad">STOPPED</span>' in page

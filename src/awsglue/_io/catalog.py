@@ -13,7 +13,7 @@ from awsglue import gluetypes as gt
 from awsglue._io.files import empty_frame, read_files, write_files
 from awsglue._io.jdbc import read_jdbc
 from awsglue._io.options import S3_READ_OPTIONS, UnsupportedOptionError, flag, no_extra, reject_unknown
-from awsglue._io.paths import is_s3, join_path, list_files, local_path, write_text
+from awsglue._io.paths import is_s3, join_path, list_files, local_path, split_s3_path, write_text
 
 if TYPE_CHECKING:
     from awsglue.context import GlueContext
@@ -187,7 +187,7 @@ def purge_files(glue_ctx: GlueContext, path: str, options: Mapping[str, Any], tr
     doomed = [f.path for f in list_files(glue_ctx, [path], recursive=True) if f.modified_ms < cutoff]
     for file in doomed:
         if is_s3(file):
-            bucket, _, key = file.split("://", 1)[1].partition("/")
+            _, bucket, key = split_s3_path(file)
             glue_ctx._client("s3").delete_object(Bucket=bucket, Key=key)
         else:
             local_path(file).unlink()

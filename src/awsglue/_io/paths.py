@@ -29,6 +29,16 @@ def is_s3(path: str) -> bool:
     return path.startswith(("s3://", "s3a://", "s3n://"))
 
 
+def split_s3_path(path: str) -> tuple[str, str, str]:
+    """(scheme, bucket, key or prefix) of an s3:// (s3a://, s3n://) path; the key may be empty. Not urlsplit: a key
+    may hold '?' and '#'. awsglue's own: it imports nothing of covid_pipeline, as Glue's library stands alone."""
+    if not is_s3(path):
+        raise ValueError(f"not an s3:// path: {path!r}")
+    scheme, rest = path.split("://", 1)
+    bucket, _, key = rest.partition("/")
+    return scheme, bucket, key
+
+
 def local_path(path: str) -> Path:
     return Path(path[len("file://") :] if path.startswith("file://") else path)
 
@@ -50,8 +60,7 @@ def list_files(glue_ctx: GlueContext, paths: Sequence[str], recursive: bool) -> 
 
 
 def _list_s3(s3: Any, path: str, recursive: bool) -> list[bm.FileStamp]:
-    scheme, rest = path.split("://", 1)
-    bucket, _, prefix = rest.partition("/")
+    scheme, bucket, prefix = split_s3_path(path)
     found: list[bm.FileStamp] = []
     folder = prefix if not prefix or prefix.endswith("/") else prefix + "/"
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
@@ -125,7 +134,7 @@ def looks_like_file(glue_ctx: GlueContext, path: str) -> bool:
 
 def write_text(glue_ctx: GlueContext, path: str, text: str) -> None:
     if is_s3(path):
-        bucket, _, key = path.split("://", 1)[1].partition("/")
+        _, bucket, key = split_s3_path(path)
         glue_ctx._client("s3").put_object(Bucket=bucket, Key=key, Body=text.encode())
     else:
         local_path(path).parent.mkdir(parents=True, exist_ok=True)

@@ -88,7 +88,7 @@ def local_up(args: argparse.Namespace) -> int:
     stop = threading.Event()
     previous_sigterm = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        with LocalCloud(config, warm_standby=True) as cloud:
+        with LocalCloud(config, keep_warm_worker=True) as cloud:
             config = cloud.config
             report = cloud.provision_report
             if report is not None:
@@ -114,8 +114,7 @@ def local_up(args: argparse.Namespace) -> int:
 
 def local_down(args: argparse.Namespace) -> int:
     """SIGTERM to the process serving this environment's local cloud, then wait until it has saved its state."""
-    from covid_pipeline.local.cloud import ENDPOINT_FILE
-    from covid_pipeline.local.session import local_state_dir
+    from covid_pipeline.local.state_folder import ENDPOINT_FILE, local_state_dir
 
     config = load_config(args.env)
     path = local_state_dir(config) / ENDPOINT_FILE

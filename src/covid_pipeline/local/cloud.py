@@ -17,52 +17,51 @@
 The endpoint variables (``AWS_ENDPOINT_URL``, ``AWS_CA_BUNDLE``, dummy credentials, region) are exported into
 os.environ while the cloud runs, so any boto3 code in the process just works; ``env`` gives the same for child
 processes, and ``<state_dir>/endpoint.json`` lets other processes (the CLI, scripts/deploy.sh) attach to a running
-cloud. ``stop()`` stops runs and pollers and saves the emulator's state to disk.
+cloud (``state_folder``). ``stop()`` stops runs and pollers and saves the emulator's state to disk. The cloud's own
+clocks and event handling run on ``cloud_threads``; the queue metrics moto lacks come from ``sqs_metrics``.
 
 moto keeps its state in module globals, so a process can run one LocalCloud at a time.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import json
 import logging
 import os
-import queue
 import threading
 import time
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from covid_pipeline.config import PipelineConfig, local_root, local_tls_dir
+from covid_pipeline.config import PipelineConfig, local_tls_dir
 from covid_pipeline.errors import UserError
 from covid_pipeline.local.alarm_evaluator import evaluate_alarms
+from covid_pipeline.local.cloud_threads import CloudThreads
 from covid_pipeline.local.emulator import ClientCache, Emulator, emulator_env, export_env, restore_env
 from covid_pipeline.local.event_bus import EventBus
 from covid_pipeline.local.glue_executor import GlueExecutor
 from covid_pipeline.local.lambda_runtime import EventSourceMappings, LambdaService
 from covid_pipeline.local.provision import LocalInfrastructure, ProvisionReport, local_warehouse_url
 from covid_pipeline.local.schedules import Schedules
+from covid_pipeline.local.sqs_metrics import publish_sqs_metrics
 from covid_pipeline.local.state import EmulatorState
+from covid_pipeline.local.state_folder import (
+    ENDPOINT_FILE,
+    StateFolderLock,
+    local_state_dir,
+    previous_port,
+    write_endpoint_files,
+)
 from covid_pipeline.local.tls import java_truststore_for
 from covid_pipeline.spark_env import s3a_conf
 
 log = logging.getLogger(__name__)
 
-ENDPOINT_FILE = "endpoint.json"
-LOCK_FILE = ".lock"
 MAPPING_SYNC_SECONDS = 10.0
 SCHEDULE_TICK_SECONDS = 1.0
 
 _active_lock = threading.Lock()
 _active: LocalCloud | None = None
-
-
-def default_state_dir(config: PipelineConfig) -> Path:
-    """``<repo>/.local/<env>`` (or ``$COVID_PIPELINE_LOCAL_DIR/<env>``), shared with the CLI's session lookup."""
-    return local_root() / config.environment
 
 
 class LocalCloud:
@@ -74,8 +73,8 @@ class LocalCloud:
     often (uploads between runs survive a crash), both besides the snapshot at stop. Snapshots are incremental.
     ``cloudwatch_interval_seconds``: how often the local cloud does what CloudWatch does on AWS and moto does
     not: publish the AWS/SQS queue metrics and evaluate the alarms (None: only when asked, ``run_cloudwatch()``).
-    ``warm_standby``: keep one warm job process ready for the next Glue run (``local up`` and the demo do; it
-    costs a JVM's memory while idle, so tests that only need a few runs leave it off).
+    ``keep_warm_worker``: keep one warm worker (a job process started ahead) ready for the next Glue run (``local up``
+    and the demo do; it costs a JVM's memory while idle, so tests that only need a few runs leave it off).
     ``run_lambdas``: False leaves the functions deployed but not triggered (no pollers, no event delivery).
     """
 
@@ -91,12 +90,12 @@ class LocalCloud:
         snapshot_after_runs: bool = True,
         snapshot_interval_seconds: float | None = 120.0,
         cloudwatch_interval_seconds: float | None = 60.0,
-        warm_standby: bool = False,
+        keep_warm_worker: bool = False,
         async_retry_delays: tuple[float, ...] = (1.0, 2.0),
     ) -> None:
         self.config = config
-        self.warm_standby = warm_standby
-        self.state_dir = (state_dir or default_state_dir(config)).resolve()
+        self.keep_warm_worker = keep_warm_worker
+        self.state_dir = (state_dir or local_state_dir(config)).resolve()
         self.run_lambdas = run_lambdas
         self.timeout_minute_seconds = timeout_minute_seconds
         self.spark_master = spark_master
@@ -105,9 +104,9 @@ class LocalCloud:
         self.snapshot_interval_seconds = snapshot_interval_seconds
         self.cloudwatch_interval_seconds = cloudwatch_interval_seconds
         self.async_retry_delays = async_retry_delays
-        self._stopping = threading.Event()
-        self._loops: list[threading.Thread] = []
-        self.emulator = Emulator(config.region, tls_dir=local_tls_dir(), port=self._previous_port() or 0)
+        self._threads = CloudThreads()
+        self._state_lock = StateFolderLock(self.state_dir)
+        self.emulator = Emulator(config.region, tls_dir=local_tls_dir(), port=previous_port(self.state_dir) or 0)
         self.executor: GlueExecutor | None = None
         self.state: EmulatorState | None = None
         self.infrastructure: LocalInfrastructure | None = None
@@ -118,10 +117,8 @@ class LocalCloud:
         self.schedules: Schedules | None = None
         self._env: dict[str, str] = {}
         self._saved_environ: dict[str, str | None] | None = None
-        self._lock_handle: Any = None
         self._clients: ClientCache | None = None
         self._snapshot_lock = threading.Lock()
-        self._events: queue.Queue[dict[str, Any] | None] = queue.Queue()
 
     # --- public surface ---------------------------------------------------------------------------
 
@@ -177,7 +174,7 @@ class LocalCloud:
     def _start(self) -> None:
         started = time.monotonic()
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        self._acquire_state_lock()
+        self._state_lock.acquire()
         region = self.config.region
         endpoint = self.emulator.start()
         self._env = emulator_env(endpoint, region, self.emulator.ca_bundle)
@@ -220,30 +217,28 @@ class LocalCloud:
             spark_master=self.spark_master,
             spark_conf=self.spark_conf,
             timeout_minute_seconds=self.timeout_minute_seconds,
-            warm_standby=self.warm_standby,
+            keep_warm_worker=self.keep_warm_worker,
         )
         self.emulator.glue_actions.actions = self.executor.actions()
         runs = self.executor.restore()
-        self.executor.start_standby()  # after provisioning: it imports the job's --additional-python-modules
+        self.executor.start_warm_worker()  # after provisioning: it imports the job's --additional-python-modules
         self.lambdas = LambdaService(
             self.client, self.state_dir / "lambda", self._env, async_retry_delays=self.async_retry_delays
         )
         self.event_bus = EventBus(self.client, self.lambdas)
-        self.executor.on_run_finished.append(self._events.put)
-        self._stopping.clear()
-        dispatcher = threading.Thread(target=self._dispatch_loop, name="glue-state-change-events", daemon=True)
-        dispatcher.start()
-        self._loops.append(dispatcher)
+        self.executor.on_run_finished.append(self._threads.put)
+        self._threads.start()
+        self._threads.handle_events(self._run_finished, "delivering a state change")
         if self.run_lambdas:
             self.mappings = EventSourceMappings(self.lambdas)
             self.mappings.sync()
-            self._every(MAPPING_SYNC_SECONDS, self.mappings.sync, "event source mapping sync")
+            self._threads.every(MAPPING_SYNC_SECONDS, self.mappings.sync, "event source mapping sync")
             self.schedules = Schedules(self.client, self.event_bus)
-            self._every(SCHEDULE_TICK_SECONDS, self.schedules.tick, "EventBridge schedules")
+            self._threads.every(SCHEDULE_TICK_SECONDS, self.schedules.tick, "EventBridge schedules")
         if self.cloudwatch_interval_seconds:
-            self._every(self.cloudwatch_interval_seconds, self.run_cloudwatch, "CloudWatch emulation")
+            self._threads.every(self.cloudwatch_interval_seconds, self.run_cloudwatch, "CloudWatch emulation")
         if self.snapshot_interval_seconds:
-            self._every(self.snapshot_interval_seconds, self.snapshot, "periodic state snapshot")
+            self._threads.every(self.snapshot_interval_seconds, self.snapshot, "periodic state snapshot")
         self._write_endpoint_file()
         log.info(
             "local cloud %s up in %.1f s at %s (%s; terraform %s in %.1f s; %d runs in the history)",
@@ -260,11 +255,7 @@ class LocalCloud:
         """Stop pollers and runs, save the state, shut the server down. Safe to call twice."""
         global _active
         try:
-            self._stopping.set()
-            self._events.put(None)
-            for loop in self._loops:
-                loop.join(timeout=120)
-            self._loops.clear()
+            self._threads.stop()
             if self.mappings is not None:
                 self.mappings.stop()
                 self.mappings = None
@@ -283,9 +274,9 @@ class LocalCloud:
             if self._saved_environ is not None:
                 restore_env(self._saved_environ)
                 self._saved_environ = None
-            if self._lock_handle is not None:  # only the cloud that owns the state dir removes its endpoint file
+            if self._state_lock.held:  # only the cloud that owns the state dir removes its endpoint file
                 (self.state_dir / ENDPOINT_FILE).unlink(missing_ok=True)
-            self._release_state_lock()
+            self._state_lock.release()
             with _active_lock:
                 if _active is self:
                     _active = None
@@ -304,7 +295,7 @@ class LocalCloud:
         deadline = time.monotonic() + timeout
         if self.executor is None or not self.executor.wait_idle(timeout):
             return False
-        while self._events.unfinished_tasks:
+        while self._threads.events_pending():
             if time.monotonic() >= deadline:
                 return False
             time.sleep(0.1)
@@ -333,40 +324,13 @@ class LocalCloud:
     def _idle_now(self) -> bool:
         if self.executor is not None and self.executor.active_run_ids():
             return False
-        if self._events.unfinished_tasks:
+        if self._threads.events_pending():
             return False
         if self.lambdas is not None and not self.lambdas.wait_async(0.05):
             return False
         return self.mappings is None or self.mappings.wait_idle(0)
 
     # --- internals --------------------------------------------------------------------------------
-
-    def _previous_port(self) -> int | None:
-        """The port of the last run of this environment, to keep URLs stable across restarts when it is free."""
-        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-            return int(json.loads((self.state_dir / "last_endpoint.json").read_text())["port"])
-        return None
-
-    def _acquire_state_lock(self) -> None:
-        handle = (self.state_dir / LOCK_FILE).open("a+")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            running = ""
-            with contextlib.suppress(OSError, ValueError):
-                info = json.loads((self.state_dir / ENDPOINT_FILE).read_text())
-                running = f" (pid {info.get('pid')}, endpoint {info.get('endpoint_url')})"
-            raise UserError(
-                f"another local cloud is already using {self.state_dir}{running}: stop it, or use its endpoint"
-            ) from None
-        self._lock_handle = handle
-
-    def _release_state_lock(self) -> None:
-        if self._lock_handle is not None:
-            fcntl.flock(self._lock_handle, fcntl.LOCK_UN)
-            self._lock_handle.close()
-            self._lock_handle = None
 
     def _write_endpoint_file(self) -> None:
         info = {
@@ -377,30 +341,14 @@ class LocalCloud:
             "state_dir": str(self.state_dir),
             "started_at": time.time(),
         }
-        for name, document in ((ENDPOINT_FILE, info), ("last_endpoint.json", {"port": self.emulator.port})):
-            path = self.state_dir / name
-            path.with_suffix(".tmp").write_text(json.dumps(document, indent=1))
-            os.replace(path.with_suffix(".tmp"), path)
-
-    def _dispatch_loop(self) -> None:
-        """Finished runs' state changes go to EventBridge's targets; then the state is saved."""
-        while True:
-            event = self._events.get()
-            try:
-                if event is None:
-                    return
-                self._run_finished(event)
-            except Exception:
-                log.exception("delivering a state change failed")
-            finally:
-                self._events.task_done()
+        write_endpoint_files(self.state_dir, info, self.emulator.port)
 
     def _run_finished(self, event: dict[str, Any]) -> None:
         run_id, state = event["detail"]["jobRunId"], event["detail"]["state"]
         if self.run_lambdas and self.event_bus is not None:
             deliveries = self.event_bus.put(event)
             log.info("run %s %s: delivered to %d target(s)", run_id, state, len(deliveries))
-        if self.snapshot_after_runs and not self._stopping.is_set() and self.lambdas is not None:
+        if self.snapshot_after_runs and not self._threads.stopping.is_set() and self.lambdas is not None:
             # After the targets ran: a snapshot holds the run and what it caused.
             self.lambdas.wait_async(300)
             try:
@@ -408,46 +356,8 @@ class LocalCloud:
             except Exception:
                 log.exception("state snapshot after run %s failed", run_id)
 
-    def publish_service_metrics(self) -> int:
-        """Put the AWS/SQS metrics AWS publishes every minute (moto publishes none), for every queue; returns how
-        many datapoints. The dlq-not-empty alarm watches ApproximateNumberOfMessagesVisible of the DLQs."""
-        sqs, cloudwatch = self.client("sqs"), self.client("cloudwatch")
-        metric_names = {
-            "ApproximateNumberOfMessages": "ApproximateNumberOfMessagesVisible",
-            "ApproximateNumberOfMessagesNotVisible": "ApproximateNumberOfMessagesNotVisible",
-            "ApproximateNumberOfMessagesDelayed": "ApproximateNumberOfMessagesDelayed",
-        }
-        data = []
-        for url in sqs.list_queues().get("QueueUrls", []):
-            attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=list(metric_names))["Attributes"]
-            queue_name = url.rstrip("/").rsplit("/", 1)[-1]
-            for attribute, metric in metric_names.items():
-                data.append(
-                    {
-                        "MetricName": metric,
-                        "Dimensions": [{"Name": "QueueName", "Value": queue_name}],
-                        "Value": float(attributes.get(attribute, 0)),
-                        "Unit": "Count",
-                    }
-                )
-        for start in range(0, len(data), 500):
-            cloudwatch.put_metric_data(Namespace="AWS/SQS", MetricData=data[start : start + 500])
-        return len(data)
-
     def run_cloudwatch(self) -> list[Any]:
         """One CloudWatch tick: service metrics, then every alarm evaluated (state changes notify SNS).
         Returns the alarm evaluations."""
-        self.publish_service_metrics()
+        publish_sqs_metrics(self.client("sqs"), self.client("cloudwatch"))
         return list(evaluate_alarms(self.client("cloudwatch"), self.client("sns")))
-
-    def _every(self, interval: float, action: Any, what: str) -> None:
-        def loop() -> None:
-            while not self._stopping.wait(interval):
-                try:
-                    action()
-                except Exception:  # the emulator may be going away; the next tick tries again
-                    log.warning("%s failed", what, exc_info=True)
-
-        thread = threading.Thread(target=loop, name=what, daemon=True)
-        thread.start()
-        self._loops.append(thread)

@@ -17,7 +17,7 @@ What it does for one ``StartJobRun``, as Glue does:
 - emits an EventBridge-shaped "Glue Job State Change" event to ``on_run_finished`` callbacks;
 - persists the run history as JSON so it survives restarts.
 
-With ``warm_standby`` it keeps one warm worker ready ahead of the next run (``glue_warm_pool``). A cold job
+With ``keep_warm_worker`` it keeps one warm worker ready ahead of the next run (``glue_warm_pool``). A cold job
 process serves one run.
 
 Its parts, one module each: the run records and their transitions (``glue_run_state``), the job processes
@@ -72,7 +72,7 @@ class GlueExecutor(RunSupervisor):
         spark_conf: dict[str, str] | None = None,
         timeout_minute_seconds: float = 60.0,
         keep_work_dirs: bool = False,
-        warm_standby: bool = False,
+        keep_warm_worker: bool = False,
     ) -> None:
         self.moto_endpoint = moto_endpoint
         self.region = region
@@ -83,7 +83,7 @@ class GlueExecutor(RunSupervisor):
         self.spark_conf = dict(spark_conf or {})
         self.timeout_minute_seconds = timeout_minute_seconds
         self.keep_work_dirs = keep_work_dirs
-        self.warm_standby = warm_standby
+        self.keep_warm_worker = keep_warm_worker
         super().__init__(history_path)
         self.on_run_finished: list[RunFinishedCallback] = []
         self._controls: dict[str, RunControl] = {}

@@ -138,7 +138,7 @@ class RunSupervisor(WarmPool):
                 control.process = process
             self._update(run_id, JobRunState="RUNNING")
             timed_out = False
-            # A warm process that can serve again stays up: its run ends with its end line, not its exit.
+            # A warm worker that can serve again stays up: its run ends with its end line, not its exit.
             while process.poll() is None and not (worker and worker.run_ended.is_set() and worker.reusable):
                 if control.stop_requested.wait(0.2):
                     kill_group(process)

@@ -1,10 +1,8 @@
 """The warm pool of local Glue runs: one warm worker (a job process started ahead of the next run, see
-``glue_standby``) with Python and the Spark JVM started, the JVM warmed on a throwaway workload and the jobs'
+``glue_warm_worker``) with Python and the Spark JVM started, the JVM warmed on a throwaway workload and the jobs'
 ``--additional-python-modules`` imported, as Glue's warm pools keep workers ready. A run takes it when its environment
 matches, else starts cold. A warm worker runs each script in a fresh Spark session and, after a run that succeeded,
-waits for the next (a failed, stopped or timed-out run ends it, as it ends a cold process).
-
-``warm_standby``, ``start_standby`` and ``wait_standby_ready`` keep the names ``LocalCloud`` calls them by."""
+waits for the next (a failed, stopped or timed-out run ends it, as it ends a cold process)."""
 
 from __future__ import annotations
 
@@ -24,7 +22,7 @@ from botocore.exceptions import ClientError
 from covid_pipeline.local.emulator import ClientCache
 from covid_pipeline.local.glue_process import job_process, kill_group, output_reader, python_module_names
 from covid_pipeline.local.glue_run_state import RunStateMachine, _now
-from covid_pipeline.local.glue_standby import READY_LINE, RUN_END_LINE, parse_end_of_run
+from covid_pipeline.local.glue_warm_worker import READY_LINE, RUN_END_LINE, parse_end_of_run
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +89,7 @@ class WarmPool(RunStateMachine):
     python: str
     work_root: Path
     child_env: dict[str, str]
-    warm_standby: bool
+    keep_warm_worker: bool
     _shutting_down: bool
     _client: ClientCache
 
@@ -116,10 +114,10 @@ class WarmPool(RunStateMachine):
             **{key: env.get(key, "") for key in sorted(self.child_env)},
         }
 
-    def start_standby(self) -> bool:
+    def start_warm_worker(self) -> bool:
         """Start the warm worker if there is none (call once ``child_env`` is final); True if started."""
         with self._lock:
-            if not self.warm_standby or self._shutting_down:
+            if not self.keep_warm_worker or self._shutting_down:
                 return False
             if self._warm_worker is not None and self._warm_worker.alive():
                 return False
@@ -127,17 +125,17 @@ class WarmPool(RunStateMachine):
             folder = self.work_root / f"warm-worker-{uuid.uuid4().hex[:12]}"
             folder.mkdir(parents=True, exist_ok=True)
             env = self._warm_worker_env(folder)
-            command = [self.python, "-m", "covid_pipeline.local.glue_standby", *self._python_modules()]
+            command = [self.python, "-m", "covid_pipeline.local.glue_warm_worker", *self._python_modules()]
             process = job_process(command, folder, env, stdin=subprocess.PIPE)
             self._warm_worker = WarmWorker(process, folder, self._warm_worker_key(env))
             log.info("glue warm worker started (pid %d)", process.pid)
             return True
 
-    def wait_standby_ready(self, timeout: float) -> bool:
+    def wait_warm_worker_ready(self, timeout: float) -> bool:
         """Block until a warm worker has finished warming up (one is started after each run, so it may not
         exist yet); False when the executor keeps none, or on timeout."""
         deadline = _now() + timeout
-        while self.warm_standby and not self._shutting_down:
+        while self.keep_warm_worker and not self._shutting_down:
             worker = self._warm_worker
             if worker is not None and worker.ready.wait(0.2) and worker.alive():
                 return True
@@ -185,7 +183,7 @@ class WarmPool(RunStateMachine):
         with self._lock:
             if (
                 self._shutting_down
-                or not self.warm_standby
+                or not self.keep_warm_worker
                 or (self._warm_worker is not None and self._warm_worker.alive())
             ):
                 self._discard_warm_worker(worker)
@@ -196,7 +194,7 @@ class WarmPool(RunStateMachine):
     def _replenish_warm_worker(self) -> None:
         with self._lock:
             if not self.active_run_ids():  # never warm up beside a running job: they share the cores
-                self.start_standby()
+                self.start_warm_worker()
 
     def _discard_warm_worker(self, worker: WarmWorker | None) -> None:
         """Kill a warm worker the executor no longer holds (or is about to drop) and remove its folder."""

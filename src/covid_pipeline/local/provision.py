@@ -28,6 +28,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from covid_pipeline import artifacts
 from covid_pipeline.config import CONFIG_DIR, PipelineConfig, outputs_of_state
+from covid_pipeline.local.state_folder import ENDPOINT_FILE, LOCK_FILE
 from covid_pipeline.terraform_cli import TERRAFORM_DIR, Workspace, local_workspace
 
 log = logging.getLogger(__name__)
@@ -251,7 +252,8 @@ if __name__ == "__main__":
 # since, the start applies the difference.
 
 BASELINE_SUFFIX = ".provisioned"
-_NOT_COPIED = (".lock", "endpoint.json", "glue-runs", "lambda")
+# The running cloud's own files, and its runtimes' scratch folders.
+_NOT_COPIED = (LOCK_FILE, ENDPOINT_FILE, "glue-runs", "lambda")
 
 
 def baseline_dir(state_dir: Path) -> Path:

@@ -15,7 +15,6 @@ session and use it the same way everywhere. The decision, in order:
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import ssl
@@ -23,32 +22,24 @@ import sys
 import urllib.request
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from pathlib import Path
-from typing import Any
 
 import boto3
 
-from covid_pipeline.config import PipelineConfig, local_root, local_state_file
+from covid_pipeline.config import PipelineConfig, local_state_file
 from covid_pipeline.errors import UserError
 from covid_pipeline.local.environ import overlaid_environ
+from covid_pipeline.local.state_folder import ENDPOINT_FILE, local_state_dir, read_endpoint_file
 
 log = logging.getLogger(__name__)
 
 LOCAL_ENV_FLAG = "COVID_PIPELINE_LOCAL"
 
 
-def local_state_dir(config: PipelineConfig) -> Path:
-    return local_root() / config.environment
-
-
 def _endpoint_env_from_file(config: PipelineConfig) -> dict[str, str] | None:
     """The env vars of a local cloud that is running now, or None (no file, or nobody answers)."""
-    path = local_state_dir(config) / "endpoint.json"
-    if not path.is_file():
-        return None
-    try:
-        info: dict[str, Any] = json.loads(path.read_text())
-    except (OSError, ValueError):
+    state_dir = local_state_dir(config)
+    info = read_endpoint_file(state_dir)
+    if info is None:
         return None
     env = info.get("env") if isinstance(info.get("env"), dict) else None
     endpoint = info.get("endpoint_url") or (env or {}).get("AWS_ENDPOINT_URL")
@@ -56,7 +47,7 @@ def _endpoint_env_from_file(config: PipelineConfig) -> dict[str, str] | None:
         return None
     ca_bundle = (env or {}).get("AWS_CA_BUNDLE")
     if not _is_emulator(str(endpoint), ca_bundle):  # a stale file from a cloud that has stopped
-        log.debug("endpoint file %s points at %s, which does not answer", path, endpoint)
+        log.debug("endpoint file %s points at %s, which does not answer", state_dir / ENDPOINT_FILE, endpoint)
         return None
     result = {"AWS_ENDPOINT_URL": str(endpoint)}
     if env:

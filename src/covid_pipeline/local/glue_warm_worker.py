@@ -1,9 +1,10 @@
-"""A warm job process for the local Glue executor: Spark up and its JVM warmed, waiting to run job scripts.
+"""The program of the local Glue executor's warm worker: a job process with Spark up and its JVM warmed, waiting to
+run job scripts (``glue_warm_pool`` starts it and hands it runs).
 
 A cold job process spends about 10 s starting Python and the Spark JVM, and its first Spark actions run
 interpreted, unjitted code: a run of the job on a few dozen rows took 29 s in a fresh JVM and 12 s in a warm
 one. Glue keeps warm pools of workers for the same reason. The executor starts this process ahead of a run
-(``python -m covid_pipeline.local.glue_standby``, with the environment a cold job process would get); it
+(``python -m covid_pipeline.local.glue_warm_worker``, with the environment a cold job process would get); it
 creates the Spark session from that environment, runs a small, generic ETL workload (CSV in, expressions,
 a join, a window, an aggregation, partitioned Parquet out) into its own folder, and waits. When a run comes,
 the executor writes one JSON line to its stdin - ``{"script", "argv", "cwd", "python_path"}`` - and the
@@ -41,8 +42,8 @@ from pathlib import Path
 from typing import Any
 
 WARMUP_ROUNDS = 1
-READY_LINE = "glue standby: ready"
-RUN_END_LINE = "glue standby: run ended"
+READY_LINE = "glue warm worker: ready"
+RUN_END_LINE = "glue warm worker: run ended"
 # A long-lived JVM and interpreter gather garbage a fresh process would not have: start over now and then.
 MAX_RUNS = 25
 
@@ -54,7 +55,7 @@ class _Requests:
 
     def __init__(self) -> None:
         self._lines: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=self._read, name="standby-requests", daemon=True).start()
+        threading.Thread(target=self._read, name="warm-worker-requests", daemon=True).start()
 
     def _read(self) -> None:
         for line in iter(sys.stdin.readline, ""):
@@ -236,7 +237,7 @@ def serve(base: Any, request: dict[str, Any]) -> tuple[int, bool]:
             for rdd in list(base._jsc.getPersistentRDDs().values()):
                 rdd.unpersist(False)
     except Exception as exc:  # a session that cannot clean up is not handed to another run
-        print(f"glue standby: could not clear the run's caches: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"glue warm worker: could not clear the run's caches: {type(exc).__name__}: {exc}", file=sys.stderr)
         reusable = False
     saved.restore(roots)
     return code, reusable
@@ -270,7 +271,7 @@ def warm_aws(spark: Any) -> None:
     conf = spark.sparkContext._jsc.hadoopConfiguration()
     if conf.get("fs.s3a.impl") is None and conf.get("fs.s3.impl") is None:
         return
-    probe = jvm.org.apache.hadoop.fs.Path("s3a://glue-standby-warm-up-probe/probe")
+    probe = jvm.org.apache.hadoop.fs.Path("s3a://glue-warm-worker-probe/probe")
     # No such bucket, or no endpoint at all: the classes are loaded either way.
     with contextlib.suppress(Exception):
         probe.getFileSystem(conf).exists(probe)
@@ -293,7 +294,7 @@ def main(argv: list[str]) -> int:
     started = time.monotonic()
     # The job's extra modules (Great Expectations takes seconds) load while the JVM starts and warms up.
     failed: list[str] = []
-    importer = threading.Thread(target=lambda: failed.extend(_import(argv)), name="standby-imports", daemon=True)
+    importer = threading.Thread(target=lambda: failed.extend(_import(argv)), name="warm-worker-imports", daemon=True)
     importer.start()
     from pyspark.sql import SparkSession
 
@@ -304,7 +305,7 @@ def main(argv: list[str]) -> int:
     try:
         steps = warm_up(spark, folder, requests.pending)
     except Exception as exc:  # a warm-up that fails leaves a colder process, never a broken one
-        print(f"glue standby: warm-up stopped early: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+        print(f"glue warm worker: warm-up stopped early: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
     finally:
         spark.catalog.clearCache()
         shutil.rmtree(folder, ignore_errors=True)
@@ -314,7 +315,7 @@ def main(argv: list[str]) -> int:
         try:
             warm_aws(spark)
         except Exception as exc:
-            print(f"glue standby: AWS warm-up skipped: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+            print(f"glue warm worker: AWS warm-up skipped: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
     print(
         f"{READY_LINE}: Spark up in {spark_up:.1f} s, then {steps} warm-up steps and {imported} of {len(argv)} "
         f"module(s) imported in {time.monotonic() - started - spark_up:.1f} s",
