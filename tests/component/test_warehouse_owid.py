@@ -12,7 +12,7 @@ import pytest
 
 from covid_pipeline.warehouse import WarehouseError, load_partitions
 from covid_pipeline.warehouse.base import Partition
-from covid_pipeline.warehouse.redshift_target import partition_statements, removal_statements, schema_statements
+from covid_pipeline.warehouse.redshift_sql import partition_statements, removal_statements, schema_statements
 from covid_pipeline.warehouse.schema import OWID_DAILY
 from tests.warehouse_fixtures import (
     FILE_SCHEMA,

@@ -150,7 +150,7 @@ def test_redshift_location_key_text_expression_matches_python(postgres_url: str)
     """Redshift is not available here; its key expression uses only MD5/CHR/COALESCE/||, which PostgreSQL shares."""
     import hashlib
 
-    from covid_pipeline.warehouse.redshift_target import location_key_text_sql
+    from covid_pipeline.warehouse.redshift_sql import location_key_text_sql
     from covid_pipeline.warehouse.schema import location_key_text
 
     locations = [("US", "New York", "Kings"), ("Italy", None, None), ("Korea, South", "", None)]

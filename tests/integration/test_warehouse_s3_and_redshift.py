@@ -14,7 +14,8 @@ from botocore.stub import ANY, Stubber
 
 from covid_pipeline.warehouse import WarehouseError, load_partitions
 from covid_pipeline.warehouse.base import Partition
-from covid_pipeline.warehouse.redshift_target import RedshiftTarget, partition_statements, schema_statements
+from covid_pipeline.warehouse.redshift_sql import partition_statements, schema_statements
+from covid_pipeline.warehouse.redshift_target import RedshiftTarget
 from covid_pipeline.warehouse.source import PartitionSource
 from tests.warehouse_fixtures import (
     FILE_SCHEMA,

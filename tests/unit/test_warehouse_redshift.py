@@ -10,14 +10,14 @@ import pytest
 
 from covid_pipeline.warehouse import WarehouseError, load_partitions
 from covid_pipeline.warehouse.base import Partition
-from covid_pipeline.warehouse.redshift_target import (
-    RedshiftTarget,
+from covid_pipeline.warehouse.redshift_sql import (
     literal,
     partition_statements,
     removal_statements,
     schema_statements,
     table_ddl,
 )
+from covid_pipeline.warehouse.redshift_target import RedshiftTarget
 from covid_pipeline.warehouse.schema import FACT_COVID_DAILY, location_key
 from tests.warehouse_fixtures import FILE_SCHEMA, write_job_output
 
@@ -148,7 +148,7 @@ def test_passwords_never_reach_messages() -> None:
 
 
 def test_removal_deletes_facts_and_load_state_of_each_partition() -> None:
-    from covid_pipeline.warehouse.redshift_target import removal_statements
+    from covid_pipeline.warehouse.redshift_sql import removal_statements
 
     assert removal_statements(["year=2020/month=4", "year=2021/month=12"]) == [
         "LOCK warehouse_load_state",

@@ -46,7 +46,7 @@ def bootstrap_statements(
     username: str, hashed_password: str, database: str, schema: str, iam_role: str, *, user_exists: bool
 ) -> list[str]:
     """The statements, run as the master user in one transaction (BatchExecuteStatement)."""
-    from covid_pipeline.warehouse.redshift_target import literal
+    from covid_pipeline.warehouse.redshift_sql import literal
 
     for kind, value in (("user", username), ("database", database), ("schema", schema)):
         if not _NAME.match(value):
