@@ -261,8 +261,18 @@ def test_package_builds_the_glue_and_lambda_artifacts(package: Path) -> None:
     assert "schema_evolution.py" in names and "covid_transform.py" not in names
     with zipfile.ZipFile(package / "lambda" / "bundle.zip") as bundle:
         names = set(bundle.namelist())
+        # Top-level modules of the wheels vendored from lambda/requirements-bundle.txt (typing_extensions.py) are
+        # named in their dist-info RECORD; every other top-level file must be a handler.
+        records = [name for name in names if name.count("/") == 1 and name.endswith(".dist-info/RECORD")]
+        vendored = {line.split(",")[0] for record in records for line in bundle.read(record).decode().splitlines()}
     handlers = {path.name for path in (REPO_ROOT / "lambda").glob("*.py")}
-    assert {name for name in names if "/" not in name} == handlers
+    assert {name for name in names if "/" not in name} == handlers | {name for name in vendored if "/" not in name}
+    pinned = {
+        line.split("==")[0].strip().lower().replace("-", "_")
+        for line in (REPO_ROOT / "lambda" / "requirements-bundle.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    assert {record.split("-")[0].lower() for record in records} == pinned
     assert "covid_pipeline/monitoring.py" in names
     assert not {name for name in names if name.startswith("covid_pipeline/local/")}, "the local cloud is not shipped"
     assert not {name for name in names if "__pycache__" in name or name.endswith(".pyc")}
