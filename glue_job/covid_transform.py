@@ -24,7 +24,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,7 @@ from pyspark import SparkContext, StorageLevel
 from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from schema_evolution import OUTPUT_SCHEMA, PARTITION_COLUMNS, SCHEMA_VERSION
+from schema_evolution import OUTPUT_COLUMNS, OUTPUT_SCHEMA, PARTITION_COLUMNS, SCHEMA_VERSION
 from utils import readers, storage, validators
 from utils import transformations as tx
 
@@ -170,6 +170,10 @@ def parse_options(argv: list[str]) -> JobOptions:
     )
 
 
+# Parquet writers a publish task keeps open at once (each buffers its row group in memory).
+MAX_OPEN_PARTITION_WRITERS = 64
+
+
 def configure_session(spark: SparkSession) -> None:
     """Job settings, not environment: UTC, dynamic partition overwrite, the strict (Spark 3) date parser, caching."""
     spark.conf.set("spark.sql.session.timeZone", "UTC")
@@ -182,6 +186,12 @@ def configure_session(spark: SparkSession) -> None:
     spark.conf.set(
         "spark.sql.sources.parallelPartitionDiscovery.parallelism", str(spark.sparkContext.defaultParallelism)
     )
+    # The publish writes each task's partitions through one open writer per partition instead of sorting the rows
+    # by partition first (Spark 3.4+ plans that sort unless planned writes are off). A task with more partitions
+    # than the cap sorts the rest and goes on with the writers it has: still one file per partition (each
+    # partition's rows are in one task). Publish 10.5 s -> 6.7 s on the 495-file full refresh.
+    spark.conf.set("spark.sql.optimizer.plannedWrite.enabled", "false")
+    spark.conf.set("spark.sql.maxConcurrentOutputFileWriters", str(MAX_OPEN_PARTITION_WRITERS))
 
 
 def _file_rank(item: validators.FileVerdict) -> int:
@@ -392,7 +402,7 @@ def run_job(spark: SparkSession, options: JobOptions) -> dict[str, Any]:
             # (carried forward) when that is safe, else their raw files, re-read.
             existing = incremental.existing_partitions(unchanged_entries)
             affected = incremental.affected_partitions(new_ranges, old_entries, existing)
-            carried, carried_counts = None, {"rows_in": 0, "rows_context": 0}
+            carried, settled, carried_counts = None, None, {"rows_in": 0, "rows_context": 0}
             if good and unchanged_entries and not options.full_refresh:  # else there is nothing to carry
                 plan = incremental.plan_carry_forward(
                     new_ranges,
@@ -402,7 +412,7 @@ def run_job(spark: SparkSession, options: JobOptions) -> dict[str, Any]:
                     incremental.output_record(ledger),
                     SCHEMA_VERSION,
                 )
-                carried, carried_counts, refusal = _carry_forward(spark, options.output_path, plan)
+                carried, settled, carried_counts, refusal = _carry_forward(spark, options.output_path, plan)
                 used = plan if carried is not None and isinstance(plan, incremental.CarryForward) else None
                 manifest["carry_forward"] = {
                     "used": used is not None,
@@ -443,14 +453,18 @@ def run_job(spark: SparkSession, options: JobOptions) -> dict[str, Any]:
                     )
 
                 clock.lap("plan_and_count", then="transform_and_count")
-                # 5. Transform: type, deduplicate, enrich, derive; only affected partitions are kept. The action
-                # that fills the output's cache also computes its counts per partition and every metric of the
-                # quality gate (one pass over the output, not one per metric).
+                # 5. Transform: type, deduplicate, enrich, derive; only affected partitions are kept, with the
+                # carried rows whose values cannot change (settled) as published. The action that fills the
+                # output's cache also computes its counts per partition and every metric of the quality gate
+                # (one pass over the output, not one per metric).
                 lookup_exact, lookup_country = tx.prepare_lookup(readers.read_lookup(spark, options.reference_path))
                 good_rows = tx.type_rows(scoped.where(F.col("quarantine_reason").isNull()))
                 if carried is not None:
                     good_rows = good_rows.unionByName(carried)
                 output = _transform(good_rows, lookup_exact, lookup_country, affected_keys)
+                output = output.select(*OUTPUT_COLUMNS, "duplicates")
+                if settled is not None:
+                    output = output.unionByName(settled)
                 output = output.persist(StorageLevel.MEMORY_AND_DISK_DESER)
                 persisted.append(output)
                 expected_latest = max((v.name_date for v in good if v.name_date), default=None)
@@ -690,41 +704,59 @@ TYPED_COLUMNS = (
 
 def _carry_forward(
     spark: SparkSession, output_path: str, plan: incremental.CarryForward | str
-) -> tuple[DataFrame | None, dict[str, int], str | None]:
-    """The published rows a plan carries forward, shaped as typed rows (in_scope: their partition is rewritten),
-    with their counts; or None and why not. The rows read must match the counts the ledger recorded for
-    those partitions, so an output changed behind the ledger's back is re-read from the raw files instead."""
+) -> tuple[DataFrame | None, DataFrame | None, dict[str, int], str | None]:
+    """The published rows a plan carries forward: those the transform needs, shaped as typed rows (in_scope:
+    recomputed, in a rewritten partition), and the settled ones, published again as they are (with no
+    duplicates); with their counts; or None, None and why not. The rows read must match the counts the ledger
+    recorded for those partitions, so an output changed behind the ledger's back is re-read from the raw files
+    instead."""
     nothing = {"rows_in": 0, "rows_context": 0}
     if isinstance(plan, str):
-        return None, nothing, plan
+        return None, None, nothing, plan
     partitions = sorted(set(plan.partitions) | set(plan.context_days))
-    if not partitions:
-        return _typed_published(spark.createDataFrame([], OUTPUT_SCHEMA), plan), nothing, None
-    paths = [storage.spark_path(storage.join(output_path, tx.partition_name(*p))) for p in partitions]
-    try:
-        published = spark.read.schema(OUTPUT_SCHEMA).option("basePath", storage.spark_path(output_path))
-        kept = _typed_published(published.parquet(*paths), plan, keep_partition=True)
-        found = kept.groupBy("year", "month", "in_scope").count().collect()
-    except AnalysisException as error:  # a partition folder is gone
-        LOG.warning("re-reading raw files: published output unreadable (%s)", str(error).splitlines()[0])
-        return None, nothing, "a partition on record is missing from the output"
-    rewritten = {(r["year"], r["month"]): r["count"] for r in found if r["in_scope"]}
-    if rewritten != plan.partitions:
-        return None, nothing, "the output's row counts differ from the ledger's"
-    context = sum(r["count"] for r in found if not r["in_scope"])
-    return kept.drop("year", "month"), {"rows_in": sum(rewritten.values()), "rows_context": context}, None
+    published = spark.createDataFrame([], OUTPUT_SCHEMA)
+    if partitions:
+        paths = [storage.spark_path(storage.join(output_path, tx.partition_name(*p))) for p in partitions]
+        try:
+            reader = spark.read.schema(OUTPUT_SCHEMA).option("basePath", storage.spark_path(output_path))
+            published = reader.parquet(*paths)
+            found = published.groupBy("year", "month", _carried_scope(plan).alias("in_scope")).count().collect()
+        except AnalysisException as error:  # a partition folder is gone
+            LOG.warning("re-reading raw files: published output unreadable (%s)", str(error).splitlines()[0])
+            return None, None, nothing, "a partition on record is missing from the output"
+        rewritten = {(r["year"], r["month"]): r["count"] for r in found if r["in_scope"]}
+        if rewritten != plan.partitions:
+            return None, None, nothing, "the output's row counts differ from the ledger's"
+        context = sum(r["count"] for r in found if r["in_scope"] is False)
+        counts = {"rows_in": sum(rewritten.values()), "rows_context": context}
+    else:
+        counts = nothing
+    to_transform, settled = _split_published(published, plan)
+    return to_transform, settled, counts, None
 
 
-def _typed_published(published: DataFrame, plan: incremental.CarryForward, keep_partition: bool = False) -> DataFrame:
-    """Published rows of the rewritten partitions (in scope) and of the context days, as tx.type_rows shapes them.
-    They are winners already, and no new row shares their dates, so any file rank will do."""
+def _carried_scope(plan: incremental.CarryForward) -> Any:
+    """True for a published row of a rewritten partition, false for one of a context day, null for the others."""
     days = [day for days in plan.context_days.values() for day in days]
     in_scope = _in_months(_partition_month(), plan.partitions)
-    context = F.col("report_date").isin(days) if days else F.lit(False)
-    partition = ["year", "month"] if keep_partition else []
-    return published.where(in_scope | context).select(
-        *TYPED_COLUMNS, F.lit(0).alias("file_rank"), in_scope.alias("in_scope"), *partition
+    return F.when(in_scope, True).when(F.col("report_date").isin(days) if days else F.lit(False), False)
+
+
+def _split_published(published: DataFrame, plan: incremental.CarryForward) -> tuple[DataFrame, DataFrame]:
+    """The carried rows the transform reads, as tx.type_rows shapes them: the recomputed days' rows (in scope),
+    the rows of the days before them and of the context days (not in scope, their deltas' previous days). They
+    are winners already, and no new row shares their dates, so any file rank will do. And the settled rows:
+    the other rows of the rewritten partitions, in the output's shape, with no duplicates."""
+    recomputed = sorted(plan.recomputed_days)
+    lag_sources = sorted(set(recomputed) | {day - timedelta(days=1) for day in recomputed})
+    scope = _carried_scope(plan)
+    is_recomputed = F.col("report_date").isin(recomputed) if recomputed else F.lit(False)
+    read = (scope == F.lit(False)) | (scope & (F.col("report_date").isin(lag_sources) if lag_sources else F.lit(False)))
+    to_transform = published.where(read).select(
+        *TYPED_COLUMNS, F.lit(0).alias("file_rank"), (scope & is_recomputed).alias("in_scope")
     )
+    settled = published.where(scope & ~is_recomputed).select(*OUTPUT_COLUMNS, F.lit(0).cast("long").alias("duplicates"))
+    return to_transform, settled
 
 
 def _in_months(month_key: Any, partitions: Iterable[incremental.Partition]) -> Any:

@@ -140,6 +140,9 @@ class CarryForward:
 
     partitions: dict[Partition, int]
     context_days: dict[Partition, list[date]]
+    # Days whose rows the run recomputes; the other carried rows of the rewritten partitions are published again
+    # as they are (see recomputed_days).
+    recomputed_days: frozenset[date] = frozenset()
 
 
 def output_record(ledger: dict[str, Any]) -> dict[str, Any]:
@@ -190,10 +193,9 @@ def plan_carry_forward(
                     return "a new file's dates overlap a file already processed"
     on_record = {parse_partition_key(key): rows for key, rows in record.get("partitions", {}).items()}
     existing = existing_partitions(unchanged_entries)
-    # Deltas need the day before each new range and before each rewritten month's first day (all its days
-    # are recomputed); those that fall in a partition not rewritten are read from it as context.
+    # Deltas need the day before each new range (the other recomputed days follow a new day); those that fall in a
+    # partition not rewritten are read from it as context.
     needed_days = {lo - timedelta(days=1) for ranges in new_ranges.values() for lo, _hi in ranges.values()}
-    needed_days |= {_first_day(partition) - timedelta(days=1) for partition in affected}
     needed = (affected & existing) | {(day.year, day.month) for day in needed_days if (day.year, day.month) in existing}
     if needed - set(on_record):
         return "the ledger has no row count for a partition to carry forward"
@@ -202,7 +204,21 @@ def plan_carry_forward(
         partition = (day.year, day.month)
         if partition not in affected and partition in on_record:
             context_days.setdefault(partition, []).append(day)
-    return CarryForward({p: on_record[p] for p in sorted(affected & set(on_record))}, context_days)
+    return CarryForward(
+        {p: on_record[p] for p in sorted(affected & set(on_record))}, context_days, recomputed_days(new_ranges)
+    )
+
+
+def recomputed_days(new_ranges: dict[str, dict[Partition, tuple[date, date]]]) -> frozenset[date]:
+    """The days whose output rows change when the new files' rows arrive: each of their days, and the day after
+    each range (its delta is against the range's last day). A carried row of any other day keeps its published
+    values: no new row shares its day (plan_carry_forward's condition), so it wins its dedup again, and its
+    previous day's row is unchanged, so its deltas are too."""
+    days: set[date] = set()
+    for ranges in new_ranges.values():
+        for lo, hi in ranges.values():
+            days.update(lo + timedelta(days=offset) for offset in range((hi - lo).days + 2))
+    return frozenset(days)
 
 
 def ledger_entry(

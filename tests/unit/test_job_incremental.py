@@ -83,8 +83,10 @@ def carry(new: dict, old: dict | None = None, record: dict = RECORD, unchanged: 
 
 def test_a_new_day_carries_its_month_forward_from_the_output() -> None:
     plan = carry({"03-15-2020.csv": {(2020, 3): (date(2020, 3, 15), date(2020, 3, 15))}})
-    # March 1st's delta is recomputed with the rest of March: it needs February 29th from its own partition.
-    assert plan == inc.CarryForward(partitions={(2020, 3): 20}, context_days={(2020, 2): [date(2020, 2, 29)]})
+    # March 15th and 16th are recomputed; the rest of March is published again as it is, no other month is read.
+    assert plan == inc.CarryForward(
+        partitions={(2020, 3): 20}, context_days={}, recomputed_days=frozenset({date(2020, 3, 15), date(2020, 3, 16)})
+    )
 
 
 def test_a_new_first_of_month_reads_the_day_before_from_the_previous_partition() -> None:
@@ -92,14 +94,31 @@ def test_a_new_first_of_month_reads_the_day_before_from_the_previous_partition()
     record = {"schema_version": "1.0.0", "partitions": {"year=2020/month=2": 10, "year=2020/month=3": 20}}
     plan = carry({"04-01-2020.csv": {(2020, 4): (date(2020, 4, 1), date(2020, 4, 1))}}, record=record,
                  unchanged=unchanged)  # fmt: skip
-    assert plan == inc.CarryForward(partitions={}, context_days={(2020, 3): [date(2020, 3, 31)]})
+    assert plan == inc.CarryForward(
+        partitions={},
+        context_days={(2020, 3): [date(2020, 3, 31)]},
+        recomputed_days=frozenset({date(2020, 4, 1), date(2020, 4, 2)}),
+    )
 
 
 def test_a_new_month_end_carries_the_next_month_too() -> None:
     unchanged = {k: v for k, v in LEDGER["files"].items() if k != "03-31-2020.csv"}
     plan = carry({"03-31-2020.csv": {(2020, 3): (date(2020, 3, 31), date(2020, 3, 31))}}, unchanged=unchanged)
-    assert plan == inc.CarryForward(partitions={(2020, 3): 20, (2020, 4): 30},
-                                    context_days={(2020, 2): [date(2020, 2, 29)]})  # fmt: skip
+    assert plan == inc.CarryForward(partitions={(2020, 3): 20, (2020, 4): 30}, context_days={},
+                                    recomputed_days=frozenset({date(2020, 3, 31), date(2020, 4, 1)}))  # fmt: skip
+
+
+def test_the_new_days_and_the_day_after_each_range_are_recomputed() -> None:
+    new_ranges = {
+        "04-30-2021.csv": {(2021, 4): (date(2021, 4, 30), date(2021, 4, 30))},
+        "owid.csv": {(2021, 5): (date(2021, 5, 3), date(2021, 5, 4)), (2021, 6): (date(2021, 6, 1), date(2021, 6, 1))},
+    }
+    assert inc.recomputed_days(new_ranges) == {
+        date(2021, 4, 30), date(2021, 5, 1),
+        date(2021, 5, 3), date(2021, 5, 4), date(2021, 5, 5),
+        date(2021, 6, 1), date(2021, 6, 2),
+    }  # fmt: skip
+    assert inc.recomputed_days({}) == frozenset()
 
 
 def test_carry_forward_is_refused_when_rows_could_meet_old_ones() -> None:

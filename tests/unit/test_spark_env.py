@@ -19,7 +19,7 @@ def test_submit_args_split_back_into_the_settings_given_even_with_spaces() -> No
     ]  # fmt: skip
 
 
-def test_settings_without_spaces_read_as_before() -> None:
+def test_the_local_settings_split_back_into_themselves() -> None:
     conf = quiet_local_conf()
-    expected = "--master local[2] " + " ".join(f"--conf {k}={v}" for k, v in conf.items()) + " pyspark-shell"
-    assert submit_args(conf) == expected
+    expected = ["--master", "local[2]", *[part for k, v in conf.items() for part in ("--conf", f"{k}={v}")]]
+    assert shlex.split(submit_args(conf)) == [*expected, "pyspark-shell"]
