@@ -256,7 +256,10 @@ def mark_duplicates(df: DataFrame) -> DataFrame:
     Winner: the newest file (file_rank), then the latest last_update, then the largest counts, then a
     content hash, so the choice never depends on read order or partitioning.
     """
-    content = F.xxhash64(*[F.col(c) for c in df.columns if c != "extra_fields"], F.to_json("extra_fields"))
+    # Spark hashes no maps: extra_fields is hashed as its keys and values (as cheap as the rest; JSON text per row
+    # was not).
+    extra = F.col("extra_fields")
+    content = F.xxhash64(*[F.col(c) for c in df.columns if c != "extra_fields"], F.map_keys(extra), F.map_values(extra))
     window = Window.partitionBy(*LOCATION_KEY, "report_date").orderBy(
         F.col("file_rank").desc_nulls_last(),
         F.col("last_update").desc_nulls_last(),
