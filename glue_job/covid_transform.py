@@ -737,9 +737,8 @@ def _carry_forward(
 
 def _carried_scope(plan: incremental.CarryForward) -> Any:
     """True for a published row of a rewritten partition, false for one of a context day, null for the others."""
-    days = [day for days in plan.context_days.values() for day in days]
-    in_scope = _in_months(_partition_month(), plan.partitions)
-    return F.when(in_scope, True).when(F.col("report_date").isin(days) if days else F.lit(False), False)
+    context = _on_days(day for days in plan.context_days.values() for day in days)
+    return F.when(_in_months(_partition_month(), plan.partitions), True).when(context, False)
 
 
 def _split_published(published: DataFrame, plan: incremental.CarryForward) -> tuple[DataFrame, DataFrame]:
@@ -747,16 +746,21 @@ def _split_published(published: DataFrame, plan: incremental.CarryForward) -> tu
     the rows of the days before them and of the context days (not in scope, their deltas' previous days). They
     are winners already, and no new row shares their dates, so any file rank will do. And the settled rows:
     the other rows of the rewritten partitions, in the output's shape, with no duplicates."""
-    recomputed = sorted(plan.recomputed_days)
-    lag_sources = sorted(set(recomputed) | {day - timedelta(days=1) for day in recomputed})
+    lag_sources = plan.recomputed_days | {day - timedelta(days=1) for day in plan.recomputed_days}
     scope = _carried_scope(plan)
-    is_recomputed = F.col("report_date").isin(recomputed) if recomputed else F.lit(False)
-    read = (scope == F.lit(False)) | (scope & (F.col("report_date").isin(lag_sources) if lag_sources else F.lit(False)))
+    is_recomputed = _on_days(plan.recomputed_days)
+    read = (scope == F.lit(False)) | (scope & _on_days(lag_sources))
     to_transform = published.where(read).select(
         *TYPED_COLUMNS, F.lit(0).alias("file_rank"), (scope & is_recomputed).alias("in_scope")
     )
     settled = published.where(scope & ~is_recomputed).select(*OUTPUT_COLUMNS, F.lit(0).cast("long").alias("duplicates"))
     return to_transform, settled
+
+
+def _on_days(days: Iterable[date]) -> Any:
+    """report_date is one of the days; false for none."""
+    listed = sorted(days)
+    return F.col("report_date").isin(listed) if listed else F.lit(False)
 
 
 def _in_months(month_key: Any, partitions: Iterable[incremental.Partition]) -> Any:
