@@ -478,6 +478,7 @@ def run_job(spark: SparkSession, options: JobOptions) -> dict[str, Any]:
                     gate,
                     by=PARTITION_COLUMNS,
                     sums={"rows": F.lit(1), "duplicates": F.col("duplicates")},
+                    clustered_by=(*tx.LOCATION_KEY, "report_date"),
                 )
                 partition_rows = {(r["year"], r["month"]): r["rows"] for r in summary_rows}
                 manifest["rows_out"] = sum(partition_rows.values())

@@ -9,8 +9,8 @@ the compound-key uniqueness a window over every row: a shuffle and a sort).
 Here each expectation names the metrics it needs (its validation
 dependencies: row count, null counts, out-of-range counts, rows sharing a
 compound key, a column's max), `metric_pass` turns each into a Spark
-aggregate, `aggregate` computes all of them in one job (grouped by the
-compound key first, so uniqueness is a group count), and each expectation's
+aggregate, `aggregate` computes all of them in one job (each row first counts
+the rows sharing its compound key, a window over the key), and each expectation's
 own `metrics_validate`, the step GE's validator ends with, turns them into its
 result: the same verdicts, `mostly` thresholds and result fields as a
 validation of the DataFrame (tests/component/test_job_data_quality.py compares the
@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 FAIL = "fail"
@@ -152,13 +152,16 @@ class UnsupportedCheck(ValueError):
     """A check needs a metric the one-pass aggregation does not compute (say which, rather than guess)."""
 
 
+# Per row: how many rows share its compound key (the window `aggregate` adds when the pass has a key).
+KEY_ROWS = "_key_rows"
+
+
 @dataclass(frozen=True)
 class Metric:
-    """One metric as Spark aggregates: `per_group` over the rows of one group of the pass's key, `combine` over
-    those groups (in Spark), `fold` over the rows `aggregate` returns (on the driver)."""
+    """One metric: `rows`, a Spark aggregate over the rows of one group of `aggregate`'s `by`; `fold` over the
+    groups it returns (on the driver)."""
 
-    per_group: Column
-    combine: Callable[[Column], Column]
+    rows: Column
     fold: Callable[[Iterable[Any]], Any]
 
 
@@ -176,7 +179,7 @@ def _min(values: Iterable[Any]) -> Any:
 
 def _counted(condition: Column) -> Metric:
     """Rows where condition holds (null: not counted)."""
-    return Metric(F.count_if(condition), F.sum, _sum)
+    return Metric(F.count_if(condition), _sum)
 
 
 def _in_range(column: Column, value_kwargs: dict[str, Any]) -> Column:
@@ -200,7 +203,7 @@ def _metric(name: str, domain: dict[str, Any], values: dict[str, Any], key: tupl
         raise UnsupportedCheck(f"{name}: row_condition is not supported by the one-pass gate")
     column = F.col(domain["column"]) if "column" in domain else None
     if name == "table.row_count":
-        return Metric(F.count(F.lit(1)), F.sum, _sum)
+        return Metric(F.count(F.lit(1)), _sum)
     if name == "column_values.nonnull.unexpected_count" and column is not None:
         return _counted(column.isNull())
     if name == "column_values.between.unexpected_count" and column is not None:
@@ -208,9 +211,9 @@ def _metric(name: str, domain: dict[str, Any], values: dict[str, Any], key: tupl
     if name == "column_values.in_set.unexpected_count" and column is not None:
         return _counted(column.isNotNull() & ~column.isin(list(values["value_set"])))
     if name == "column.max" and column is not None:
-        return Metric(F.max(column), F.max, _max)
+        return Metric(F.max(column), _max)
     if name == "column.min" and column is not None:
-        return Metric(F.min(column), F.min, _min)
+        return Metric(F.min(column), _min)
     if name.startswith("column_pair_values.a_greater_than_b."):
         if domain.get("ignore_row_if") != "either_value_is_missing":
             raise UnsupportedCheck(f"{name}: only ignore_row_if='either_value_is_missing' is supported")
@@ -224,9 +227,9 @@ def _metric(name: str, domain: dict[str, Any], values: dict[str, Any], key: tupl
         if domain.get("ignore_row_if", "never") != "never" or tuple(domain["column_list"]) != key:
             raise UnsupportedCheck(f"{name}: only ignore_row_if='never' over the pass's key {list(key)}")
         if name.endswith(".filtered_row_count"):
-            return Metric(F.count(F.lit(1)), F.sum, _sum)
+            return Metric(F.count(F.lit(1)), _sum)
         if name.endswith(".unexpected_count"):  # every row of a key seen more than once
-            return Metric(F.count(F.lit(1)), lambda rows: F.sum(F.when(rows > 1, rows)), _sum)
+            return _counted(F.col(KEY_ROWS) > 1)
     raise UnsupportedCheck(f"metric {name} ({domain}) is not computed by the one-pass gate")
 
 
@@ -236,7 +239,7 @@ class MetricPass:
 
     checks: list[Check]
     expectations: list[Any]  # great_expectations Expectation objects, in the order of checks
-    key: tuple[str, ...]  # grouped by first: the compound key of the uniqueness check (empty: none)
+    key: tuple[str, ...]  # the compound key of the uniqueness check (empty: none)
     metrics: dict[Any, Metric]  # by GE's MetricConfigurationID
     given: dict[Any, Any]  # metrics known without the data (lists of unexpected values, asked for none)
 
@@ -283,23 +286,33 @@ def metric_pass(checks: list[Check]) -> MetricPass:
 
 
 def aggregate(
-    df: DataFrame, gate: MetricPass, by: Sequence[str] = (), sums: dict[str, Column] | None = None
+    df: DataFrame,
+    gate: MetricPass,
+    by: Sequence[str] = (),
+    sums: dict[str, Column] | None = None,
+    clustered_by: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
     """Every metric of the pass, per group of `by`, in one Spark job; `sums` are further per-row values summed per
     group (the job's row counts per partition ride along).
 
-    With a compound key, rows are grouped by the key first, then those groups by `by`. `by` must be a function of
-    the key (the partition columns are of report_date): a key's rows all fall in one group of `by`. A frame
-    partitioned by part of the key (the job's output is, by location) needs no shuffle for the first grouping."""
+    With a compound key, each row first counts the rows sharing its key: a window over the key, whose columns
+    are taken in the order of `clustered_by` (the columns df is partitioned and sorted by, first). On a frame
+    partitioned by part of the key and sorted by the key in that order (the job's output is: by location, then
+    date, for its windows), the window streams over the rows as they are, with no shuffle and no sort; grouping
+    by the key instead hashed every row into a group of its own (1.7 million of them)."""
     sums = sums or {}
-    per_group = [metric.per_group.alias(gate.column(mid)) for mid, metric in gate.metrics.items()]
-    per_group += [F.sum(value).alias(name) for name, value in sums.items()]
-    if not gate.key:
-        return [row.asDict() for row in df.groupBy(*by).agg(*per_group).collect()]
-    groups = df.groupBy(*gate.key).agg(*[F.first(c).alias(c) for c in by], *per_group)
-    combined = [metric.combine(F.col(gate.column(mid))).alias(gate.column(mid)) for mid, metric in gate.metrics.items()]
-    result = groups.groupBy(*by).agg(*combined, *[F.sum(name).alias(name) for name in sums])
-    return [row.asDict() for row in result.collect()]
+    if gate.key:
+        df = with_key_rows(df, gate.key, clustered_by)
+    aggregates = [metric.rows.alias(gate.column(mid)) for mid, metric in gate.metrics.items()]
+    aggregates += [F.sum(value).alias(name) for name, value in sums.items()]
+    return [row.asDict() for row in df.groupBy(*by).agg(*aggregates).collect()]
+
+
+def with_key_rows(df: DataFrame, key: Sequence[str], clustered_by: Sequence[str] = ()) -> DataFrame:
+    """df with KEY_ROWS: how many rows share each row's key (nulls in a key count as equal, as GE counts them)."""
+    order = list(clustered_by)
+    ordered = sorted(key, key=lambda c: order.index(c) if c in order else len(order))  # stable: the rest keep theirs
+    return df.withColumn(KEY_ROWS, F.count(F.lit(1)).over(Window.partitionBy(*ordered)))
 
 
 def evaluate(gate: MetricPass, metrics: dict[Any, Any]) -> DataQualityReport:

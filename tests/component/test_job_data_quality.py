@@ -135,6 +135,23 @@ def test_the_pass_carries_row_counts_per_partition(spark) -> None:
     assert failed == ["uniqueness: report_date+country+province+admin2"]
 
 
+def test_key_rows_stream_over_a_frame_clustered_by_location_then_date(spark) -> None:
+    df = spark.createDataFrame([*CLEAN, row(day=1, country="Peru"), row(day=1, country="Peru")], SCHEMA)
+    location = ("country", "province", "admin2")
+    clustered = df.repartition(*location).sortWithinPartitions(*location, "report_date")
+    key = ("report_date", *location)
+    counted = dq.with_key_rows(clustered, key, clustered_by=(*location, "report_date"))
+    plan = counted._jdf.queryExecution().executedPlan().toString()
+    # The frame's own repartition and sort only: the window adds neither.
+    assert (plan.count("Exchange hashpartitioning"), plan.count("Sort [")) == (1, 1), plan
+    repeated = sorted((r["country"], r[dq.KEY_ROWS]) for r in counted.collect() if r[dq.KEY_ROWS] > 1)
+    assert repeated == [("Peru", 2), ("Peru", 2)]
+    # Without the hint the key's own order needs a sort of its own; the counts are the same.
+    unhinted = dq.with_key_rows(clustered, key)
+    assert unhinted._jdf.queryExecution().executedPlan().toString().count("Sort [") == 2
+    assert sorted(r[dq.KEY_ROWS] for r in unhinted.collect()) == sorted(r[dq.KEY_ROWS] for r in counted.collect())
+
+
 def test_set_membership_is_computed_in_the_pass(spark) -> None:
     df = spark.createDataFrame([*CLEAN[:3], row(country="Atlantis"), row(country=None)], SCHEMA)
     check = dq.Check(
