@@ -20,6 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import NamedTuple
 
+from covid_pipeline import jvm_archive
 from covid_pipeline.config import REPO_ROOT
 
 JAR_CACHE = Path(os.environ.get("COVID_PIPELINE_JAR_CACHE", REPO_ROOT / ".cache" / "jars"))
@@ -141,11 +142,19 @@ SPARK_LOG_LINE = re.compile(r"^\d{2}/\d{2}/\d{2} \d{2}:\d{2}:\d{2} (INFO|WARN|DE
 JOB_JVM_OPTIONS = "-XX:-DontCompileHugeMethods -XX:PerMethodTrapLimit=0 -XX:+UseParallelGC"
 
 
-def quiet_local_conf() -> dict[str, str]:
-    """Settings for a quiet, small local Spark (tests, the local Glue executor)."""
+def job_jvm_options(archive: bool = True) -> str:
+    """JOB_JVM_OPTIONS, and the class-data-sharing archive `make setup` built for them when there is one."""
+    shared = jvm_archive.archive_options(JOB_JVM_OPTIONS) if archive else ""
+    return f"{JOB_JVM_OPTIONS} {shared}".strip()
+
+
+def quiet_local_conf(archive: bool = True) -> dict[str, str]:
+    """Settings for a quiet, small local Spark (tests, the local Glue executor); `archive=False` leaves out the
+    class-data-sharing archive (its own build)."""
+    options = job_jvm_options(archive)
     return {
-        "spark.driver.extraJavaOptions": JOB_JVM_OPTIONS,
-        "spark.executor.extraJavaOptions": JOB_JVM_OPTIONS,
+        "spark.driver.extraJavaOptions": options,
+        "spark.executor.extraJavaOptions": options,
         "spark.ui.showConsoleProgress": "false",
         "spark.ui.enabled": "false",
         "spark.sql.shuffle.partitions": "4",

@@ -13,7 +13,7 @@ import pytest
 from covid_pipeline.local.emulator import emulator_env
 from covid_pipeline.local.glue_executor import GlueExecutor
 from covid_pipeline.local.tls import ensure_local_tls, java_truststore_for
-from covid_pipeline.spark_env import JOB_JVM_OPTIONS
+from covid_pipeline.spark_env import job_jvm_options
 
 NOW = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
 
@@ -56,7 +56,7 @@ def test_an_https_endpoint_gives_the_job_jvm_the_trust_store(tmp_path: Path) -> 
     for side in ("driver", "executor"):
         assert f"-Djavax.net.ssl.trustStore={tls.truststore_path}" in conf[f"spark.{side}.defaultJavaOptions"]
     # The JVM settings of quiet_local_conf are still there: the trust store does not replace them.
-    assert conf["spark.driver.extraJavaOptions"] == JOB_JVM_OPTIONS
+    assert conf["spark.driver.extraJavaOptions"] == job_jvm_options()
 
 
 def test_a_plain_http_endpoint_needs_no_trust_store(tmp_path: Path) -> None:
