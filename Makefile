@@ -46,11 +46,11 @@ $(CHECKOV_STAMP): requirements-checkov.txt
 	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
 	touch $@
 
-# A class-data-sharing archive of the classes a Spark JVM loads (covid_pipeline.jvm_archive): fresh Spark JVMs start
-# seconds sooner. Built once per pyspark, JDK and JVM options (about 40 s), a no-op when it is there; Spark runs
-# without it when it cannot be built.
+# A class-data-sharing archive of the classes a Spark JVM loads (covid_pipeline.jvm_archive_build): fresh Spark
+# JVMs start seconds sooner. Built once per pyspark, JDK and JVM options (about 40 s), a no-op when it is there;
+# Spark runs without it when it cannot be built.
 jvm-archive: $(STAMP)
-	$(PY) -m covid_pipeline.jvm_archive
+	$(PY) -m covid_pipeline.jvm_archive_build
 
 setup: $(STAMP) $(JARS_STAMP) $(LAYER_STAMP) $(CHECKOV_STAMP) jvm-archive
 

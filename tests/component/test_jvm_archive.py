@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from covid_pipeline import jvm_archive
+from covid_pipeline import jvm_archive, jvm_archive_build
 from covid_pipeline.spark_env import JOB_JVM_OPTIONS, quiet_local_conf, submit_args
 
 START_SPARK = "from pyspark.sql import SparkSession; print(SparkSession.builder.getOrCreate().range(3).count())"
@@ -18,12 +18,12 @@ START_SPARK = "from pyspark.sql import SparkSession; print(SparkSession.builder.
 def built_archive() -> Path:
     path = jvm_archive.archive_path(JOB_JVM_OPTIONS)
     if not path.is_file():
-        pytest.fail(f"no archive at {path}: `make setup` builds it (python -m covid_pipeline.jvm_archive says why not)")
+        pytest.fail(f"no archive at {path}: `make setup` builds it (covid_pipeline.jvm_archive_build says why not)")
     return path
 
 
 def test_the_archive_setup_built_starts_a_spark_jvm_with_sharing_required() -> None:
-    assert jvm_archive.check(built_archive(), JOB_JVM_OPTIONS) is None  # -Xshare:on: no start if unusable
+    assert jvm_archive_build.check(built_archive(), JOB_JVM_OPTIONS) is None  # -Xshare:on: no start if unusable
 
 
 def test_a_stale_archive_is_ignored_without_a_word_on_stdout() -> None:
