@@ -64,8 +64,13 @@ def archive_path(jvm_options: str) -> Path:
     return ARCHIVE_DIR / f"spark-{_key(jvm_options, _spark_jars(), _java_home())}.jsa"
 
 
+def path_option(name: str, path: Path) -> str:
+    """-XX:<name>=<path>, quoted for Spark's option parser when the path has a space."""
+    return f'-XX:{name}="{path}"' if " " in str(path) else f"-XX:{name}={path}"
+
+
 def _use(path: Path) -> str:
-    return f'-XX:SharedArchiveFile="{path}" {QUIET}' if " " in str(path) else f"-XX:SharedArchiveFile={path} {QUIET}"
+    return f"{path_option('SharedArchiveFile', path)} {QUIET}"
 
 
 def archive_options(jvm_options: str) -> str:

@@ -28,7 +28,7 @@ def _spark_env(driver_options: str) -> dict[str, str]:
 
 def check(path: Path, jvm_options: str) -> str | None:
     """Why a Spark JVM does not start with the archive required, or None when it does."""
-    env = _spark_env(f"{jvm_options} -Xshare:on -XX:SharedArchiveFile={path}")
+    env = _spark_env(f"{jvm_options} -Xshare:on {jvm_archive.path_option('SharedArchiveFile', path)}")
     script = "from pyspark.sql import SparkSession; SparkSession.builder.getOrCreate().range(3).count()"
     try:
         done = subprocess.run(
@@ -81,7 +81,8 @@ def build(jvm_options: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".partial")
     partial.unlink(missing_ok=True)
-    env = _spark_env(f"{jvm_options} -XX:ArchiveClassesAtExit={partial} {jvm_archive.QUIET}")
+    dump = jvm_archive.path_option("ArchiveClassesAtExit", partial)
+    env = _spark_env(f"{jvm_options} {dump} {jvm_archive.QUIET}")
     done = subprocess.run(
         [sys.executable, "-m", "covid_pipeline.jvm_archive_build", "--dump", str(partial)],
         env=env,
