@@ -164,9 +164,10 @@ def quiet_local_conf(archive: bool = True) -> dict[str, str]:
         "spark.sql.adaptive.enabled": "false",
         # A warm worker serves runs of different shapes (full refresh, one new day): with Spark's default of 100
         # compiled query classes kept (a one-day increment alone compiles 117 in a fresh process), each shape
-        # evicted the other's, compiled and JIT-warmed again on its next run. Back to back in one worker, full refresh then increment,
-        # three times: increments 5.3, 5.2, 4.7 s -> 5.7, 4.1, 3.5 s; full refreshes 31.3, 32.3, 30.9 s -> 28.8,
-        # 27.4, 29.0 s. Distinct queries, not runs, fill it: the same query text is the same entry.
+        # evicted the other's, compiled and JIT-warmed again on its next run. Back to back in one worker, full
+        # refresh then increment, three times: increments 5.3, 5.2, 4.7 s -> 5.7, 4.1, 3.5 s; full refreshes 31.3,
+        # 32.3, 30.9 s -> 28.8, 27.4, 29.0 s. Distinct queries, not runs, fill it: the same query text is the same
+        # entry.
         "spark.sql.codegen.cache.maxEntries": "1000",
         "spark.sql.session.timeZone": "UTC",
         "spark.driver.host": "127.0.0.1",
