@@ -26,6 +26,11 @@ def _spark_env(driver_options: str) -> dict[str, str]:
     return {**env, "PYSPARK_SUBMIT_ARGS": submit_args(conf), "SPARK_LOCAL_IP": "127.0.0.1"}
 
 
+def _last_lines(output: str, count: int = 3) -> str:
+    """What a failed child said last: its last non-empty lines, on one line."""
+    return " | ".join([line for line in output.splitlines() if line.strip()][-count:])
+
+
 def check(path: Path, jvm_options: str) -> str | None:
     """Why a Spark JVM does not start with the archive required, or None when it does."""
     env = _spark_env(f"{jvm_options} -Xshare:on {jvm_archive.path_option('SharedArchiveFile', path)}")
@@ -38,8 +43,7 @@ def check(path: Path, jvm_options: str) -> str | None:
         return f"a Spark JVM on it did not start within {CHECK_TIMEOUT:.0f} s"
     if done.returncode == 0:
         return None
-    lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
-    return "a Spark JVM on it did not start: " + " | ".join(lines[-3:])
+    return "a Spark JVM on it did not start: " + _last_lines(done.stdout + done.stderr)
 
 
 def _dump_workload(target: Path) -> int:
@@ -92,8 +96,7 @@ def build(jvm_options: str) -> Path:
     )
     if done.returncode != 0 or not partial.is_file():
         partial.unlink(missing_ok=True)
-        tail = " | ".join([line for line in done.stderr.splitlines() if line.strip()][-3:])
-        raise RuntimeError(f"the dump run failed (exit {done.returncode}): {tail}")
+        raise RuntimeError(f"the dump run failed (exit {done.returncode}): {_last_lines(done.stderr)}")
     problem = check(partial, jvm_options)
     if problem:
         partial.unlink(missing_ok=True)
