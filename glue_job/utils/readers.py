@@ -9,6 +9,8 @@ date, rank) by a broadcast join.
 
 from __future__ import annotations
 
+import re
+import urllib.parse
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
@@ -37,10 +39,20 @@ class InputFile:
     file_rank: int  # dedup priority: newer name date wins
 
 
-def spark_path_key() -> Column:
-    """input_file_name() decoded and without scheme, comparable with storage.path_key()."""
-    decoded = F.expr("url_decode(replace(input_file_name(), '+', '%2B'))")
-    return F.regexp_replace(decoded, r"^[a-zA-Z0-9]+:/*", "")
+SCHEME = re.compile(r"^[a-zA-Z0-9]+:/*")
+
+
+def decoded_path_key(spark_uri: str) -> str:
+    """A file URI as Spark names it (input_file_name(), DataFrame.inputFiles()), decoded and without scheme:
+    comparable with storage.path_key()."""
+    return SCHEME.sub("", urllib.parse.unquote(spark_uri))
+
+
+def _file_keys(frame: DataFrame) -> dict[str, str]:
+    """Each file a read covers: Spark's name for it (what input_file_name() returns on its rows) -> path key.
+
+    Decoded here, once per file: decoding input_file_name() on every row cost a tenth of the read."""
+    return {uri: decoded_path_key(uri) for uri in frame.inputFiles()}
 
 
 def csv_field_count(line: Column) -> Column:
@@ -51,7 +63,9 @@ def csv_field_count(line: Column) -> Column:
 
 def _is_header_line(columns: list[str], raw_header: tuple[str, ...]) -> Column:
     """A row equal to the header (a BOM may precede its first cell)."""
-    first = F.col(f"`{columns[0]}`").isin(raw_header[0], "\ufeff" + raw_header[0])
+    # Never null, so that the AND below stops at the first cell for nearly every row (a null first cell, a blank
+    # province, would have made every row compare every cell).
+    first = F.coalesce(F.col(f"`{columns[0]}`").isin(raw_header[0], "\ufeff" + raw_header[0]), F.lit(False))
     rest = [F.col(f"`{c}`") == value for c, value in zip(columns[1:], raw_header[1:], strict=True)]
     return F.coalesce(reduce(lambda a, b: a & b, [first, *rest]), F.lit(False))
 
@@ -70,6 +84,7 @@ def read_inputs(spark: SparkSession, files: list[InputFile], source: str) -> tup
     new_columns: set[str] = set()
     csv_groups: dict[tuple[str, ...], list[InputFile]] = defaultdict(list)
     others: dict[str, list[InputFile]] = defaultdict(list)
+    spark_names: dict[str, str] = {}  # Spark's name of each file read -> its path key
     for item in files:
         if item.file_format == "csv" and item.mapping is not None:
             csv_groups[item.raw_header].append(item)
@@ -95,8 +110,9 @@ def read_inputs(spark: SparkSession, files: list[InputFile], source: str) -> tup
             .schema(schema)
             .csv([storage.literal_spark_path(f.uri) for f in group])
         )
+        spark_names.update(_file_keys(raw))
         raw = raw.where(~_is_header_line(raw.columns[: len(raw_header)], raw_header)).withColumn(
-            PATH_KEY, spark_path_key()
+            PATH_KEY, F.input_file_name()
         )
         too_many = F.col(CORRUPT).isNotNull() & (csv_field_count(F.col(CORRUPT)) > len(raw_header))
         raw = raw.withColumn(CORRUPT, F.when(too_many, F.col(CORRUPT)))
@@ -113,13 +129,19 @@ def read_inputs(spark: SparkSession, files: list[InputFile], source: str) -> tup
         data_columns = [c for c in raw.columns if c != CORRUPT]
         mapping = schema_evolution.map_header(data_columns, source)
         new_columns.update(mapping.new_columns)
-        raw = raw.withColumn(PATH_KEY, spark_path_key())
+        spark_names.update(_file_keys(raw))
+        raw = raw.withColumn(PATH_KEY, F.input_file_name())
         frames.append(_finish(schema_evolution.to_canonical(raw, mapping, column_names=data_columns)))
     combined = frames[0]
     for frame in frames[1:]:
         combined = combined.unionByName(frame)
+    by_key = {storage.path_key(f.uri): f for f in files}
     file_table = spark.createDataFrame(
-        [(storage.path_key(f.uri), f.relative_path, f.file_date, f.file_rank) for f in files],
+        [
+            (name, by_key[key].relative_path, by_key[key].file_date, by_key[key].file_rank)
+            for name, key in spark_names.items()
+            if key in by_key
+        ],
         T.StructType(
             [
                 T.StructField(PATH_KEY, T.StringType(), False),

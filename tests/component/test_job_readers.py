@@ -53,3 +53,31 @@ def test_csv_field_count_ignores_commas_inside_quotes(spark) -> None:
     lines = spark.createDataFrame([(line,) for line in LINES], "line string")
     counts = [r[0] for r in lines.select(readers.csv_field_count(lines["line"])).collect()]
     assert counts == [6, 6, 4, 7, 6]
+
+
+@pytest.mark.parametrize("name", ["01-22-2020 [1].csv", "a+b%20c 01-22-2020.csv", "défaut 01-22-2020.csv"])
+def test_each_row_keeps_its_file_whatever_the_file_is_called(spark, tmp_path: Path, name: str) -> None:
+    """Rows learn their file from Spark's name for it, which is URL-encoded: a name with spaces, '+', '%',
+    brackets or accents is still attributed, and a row with a blank first cell is not taken for the header."""
+    header = tuple(HEADER.split(","))
+    odd, plain = tmp_path / name, tmp_path / "01-23-2020.csv"
+    odd.write_text(HEADER + "\n" + LINES[0] + "\n" + ",Others,1/22/2020 17:00,3,0,0\n", encoding="utf-8")
+    plain.write_text(HEADER + "\n" + LINES[1] + "\n", encoding="utf-8")
+
+    def item(path: Path, rank: int) -> readers.InputFile:
+        mapping = se.map_header(list(header), "jhu_daily")
+        return readers.InputFile(str(path), path.name, "csv", mapping, header, date(2020, 1, 22), rank)
+
+    frame, _ = readers.read_inputs(spark, [item(odd, 1), item(plain, 2)], "jhu_daily")
+    rows = {(r.source_file, r.file_rank, r.province, r.confirmed) for r in frame.collect()}
+
+    assert rows == {
+        (name, 1, "Hubei", "444"),
+        (name, 1, None, "3"),
+        ("01-23-2020.csv", 2, "Cruise Ship, Diamond Princess", "1"),
+    }
+
+
+def test_a_decoded_path_key_matches_the_storage_key() -> None:
+    assert readers.decoded_path_key("file:/tmp/a%20b+c%25%5B1%5D.csv") == "tmp/a b+c%[1].csv"
+    assert readers.decoded_path_key("s3a://bucket/raw/x%2By.csv") == "bucket/raw/x+y.csv"
