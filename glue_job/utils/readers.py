@@ -39,17 +39,18 @@ class InputFile:
     file_rank: int  # dedup priority: newer name date wins
 
 
-SCHEME = re.compile(r"^[a-zA-Z0-9]+:/*")
+_SCHEME = re.compile(r"^[a-zA-Z0-9]+:/*")
 
 
 def decoded_path_key(spark_uri: str) -> str:
     """A file URI as Spark names it (input_file_name(), DataFrame.inputFiles()), decoded and without scheme:
     comparable with storage.path_key()."""
-    return SCHEME.sub("", urllib.parse.unquote(spark_uri))
+    return _SCHEME.sub("", urllib.parse.unquote(spark_uri))
 
 
 def _file_keys(frame: DataFrame) -> dict[str, str]:
-    """Each file a read covers: Spark's name for it (what input_file_name() returns on its rows) -> path key.
+    """Each file a frame reads (all its reads, a union's too): Spark's name for it (what input_file_name() returns
+    on its rows) -> path key.
 
     Decoded here, once per file: decoding input_file_name() on every row cost a tenth of the read."""
     return {uri: decoded_path_key(uri) for uri in frame.inputFiles()}
@@ -84,7 +85,6 @@ def read_inputs(spark: SparkSession, files: list[InputFile], source: str) -> tup
     new_columns: set[str] = set()
     csv_groups: dict[tuple[str, ...], list[InputFile]] = defaultdict(list)
     others: dict[str, list[InputFile]] = defaultdict(list)
-    spark_names: dict[str, str] = {}  # Spark's name of each file read -> its path key
     for item in files:
         if item.file_format == "csv" and item.mapping is not None:
             csv_groups[item.raw_header].append(item)
@@ -110,7 +110,6 @@ def read_inputs(spark: SparkSession, files: list[InputFile], source: str) -> tup
             .schema(schema)
             .csv([storage.literal_spark_path(f.uri) for f in group])
         )
-        spark_names.update(_file_keys(raw))
         raw = raw.where(~_is_header_line(raw.columns[: len(raw_header)], raw_header)).withColumn(
             PATH_KEY, F.input_file_name()
         )
@@ -129,7 +128,6 @@ def read_inputs(spark: SparkSession, files: list[InputFile], source: str) -> tup
         data_columns = [c for c in raw.columns if c != CORRUPT]
         mapping = schema_evolution.map_header(data_columns, source)
         new_columns.update(mapping.new_columns)
-        spark_names.update(_file_keys(raw))
         raw = raw.withColumn(PATH_KEY, F.input_file_name())
         frames.append(_finish(schema_evolution.to_canonical(raw, mapping, column_names=data_columns)))
     combined = frames[0]
@@ -138,9 +136,9 @@ def read_inputs(spark: SparkSession, files: list[InputFile], source: str) -> tup
     by_key = {storage.path_key(f.uri): f for f in files}
     file_table = spark.createDataFrame(
         [
-            (name, by_key[key].relative_path, by_key[key].file_date, by_key[key].file_rank)
-            for name, key in spark_names.items()
-            if key in by_key
+            (name, item.relative_path, item.file_date, item.file_rank)
+            for name, key in _file_keys(combined).items()
+            if (item := by_key.get(key)) is not None
         ],
         T.StructType(
             [

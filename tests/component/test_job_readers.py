@@ -81,3 +81,29 @@ def test_each_row_keeps_its_file_whatever_the_file_is_called(spark, tmp_path: Pa
 def test_a_decoded_path_key_matches_the_storage_key() -> None:
     assert readers.decoded_path_key("file:/tmp/a%20b+c%25%5B1%5D.csv") == "tmp/a b+c%[1].csv"
     assert readers.decoded_path_key("s3a://bucket/raw/x%2By.csv") == "bucket/raw/x+y.csv"
+
+
+def test_rows_of_every_format_in_one_run_keep_their_file(spark, tmp_path: Path) -> None:
+    """CSV, JSON Lines and Parquet files read in one run: the file table covers every read of the union."""
+    header = tuple(HEADER.split(","))
+    csv_path, json_path, parquet_path = tmp_path / "a b.csv", tmp_path / "c+d.jsonl", tmp_path / "e%f.parquet"
+    csv_path.write_text(HEADER + "\n" + LINES[0] + "\n", encoding="utf-8")
+    json_path.write_text('{"Country/Region": "Italy", "Confirmed": "5"}\n', encoding="utf-8")
+    spark.createDataFrame([("Spain", "7")], "`Country/Region` string, Confirmed string").coalesce(1).write.parquet(
+        str(tmp_path / "staged")
+    )
+    (staged,) = (tmp_path / "staged").glob("*.parquet")
+    staged.rename(parquet_path)
+
+    def item(path: Path, fmt: str, rank: int) -> readers.InputFile:
+        mapping = se.map_header(list(header), "jhu_daily") if fmt == "csv" else None
+        return readers.InputFile(str(path), path.name, fmt, mapping, header if mapping else (), None, rank)
+
+    files = [item(csv_path, "csv", 1), item(json_path, "json", 2), item(parquet_path, "parquet", 3)]
+    frame, _ = readers.read_inputs(spark, files, "jhu_daily")
+
+    assert {(r.source_file, r.file_rank, r.country) for r in frame.collect()} == {
+        ("a b.csv", 1, "Mainland China"),
+        ("c+d.jsonl", 2, "Italy"),
+        ("e%f.parquet", 3, "Spain"),
+    }
