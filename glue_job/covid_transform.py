@@ -37,9 +37,9 @@ import publish_lease
 from pyspark import SparkContext, StorageLevel
 from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
 from schema_evolution import OUTPUT_COLUMNS, OUTPUT_SCHEMA, PARTITION_COLUMNS, SCHEMA_VERSION
 from utils import readers, storage, validators
+from utils import sql_text as sql
 from utils import transformations as tx
 
 from awsglue.context import GlueContext
@@ -180,6 +180,10 @@ def configure_session(spark: SparkSession) -> None:
     spark.conf.set("spark.sql.sources.partitionOverwriteMode", "dynamic")
     spark.conf.set("spark.sql.legacy.timeParserPolicy", "CORRECTED")
     spark.conf.set("spark.sql.parquet.compression.codec", "snappy")
+    # The job hands its expressions to Spark as SQL text (utils.sql_text): names and values from the data must
+    # arrive as written, so no ${...} substitution, and string literals escaped with backslashes.
+    spark.conf.set("spark.sql.variable.substitute", "false")
+    spark.conf.set("spark.sql.parser.escapedStringLiterals", "false")
     # Performance, not semantics. The job's caches live for one run: compressing them costs more CPU than it
     # saves. Listing hundreds of explicit input paths as one task per path costs more than the listing itself.
     spark.conf.set("spark.sql.inMemoryColumnarStorage.compressed", "false")
@@ -437,7 +441,7 @@ def run_job(spark: SparkSession, options: JobOptions) -> dict[str, Any]:
             affected_keys = sorted(affected)
             if classified is not None:
                 in_scope = _in_scope(affected_keys, changed_good)
-                scoped = classified.withColumn("in_scope", in_scope)
+                scoped = classified.selectExpr("*", f"{in_scope} AS in_scope")
                 # Without re-read context every row read is in scope: the file summary already has the counts.
                 counts = _scope_counts(scoped) if context_paths else _counts_from_summary(summary)
                 manifest["rows_in"] = counts["rows_in"] + carried_counts["rows_in"]
@@ -446,8 +450,8 @@ def run_job(spark: SparkSession, options: JobOptions) -> dict[str, Any]:
                 manifest["quarantine_reasons"] = counts["reasons"]
                 if manifest["rows_quarantined"]:
                     (
-                        scoped.where(F.col("in_scope") & F.col("quarantine_reason").isNotNull())
-                        .select(*tx.raw_columns(scoped))
+                        scoped.where("in_scope AND quarantine_reason IS NOT NULL")
+                        .selectExpr(*[sql.ident(c) for c in tx.raw_columns(scoped)])
                         .write.mode("overwrite")
                         .parquet(storage.spark_path(storage.join(quarantine_root, "rows")))
                     )
@@ -458,11 +462,11 @@ def run_job(spark: SparkSession, options: JobOptions) -> dict[str, Any]:
                 # output's cache also computes its counts per partition and every metric of the quality gate
                 # (one pass over the output, not one per metric).
                 lookup_exact, lookup_country = tx.prepare_lookup(readers.read_lookup(spark, options.reference_path))
-                good_rows = tx.type_rows(scoped.where(F.col("quarantine_reason").isNull()))
+                good_rows = tx.type_rows(scoped.where("quarantine_reason IS NULL"))
                 if carried is not None:
                     good_rows = good_rows.unionByName(carried)
                 output = _transform(good_rows, lookup_exact, lookup_country, affected_keys)
-                output = output.select(*OUTPUT_COLUMNS, "duplicates")
+                output = output.selectExpr(*[sql.ident(c) for c in (*OUTPUT_COLUMNS, "duplicates")])
                 if settled is not None:
                     output = output.unionByName(settled)
                 output = output.persist(StorageLevel.MEMORY_AND_DISK_DESER)
@@ -477,7 +481,7 @@ def run_job(spark: SparkSession, options: JobOptions) -> dict[str, Any]:
                     output,
                     gate,
                     by=PARTITION_COLUMNS,
-                    sums={"rows": F.lit(1), "duplicates": F.col("duplicates")},
+                    sums={"rows": "1", "duplicates": "duplicates"},
                     clustered_by=(*tx.LOCATION_KEY, "report_date"),
                 )
                 partition_rows = {(r["year"], r["month"]): r["rows"] for r in summary_rows}
@@ -721,7 +725,9 @@ def _carry_forward(
         try:
             reader = spark.read.schema(OUTPUT_SCHEMA).option("basePath", storage.spark_path(output_path))
             published = reader.parquet(*paths)
-            found = published.groupBy("year", "month", _carried_scope(plan).alias("in_scope")).count().collect()
+            found = (
+                published.groupBy("year", "month", sql.column(_carried_scope(plan)).alias("in_scope")).count().collect()
+            )
         except AnalysisException as error:  # a partition folder is gone
             LOG.warning("re-reading raw files: published output unreadable (%s)", str(error).splitlines()[0])
             return None, None, nothing, "a partition on record is missing from the output"
@@ -736,10 +742,10 @@ def _carry_forward(
     return to_transform, settled, counts, None
 
 
-def _carried_scope(plan: incremental.CarryForward) -> Any:
+def _carried_scope(plan: incremental.CarryForward) -> str:
     """True for a published row of a rewritten partition, false for one of a context day, null for the others."""
     context = _on_days(day for days in plan.context_days.values() for day in days)
-    return F.when(_in_months(_partition_month(), plan.partitions), True).when(context, False)
+    return f"CASE WHEN {_in_months(_PARTITION_MONTH, plan.partitions)} THEN TRUE WHEN {context} THEN FALSE END"
 
 
 def _split_published(published: DataFrame, plan: incremental.CarryForward) -> tuple[DataFrame, DataFrame]:
@@ -748,42 +754,42 @@ def _split_published(published: DataFrame, plan: incremental.CarryForward) -> tu
     are winners already, and no new row shares their dates, so any file rank will do. And the settled rows:
     the other rows of the rewritten partitions, in the output's shape, with no duplicates."""
     lag_sources = plan.recomputed_days | {day - timedelta(days=1) for day in plan.recomputed_days}
-    scope = _carried_scope(plan)
+    scope = f"({_carried_scope(plan)})"
     is_recomputed = _on_days(plan.recomputed_days)
-    read = (scope == F.lit(False)) | (scope & _on_days(lag_sources))
-    to_transform = published.where(read).select(
-        *TYPED_COLUMNS, F.lit(0).alias("file_rank"), (scope & is_recomputed).alias("in_scope")
+    read = f"{scope} = FALSE OR ({scope} AND {_on_days(lag_sources)})"
+    to_transform = published.where(read).selectExpr(
+        *[sql.ident(c) for c in TYPED_COLUMNS], "0 AS file_rank", f"{scope} AND {is_recomputed} AS in_scope"
     )
-    settled = published.where(scope & ~is_recomputed).select(*OUTPUT_COLUMNS, F.lit(0).cast("long").alias("duplicates"))
+    settled = published.where(f"{scope} AND NOT {is_recomputed}").selectExpr(
+        *[sql.ident(c) for c in OUTPUT_COLUMNS], "CAST(0 AS BIGINT) AS duplicates"
+    )
     return to_transform, settled
 
 
-def _on_days(days: Iterable[date]) -> Any:
+# Conditions are SQL text (utils.sql_text): a list of days or files as literals crosses to the JVM once.
+def _on_days(days: Iterable[date]) -> str:
     """report_date is one of the days; false for none."""
-    listed = sorted(days)
-    return F.col("report_date").isin(listed) if listed else F.lit(False)
+    return sql.is_in("report_date", sorted(days))
 
 
-def _in_months(month_key: Any, partitions: Iterable[incremental.Partition]) -> Any:
-    """month_key (year * 100 + month) is one of the partitions'; false for none."""
-    keys = [year * 100 + month for year, month in partitions]
-    return month_key.isin(keys) if keys else F.lit(False)
+def _in_months(month_key: str, partitions: Iterable[incremental.Partition]) -> str:
+    """month_key (SQL for year * 100 + month) is one of the partitions'; false for none."""
+    return sql.is_in(month_key, sorted(year * 100 + month for year, month in partitions))
 
 
-def _partition_month() -> Any:
-    """year * 100 + month from the partition columns: a filter on them skips whole folders."""
-    return F.col("year") * 100 + F.col("month")
+# year * 100 + month from the partition columns: a filter on them skips whole folders.
+_PARTITION_MONTH = "(year * 100 + month)"
 
 
 def _written_partitions(manifest: dict[str, Any]) -> list[incremental.Partition]:
     return [incremental.parse_partition_key(key) for key in manifest["partitions_written"]]
 
 
-def _in_scope(affected: list[incremental.Partition], changed_files: set[str]) -> Any:
+def _in_scope(affected: list[incremental.Partition], changed_files: set[str]) -> str:
     """A row counts in this run when its month is rewritten, or (no date) when its file is new."""
-    month_key = _in_months(tx.month_key("report_date"), affected)
-    dateless_new = F.col("report_date").isNull() & F.col("source_file").isin(sorted(changed_files))
-    return F.coalesce(month_key, F.lit(False)) | dateless_new
+    month_key = _in_months("(year(report_date) * 100 + month(report_date))", affected)
+    dateless_new = f"report_date IS NULL AND {sql.is_in('source_file', sorted(changed_files))}"
+    return f"coalesce({month_key}, FALSE) OR ({dateless_new})"
 
 
 def _file_summary(classified: DataFrame) -> list[dict[str, Any]]:
@@ -791,14 +797,14 @@ def _file_summary(classified: DataFrame) -> list[dict[str, Any]]:
     rows = (
         classified.groupBy(
             "source_file",
-            F.year("report_date").alias("year"),
-            F.month("report_date").alias("month"),
+            sql.column("year(report_date) AS year"),
+            sql.column("month(report_date) AS month"),
             "quarantine_reason",
         )
         .agg(
-            F.count(F.lit(1)).alias("rows"),
-            F.min("report_date").alias("report_date_min"),
-            F.max("report_date").alias("report_date_max"),
+            sql.column("count(1) AS rows"),
+            sql.column("min(report_date) AS report_date_min"),
+            sql.column("max(report_date) AS report_date_max"),
         )
         .collect()
     )
@@ -834,11 +840,11 @@ def _transform(
     good_rows: DataFrame, lookup_exact: DataFrame, lookup_country: DataFrame, affected: list[incremental.Partition]
 ) -> DataFrame:
     marked = tx.mark_duplicates(tx.location_partitioned(good_rows))
-    winners = marked.where(~F.col("is_duplicate")).drop("is_duplicate")
+    winners = marked.where("NOT is_duplicate").drop("is_duplicate")
     derived = tx.add_partition_columns(
         tx.add_rates(tx.add_daily_deltas(tx.enrich(winners, lookup_exact, lookup_country)))
     )
-    return derived.where(F.col("in_scope") & _in_months(_partition_month(), affected))
+    return derived.where(f"in_scope AND {_in_months(_PARTITION_MONTH, affected)}")
 
 
 def _reconcile(manifest: dict[str, Any]) -> None:

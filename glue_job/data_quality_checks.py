@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from pyspark.sql import Column, DataFrame, Window
-from pyspark.sql import functions as F
+from pyspark.sql import DataFrame
+from utils import sql_text as sql
 
 FAIL = "fail"
 WARN = "warn"
@@ -158,10 +158,11 @@ KEY_ROWS = "_key_rows"
 
 @dataclass(frozen=True)
 class Metric:
-    """One metric: `rows`, a Spark aggregate over the rows of one group of `aggregate`'s `by`; `fold` over the
-    groups it returns (on the driver)."""
+    """One metric: `rows`, a Spark aggregate over the rows of one group of `aggregate`'s `by` (SQL text: the
+    pass's aggregates cross to the JVM in one piece each, see utils.sql_text); `fold` over the groups it
+    returns (on the driver)."""
 
-    rows: Column
+    rows: str
     fold: Callable[[Iterable[Any]], Any]
 
 
@@ -177,22 +178,22 @@ def _min(values: Iterable[Any]) -> Any:
     return min((v for v in values if v is not None), default=None)
 
 
-def _counted(condition: Column) -> Metric:
+def _counted(condition: str) -> Metric:
     """Rows where condition holds (null: not counted)."""
-    return Metric(F.count_if(condition), _sum)
+    return Metric(f"count_if({condition})", _sum)
 
 
-def _in_range(column: Column, value_kwargs: dict[str, Any]) -> Column:
+def _in_range(column: str, value_kwargs: dict[str, Any]) -> str:
     """GE's between: min/max inclusive unless strict, either bound optional."""
     low, high = value_kwargs.get("min_value"), value_kwargs.get("max_value")
     if low is None and high is None:
         raise UnsupportedCheck("a between check needs min_value or max_value")
     conditions = []
     if low is not None:
-        conditions.append(column > low if value_kwargs.get("strict_min") else column >= low)
+        conditions.append(f"{column} {'>' if value_kwargs.get('strict_min') else '>='} {sql.literal(low)}")
     if high is not None:
-        conditions.append(column < high if value_kwargs.get("strict_max") else column <= high)
-    return conditions[0] if len(conditions) == 1 else conditions[0] & conditions[1]
+        conditions.append(f"{column} {'<' if value_kwargs.get('strict_max') else '<='} {sql.literal(high)}")
+    return sql.all_of(conditions)
 
 
 def _metric(name: str, domain: dict[str, Any], values: dict[str, Any], key: tuple[str, ...]) -> Metric:
@@ -201,35 +202,35 @@ def _metric(name: str, domain: dict[str, Any], values: dict[str, Any], key: tupl
     compound-key metric counts every row whose key occurs more than once (nulls in a key count as equal)."""
     if domain.get("row_condition"):
         raise UnsupportedCheck(f"{name}: row_condition is not supported by the one-pass gate")
-    column = F.col(domain["column"]) if "column" in domain else None
+    column = sql.ident(domain["column"]) if "column" in domain else None
     if name == "table.row_count":
-        return Metric(F.count(F.lit(1)), _sum)
+        return Metric("count(1)", _sum)
     if name == "column_values.nonnull.unexpected_count" and column is not None:
-        return _counted(column.isNull())
+        return _counted(f"{column} IS NULL")
     if name == "column_values.between.unexpected_count" and column is not None:
-        return _counted(column.isNotNull() & ~_in_range(column, values))
+        return _counted(f"{column} IS NOT NULL AND NOT ({_in_range(column, values)})")
     if name == "column_values.in_set.unexpected_count" and column is not None:
-        return _counted(column.isNotNull() & ~column.isin(list(values["value_set"])))
+        return _counted(f"{column} IS NOT NULL AND NOT {sql.is_in(column, list(values['value_set']))}")
     if name == "column.max" and column is not None:
-        return Metric(F.max(column), _max)
+        return Metric(f"max({column})", _max)
     if name == "column.min" and column is not None:
-        return Metric(F.min(column), _min)
+        return Metric(f"min({column})", _min)
     if name.startswith("column_pair_values.a_greater_than_b."):
         if domain.get("ignore_row_if") != "either_value_is_missing":
             raise UnsupportedCheck(f"{name}: only ignore_row_if='either_value_is_missing' is supported")
-        a, b = F.col(domain["column_A"]), F.col(domain["column_B"])
-        both = a.isNotNull() & b.isNotNull()
+        a, b = sql.ident(domain["column_A"]), sql.ident(domain["column_B"])
+        both = f"{a} IS NOT NULL AND {b} IS NOT NULL"
         if name.endswith(".filtered_row_count"):
             return _counted(both)
         if name.endswith(".unexpected_count"):
-            return _counted(both & ~(a >= b if values.get("or_equal") else a > b))
+            return _counted(f"{both} AND NOT ({a} {'>=' if values.get('or_equal') else '>'} {b})")
     if name.startswith("compound_columns.unique."):
         if domain.get("ignore_row_if", "never") != "never" or tuple(domain["column_list"]) != key:
             raise UnsupportedCheck(f"{name}: only ignore_row_if='never' over the pass's key {list(key)}")
         if name.endswith(".filtered_row_count"):
-            return Metric(F.count(F.lit(1)), _sum)
+            return Metric("count(1)", _sum)
         if name.endswith(".unexpected_count"):  # every row of a key seen more than once
-            return _counted(F.col(KEY_ROWS) > 1)
+            return _counted(f"{KEY_ROWS} > 1")
     raise UnsupportedCheck(f"metric {name} ({domain}) is not computed by the one-pass gate")
 
 
@@ -289,11 +290,11 @@ def aggregate(
     df: DataFrame,
     gate: MetricPass,
     by: Sequence[str] = (),
-    sums: dict[str, Column] | None = None,
+    sums: dict[str, str] | None = None,
     clustered_by: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
-    """Every metric of the pass, per group of `by`, in one Spark job; `sums` are further per-row values summed per
-    group (the job's row counts per partition ride along).
+    """Every metric of the pass, per group of `by`, in one Spark job; `sums` are further per-row values (SQL)
+    summed per group (the job's row counts per partition ride along).
 
     With a compound key, each row first counts the rows sharing its key: a window over the key, whose columns
     are taken in the order of `clustered_by` (the columns df is partitioned and sorted by, first). On a frame
@@ -303,8 +304,8 @@ def aggregate(
     sums = sums or {}
     if gate.key:
         df = with_key_rows(df, gate.key, clustered_by)
-    aggregates = [metric.rows.alias(gate.column(mid)) for mid, metric in gate.metrics.items()]
-    aggregates += [F.sum(value).alias(name) for name, value in sums.items()]
+    aggregates = [sql.column(f"{metric.rows} AS {gate.column(mid)}") for mid, metric in gate.metrics.items()]
+    aggregates += [sql.column(f"sum({value}) AS {sql.ident(name)}") for name, value in sums.items()]
     return [row.asDict() for row in df.groupBy(*by).agg(*aggregates).collect()]
 
 
@@ -312,7 +313,7 @@ def with_key_rows(df: DataFrame, key: Sequence[str], clustered_by: Sequence[str]
     """df with KEY_ROWS: how many rows share each row's key (nulls in a key count as equal, as GE counts them)."""
     order = list(clustered_by)
     ordered = sorted(key, key=lambda c: order.index(c) if c in order else len(order))  # stable: the rest keep theirs
-    return df.withColumn(KEY_ROWS, F.count(F.lit(1)).over(Window.partitionBy(*ordered)))
+    return df.selectExpr("*", f"count(1) OVER (PARTITION BY {', '.join(sql.ident(c) for c in ordered)}) AS {KEY_ROWS}")
 
 
 def evaluate(gate: MetricPass, metrics: dict[Any, Any]) -> DataQualityReport:

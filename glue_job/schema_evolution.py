@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from pyspark.sql import Column, DataFrame
-from pyspark.sql import functions as F
+from pyspark.sql import DataFrame
 from pyspark.sql import types as T
+from utils import sql_text as sql
 
 # Bump on any change of OUTPUT_SCHEMA; the catalog update and the warehouse loader read both.
 SCHEMA_VERSION = "1.0.0"
@@ -319,20 +319,24 @@ def to_canonical(df: DataFrame, mapping: HeaderMapping, column_names: list[str] 
     names = column_names or [safe_column_name(name, i) for i, name in enumerate(mapping.header)]
     if len(names) != len(mapping.header):
         raise ValueError(f"{len(names)} column names for a {len(mapping.header)}-column header")
+    # SQL text: one round trip to the JVM for the whole select (see utils.sql_text).
     by_field = {
-        field: F.col(f"`{names[i]}`").cast("string")
+        field: f"CAST({sql.ident(names[i])} AS STRING)"
         for i, field in enumerate(mapping.field_for_position)
         if field is not None
     }
-    columns: list[Column] = [by_field.get(field, F.lit(None).cast("string")).alias(field) for field in RAW_FIELDS]
-    extra_pairs: list[Column] = []
-    for i, name in enumerate(mapping.header):
-        if mapping.field_for_position[i] is None and name in mapping.extra_names:
-            extra_pairs += [F.lit(name), F.col(f"`{names[i]}`").cast("string")]
+    columns = [f"{by_field.get(field, 'CAST(NULL AS STRING)')} AS {sql.ident(field)}" for field in RAW_FIELDS]
+    extra_pairs = [
+        f"{sql.literal(name)}, CAST({sql.ident(names[i])} AS STRING)"
+        for i, name in enumerate(mapping.header)
+        if mapping.field_for_position[i] is None and name in mapping.extra_names
+    ]
     extra = (
-        F.map_filter(F.create_map(*extra_pairs), lambda _k, v: v.isNotNull() & (F.trim(v) != ""))
+        f"map_filter(map({', '.join(extra_pairs)}), (k, v) -> v IS NOT NULL AND trim(v) != '')"
         if extra_pairs
-        else F.lit(None).cast(T.MapType(T.StringType(), T.StringType()))
+        else "CAST(NULL AS MAP<STRING, STRING>)"
     )
-    passthrough = [F.col(c) for c in df.columns if c.startswith("_")]
-    return df.select(*columns, extra.alias("extra_fields"), F.lit(mapping.era).alias("schema_era"), *passthrough)
+    passthrough = [sql.ident(c) for c in df.columns if c.startswith("_")]
+    return df.selectExpr(
+        *columns, f"{extra} AS extra_fields", f"{sql.literal(mapping.era)} AS schema_era", *passthrough
+    )

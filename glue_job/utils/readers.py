@@ -14,13 +14,13 @@ import urllib.parse
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
-from functools import reduce
 
 import schema_evolution
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from utils import sql_text as sql
 from utils import storage
 
 CORRUPT = "_corrupt_record"
@@ -56,25 +56,29 @@ def _file_keys(frame: DataFrame) -> dict[str, str]:
     return {uri: decoded_path_key(uri) for uri in frame.inputFiles()}
 
 
-def csv_field_count(line: Column) -> Column:
+def csv_field_count_sql(line: str) -> str:
     """Fields in one CSV line: commas outside double quotes, plus one (a doubled quote is two quoted runs)."""
-    unquoted = F.regexp_replace(line, '"[^"]*"', "")
-    return F.length(unquoted) - F.length(F.regexp_replace(unquoted, ",", "")) + 1
+    quoted_run = sql.literal('"[^"]*"')
+    unquoted = f"regexp_replace({line}, {quoted_run}, '')"
+    return f"length({unquoted}) - length(regexp_replace({unquoted}, ',', '')) + 1"
 
 
-def _is_header_line(columns: list[str], raw_header: tuple[str, ...]) -> Column:
-    """A row equal to the header (a BOM may precede its first cell)."""
+def csv_field_count(line: str) -> Column:
+    return sql.column(csv_field_count_sql(sql.ident(line)))
+
+
+def _is_header_line(columns: list[str], raw_header: tuple[str, ...]) -> str:
+    """A row equal to the header (a BOM may precede its first cell), as SQL; never null."""
     # Never null, so that the AND below stops at the first cell for nearly every row (a null first cell, a blank
     # province, would have made every row compare every cell).
-    first = F.coalesce(F.col(f"`{columns[0]}`").isin(raw_header[0], "\ufeff" + raw_header[0]), F.lit(False))
-    rest = [F.col(f"`{c}`") == value for c, value in zip(columns[1:], raw_header[1:], strict=True)]
-    return F.coalesce(reduce(lambda a, b: a & b, [first, *rest]), F.lit(False))
+    first = f"coalesce({sql.is_in(sql.ident(columns[0]), [raw_header[0], chr(0xFEFF) + raw_header[0]])}, FALSE)"
+    rest = [f"{sql.ident(c)} = {sql.literal(value)}" for c, value in zip(columns[1:], raw_header[1:], strict=True)]
+    return f"coalesce({sql.all_of([first, *rest])}, FALSE)"
 
 
 def _finish(df: DataFrame) -> DataFrame:
-    if CORRUPT not in df.columns:
-        df = df.withColumn(CORRUPT, F.lit(None).cast(T.StringType()))
-    return df.select(*CANONICAL_COLUMNS)
+    corrupt = sql.ident(CORRUPT) if CORRUPT in df.columns else f"CAST(NULL AS STRING) AS {sql.ident(CORRUPT)}"
+    return df.selectExpr(*[corrupt if c == CORRUPT else sql.ident(c) for c in CANONICAL_COLUMNS])
 
 
 def read_inputs(spark: SparkSession, files: list[InputFile], source: str) -> tuple[DataFrame, list[str]]:
@@ -110,11 +114,13 @@ def read_inputs(spark: SparkSession, files: list[InputFile], source: str) -> tup
             .schema(schema)
             .csv([storage.literal_spark_path(f.uri) for f in group])
         )
-        raw = raw.where(~_is_header_line(raw.columns[: len(raw_header)], raw_header)).withColumn(
-            PATH_KEY, F.input_file_name()
+        data_columns = raw.columns[: len(raw_header)]
+        too_many = f"{CORRUPT} IS NOT NULL AND {csv_field_count_sql(CORRUPT)} > {len(raw_header)}"
+        raw = raw.where(f"NOT {_is_header_line(data_columns, raw_header)}").selectExpr(
+            *[sql.ident(c) for c in data_columns],
+            f"CASE WHEN {too_many} THEN {CORRUPT} END AS {CORRUPT}",
+            f"input_file_name() AS {PATH_KEY}",
         )
-        too_many = F.col(CORRUPT).isNotNull() & (csv_field_count(F.col(CORRUPT)) > len(raw_header))
-        raw = raw.withColumn(CORRUPT, F.when(too_many, F.col(CORRUPT)))
         column_names = schema_evolution.read_column_names(raw_header)
         frames.append(_finish(schema_evolution.to_canonical(raw, mapping, column_names=column_names)))
     for fmt, group in others.items():
@@ -128,7 +134,7 @@ def read_inputs(spark: SparkSession, files: list[InputFile], source: str) -> tup
         data_columns = [c for c in raw.columns if c != CORRUPT]
         mapping = schema_evolution.map_header(data_columns, source)
         new_columns.update(mapping.new_columns)
-        raw = raw.withColumn(PATH_KEY, F.input_file_name())
+        raw = raw.selectExpr("*", f"input_file_name() AS {PATH_KEY}")
         frames.append(_finish(schema_evolution.to_canonical(raw, mapping, column_names=data_columns)))
     combined = frames[0]
     for frame in frames[1:]:

@@ -4,17 +4,16 @@ Input of `classify_rows` is the canonical raw frame (schema_evolution.RAW_FIELDS
 as text, plus extra_fields, schema_era, source_file, file_date, file_rank and
 an optional _corrupt_record). Raw text is kept until a row is known to be good
 so that quarantined rows carry exactly what the file said.
-No Python UDFs: every step is a Spark expression.
+No Python UDFs: every step is a Spark expression, written as SQL text (utils.sql_text).
 """
 
 from __future__ import annotations
 
-from functools import reduce
-
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
 from schema_evolution import OUTPUT_COLUMNS
+
+from utils import sql_text as sql
 
 # Names JHU (and OWID) used for the same place over time -> the name the UID lookup uses.
 COUNTRY_ALIASES: dict[str, str] = {
@@ -77,66 +76,82 @@ QUARANTINE_REASONS = (
 # What Java's \s matches, plus the no-break space some files carry.
 _BLANKS = " \t\n\u000b\f\r\u00a0"
 
+# Expressions are built as SQL text (utils.sql_text): one round trip to the JVM per select instead of about three per
+# function call. The *_sql helpers take and return SQL; the Column helpers wrap them for callers that pass names.
+_BLANKS_SQL = sql.literal(_BLANKS)
+_ALIASES_SQL = "map(" + ", ".join(sql.literal(x) for pair in COUNTRY_ALIASES.items() for x in pair) + ")"
+_US_TIMESTAMP_PATTERNS = ("M/d/yyyy H:mm", "M/d/yy H:mm", "M/d/yyyy H:mm:ss", "M/d/yy H:mm:ss")
 
-def clean_text(column: Column | str) -> Column:
+
+def clean_text_sql(text: str) -> str:
     """Trim blanks (spaces, tabs, no-break spaces); empty becomes null.
 
     TRIM(BOTH <set> FROM x) needs no regex: this runs for every text field of every row, and Spark inlines
     it wherever a parsed column is used, so it has to stay cheap.
     """
-    col = F.col(column) if isinstance(column, str) else column
-    trimmed = F.btrim(col, F.lit(_BLANKS))
-    return F.when(trimmed != "", trimmed)
+    trimmed = f"btrim({text}, {_BLANKS_SQL})"
+    return f"CASE WHEN {trimmed} != '' THEN {trimmed} END"
 
 
-def canonical_country(column: Column | str) -> Column:
-    name = clean_text(column)
-    aliases = F.create_map(*[F.lit(x) for pair in COUNTRY_ALIASES.items() for x in pair])
-    return F.coalesce(aliases[name], name)
+def canonical_country_sql(text: str) -> str:
+    name = clean_text_sql(text)
+    return f"coalesce({_ALIASES_SQL}[{name}], {name})"
 
 
-def _as_double(text: Column) -> Column:
+def as_double_sql(text: str) -> str:
     """Spark's own string -> double cast (no regex); NaN and infinities count as unparseable."""
-    value = text.cast(T.DoubleType())
-    return F.when(~F.isnan(value) & (F.abs(value) != float("inf")), value)
+    value = f"CAST({text} AS DOUBLE)"
+    return f"CASE WHEN NOT isnan({value}) AND abs({value}) != {sql.literal(float('inf'))} THEN {value} END"
 
 
-def parse_count(column: Column | str) -> Column:
-    """Integral text ('28', '28.0', ' 28 ') -> long; anything else -> null (classify_rows says why)."""
-    value = _as_double(clean_text(column))
-    return F.when(value == F.floor(value), value.cast(T.LongType()))
+def integral_sql(value: str) -> str:
+    """A double that is a whole number -> long; anything else -> null."""
+    return f"CASE WHEN {value} = floor({value}) THEN CAST({value} AS BIGINT) END"
 
 
-def parse_double(column: Column | str) -> Column:
-    return _as_double(clean_text(column))
-
-
-def parse_last_update(column: Column | str) -> Column:
+def parse_last_update_sql(text: str) -> str:
     """Every Last Update format in the data, as UTC (the session time zone is UTC).
 
     US-style M/d/yyyy and M/d/yy (with or without seconds) need patterns; ISO forms parse by cast.
     A 4-digit-year pattern never accepts a 2-digit year and vice versa, so the first match is right.
     """
-    text = clean_text(column)
-    us_style = F.coalesce(
-        F.to_timestamp(text, "M/d/yyyy H:mm"),
-        F.to_timestamp(text, "M/d/yy H:mm"),
-        F.to_timestamp(text, "M/d/yyyy H:mm:ss"),
-        F.to_timestamp(text, "M/d/yy H:mm:ss"),
-    )
-    return F.when(text.contains("/"), us_style).otherwise(text.cast(T.TimestampType()))
+    cleaned = clean_text_sql(text)
+    us_style = ", ".join(f"to_timestamp({cleaned}, {sql.literal(p)})" for p in _US_TIMESTAMP_PATTERNS)
+    return f"CASE WHEN contains({cleaned}, '/') THEN coalesce({us_style}) ELSE CAST({cleaned} AS TIMESTAMP) END"
 
 
-def parse_report_date(row_date: Column | str, file_date: Column | str) -> Column:
+def parse_report_date_sql(row_date: str, file_date: str) -> str:
     """The file name's date when it has one (JHU), else the row's own ISO date (OWID)."""
-    own = clean_text(row_date)
-    parsed = F.when(own.rlike(r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}"), F.to_date(F.substring(own, 1, 10)))
-    return F.coalesce(F.col(file_date) if isinstance(file_date, str) else file_date, parsed)
+    own = clean_text_sql(row_date)
+    iso = sql.literal("^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}")
+    return f"coalesce({file_date}, CASE WHEN {own} RLIKE {iso} THEN to_date(substring({own}, 1, 10)) END)"
+
+
+def clean_text(name: str) -> Column:
+    return sql.column(clean_text_sql(sql.ident(name)))
+
+
+def canonical_country(name: str) -> Column:
+    return sql.column(canonical_country_sql(sql.ident(name)))
+
+
+def parse_count(name: str) -> Column:
+    """Integral text ('28', '28.0', ' 28 ') -> long; anything else -> null (classify_rows says why)."""
+    return sql.column(integral_sql(as_double_sql(clean_text_sql(sql.ident(name)))))
+
+
+def parse_double(name: str) -> Column:
+    return sql.column(as_double_sql(clean_text_sql(sql.ident(name))))
+
+
+def parse_last_update(name: str) -> Column:
+    return sql.column(parse_last_update_sql(sql.ident(name)))
 
 
 PARSED_PREFIX = "p_"
 _TEXT_FIELDS = ("province", "admin2", "iso3")
 _NUMERIC_FIELDS = (*COUNT_FIELDS, "latitude", "longitude", "population")
+_INTEGRAL_FIELDS = (*COUNT_FIELDS, "population")
 
 
 _KEPT_PARSED = (
@@ -151,8 +166,13 @@ _KEPT_PARSED = (
 )
 
 
-def _p(name: str) -> Column:
-    return F.col(PARSED_PREFIX + name)
+def _p(name: str) -> str:
+    """A parsed column, as SQL."""
+    return sql.ident(PARSED_PREFIX + name)
+
+
+def _as(expression: str, name: str) -> str:
+    return f"{expression} AS {sql.ident(name)}"
 
 
 def classify_rows(df: DataFrame) -> DataFrame:
@@ -160,55 +180,56 @@ def classify_rows(df: DataFrame) -> DataFrame:
 
     The raw text columns stay as they are, so a quarantined row carries exactly what the file said.
     """
-    corrupt = F.col("_corrupt_record").isNotNull() if "_corrupt_record" in df.columns else F.lit(False)
-    raw_text = [F.col(c) for c in ("province", "country", "admin2", "last_update", "fips", *_NUMERIC_FIELDS)]
-    parsed = df.select(
+    i = sql.ident
+    corrupt = "_corrupt_record IS NOT NULL" if "_corrupt_record" in df.columns else "FALSE"
+    raw_text = ("province", "country", "admin2", "last_update", "fips", *_NUMERIC_FIELDS)
+    # One search per field: concatenating the fields first copied every row's text once more (about 4 s of a
+    # fresh full refresh's read, mostly in the JIT).
+    bad_encoding = sql.any_of(f"contains({i(c)}, {sql.literal(chr(0xFFFD))})" for c in raw_text)
+    parsed = df.selectExpr(
         "*",
-        parse_report_date("row_date", "file_date").alias("report_date"),
-        canonical_country("country").alias(PARSED_PREFIX + "country"),
-        *[clean_text(c).alias(PARSED_PREFIX + c) for c in _TEXT_FIELDS],
-        clean_text("fips").alias(PARSED_PREFIX + "fips_text"),
-        *[clean_text(c).alias(PARSED_PREFIX + c + "_text") for c in _NUMERIC_FIELDS],
-        clean_text("last_update").alias(PARSED_PREFIX + "last_update_text"),
-        # One search per field: concatenating the fields first copied every row's text once more (about 4 s of a
-        # fresh full refresh's read, mostly in the JIT).
-        F.coalesce(_any([c.contains("\ufffd") for c in raw_text]), F.lit(False)).alias(PARSED_PREFIX + "bad_encoding"),
-        corrupt.alias(PARSED_PREFIX + "corrupt"),
+        _as(parse_report_date_sql(i("row_date"), i("file_date")), "report_date"),
+        _as(canonical_country_sql(i("country")), PARSED_PREFIX + "country"),
+        *[_as(clean_text_sql(i(c)), PARSED_PREFIX + c) for c in _TEXT_FIELDS],
+        _as(clean_text_sql(i("fips")), PARSED_PREFIX + "fips_text"),
+        *[_as(clean_text_sql(i(c)), PARSED_PREFIX + c + "_text") for c in _NUMERIC_FIELDS],
+        _as(clean_text_sql(i("last_update")), PARSED_PREFIX + "last_update_text"),
+        _as(f"coalesce({bad_encoding}, FALSE)", PARSED_PREFIX + "bad_encoding"),
+        _as(corrupt, PARSED_PREFIX + "corrupt"),
     )
-    parsed = parsed.select(
+    parsed = parsed.selectExpr(
         "*",
-        *[_as_double(_p(c + "_text")).alias(PARSED_PREFIX + c + "_double") for c in _NUMERIC_FIELDS],
-        parse_last_update(_p("last_update_text")).alias(PARSED_PREFIX + "last_update"),
+        *[_as(as_double_sql(_p(c + "_text")), PARSED_PREFIX + c + "_double") for c in _NUMERIC_FIELDS],
+        _as(parse_last_update_sql(_p("last_update_text")), PARSED_PREFIX + "last_update"),
     )
-    parsed = parsed.select(
-        "*",
-        *[
-            F.when(_p(c + "_double") == F.floor(_p(c + "_double")), _p(c + "_double").cast(T.LongType())).alias(
-                PARSED_PREFIX + c
-            )
-            for c in (*COUNT_FIELDS, "population")
-        ],
+    parsed = parsed.selectExpr(
+        "*", *[_as(integral_sql(_p(c + "_double")), PARSED_PREFIX + c) for c in _INTEGRAL_FIELDS]
     )
-    unparseable = _any([_p(c + "_text").isNotNull() & _p(c + "_double").isNull() for c in _NUMERIC_FIELDS])
-    non_integer = _any([_p(c + "_double").isNotNull() & _p(c).isNull() for c in (*COUNT_FIELDS, "population")])
-    negative = _any([_p(c) < 0 for c in CUMULATIVE_FIELDS])
-    bad_coordinates = (F.abs(_p("latitude_double")) > 90) | (F.abs(_p("longitude_double")) > 180)
+    unparseable = sql.any_of(f"{_p(c + '_text')} IS NOT NULL AND {_p(c + '_double')} IS NULL" for c in _NUMERIC_FIELDS)
+    non_integer = sql.any_of(f"{_p(c + '_double')} IS NOT NULL AND {_p(c)} IS NULL" for c in _INTEGRAL_FIELDS)
+    negative = sql.any_of(f"{_p(c)} < 0" for c in CUMULATIVE_FIELDS)
+    bad_coordinates = f"abs({_p('latitude_double')}) > 90 OR abs({_p('longitude_double')}) > 180"
     checks = [
         ("malformed_row", _p("corrupt")),
         ("invalid_encoding", _p("bad_encoding")),
-        ("missing_country", _p("country").isNull()),
-        ("bad_date", F.col("report_date").isNull()),
+        ("missing_country", f"{_p('country')} IS NULL"),
+        ("bad_date", "report_date IS NULL"),
         ("unparseable_number", unparseable),
         ("non_integer_count", non_integer),
-        ("negative_count", F.coalesce(negative, F.lit(False))),
-        ("invalid_coordinates", F.coalesce(bad_coordinates, F.lit(False))),
-        ("bad_last_update", _p("last_update_text").isNotNull() & _p("last_update").isNull()),
+        ("negative_count", f"coalesce({negative}, FALSE)"),
+        ("invalid_coordinates", f"coalesce({bad_coordinates}, FALSE)"),
+        ("bad_last_update", f"{_p('last_update_text')} IS NOT NULL AND {_p('last_update')} IS NULL"),
     ]
-    reason: Column = F.lit(None).cast(T.StringType())
+    reason = "CAST(NULL AS STRING)"
     for name, condition in reversed(checks):
-        reason = F.when(condition, F.lit(name)).otherwise(reason)
+        reason = f"CASE WHEN {condition} THEN {sql.literal(name)} ELSE {reason} END"
     # Keep only what later steps read: the frame is cached, and every column costs memory.
-    return parsed.select(*df.columns, "report_date", *[_p(c) for c in _KEPT_PARSED], reason.alias("quarantine_reason"))
+    return parsed.selectExpr(
+        *[i(c) for c in df.columns],
+        "report_date",
+        *[_p(c) for c in _KEPT_PARSED],
+        _as(reason, "quarantine_reason"),
+    )
 
 
 def raw_columns(df: DataFrame) -> list[str]:
@@ -216,30 +237,21 @@ def raw_columns(df: DataFrame) -> list[str]:
     return [c for c in df.columns if not c.startswith(PARSED_PREFIX) and c not in ("file_rank", "in_scope")]
 
 
-def _any(conditions: list[Column]) -> Column:
-    return reduce(lambda a, b: a | b, conditions) if conditions else F.lit(False)
-
-
 def type_rows(df: DataFrame) -> DataFrame:
     """Good classified rows -> typed canonical columns (names resolved, numbers parsed, timestamps in UTC)."""
     fips_text = _p("fips_text")
-    extra = F.col("extra_fields")
-    fips = F.coalesce(F.regexp_extract(fips_text, r"^([0-9]+)(\.0*)?$", 1), fips_text)
-    return df.select(
+    digits = sql.literal(r"^([0-9]+)(\.0*)?$")  # '6037' and '6037.0' -> '6037'
+    fips = f"coalesce(regexp_extract({fips_text}, {digits}, 1), {fips_text})"
+    return df.selectExpr(
         "report_date",
-        _p("country").alias("country"),
-        _p("iso3").alias("iso3"),
-        _p("province").alias("province"),
-        _p("admin2").alias("admin2"),
-        F.when(fips != "", fips).alias("fips"),
-        _p("latitude_double").alias("latitude"),
-        _p("longitude_double").alias("longitude"),
-        _p("population").alias("population"),
-        *[_p(c).alias(c) for c in COUNT_FIELDS],
-        _p("last_update").alias("last_update"),
+        *[_as(_p(c), c) for c in ("country", "iso3", "province", "admin2")],
+        _as(f"CASE WHEN {fips} != '' THEN {fips} END", "fips"),
+        _as(_p("latitude_double"), "latitude"),
+        _as(_p("longitude_double"), "longitude"),
+        *[_as(_p(c), c) for c in ("population", *COUNT_FIELDS, "last_update")],
         "source_file",
         "schema_era",
-        F.when(F.size(extra) > 0, extra).alias("extra_fields"),
+        "CASE WHEN size(extra_fields) > 0 THEN extra_fields END AS extra_fields",
         "file_rank",
         *[c for c in ("in_scope",) if c in df.columns],
     )
@@ -258,71 +270,62 @@ def mark_duplicates(df: DataFrame) -> DataFrame:
     """
     # Spark hashes no maps: extra_fields is hashed as its keys and values (as cheap as the rest; JSON text per row
     # was not).
-    extra = F.col("extra_fields")
-    content = F.xxhash64(*[F.col(c) for c in df.columns if c != "extra_fields"], F.map_keys(extra), F.map_values(extra))
-    window = Window.partitionBy(*LOCATION_KEY, "report_date").orderBy(
-        F.col("file_rank").desc_nulls_last(),
-        F.col("last_update").desc_nulls_last(),
-        *[F.col(c).desc_nulls_last() for c in COUNT_FIELDS],
-        content.desc(),
-    )
-    key_window = Window.partitionBy(*LOCATION_KEY, "report_date")
+    hashed = [sql.ident(c) for c in df.columns if c != "extra_fields"]
+    content = f"xxhash64({', '.join([*hashed, 'map_keys(extra_fields)', 'map_values(extra_fields)'])})"
+    order = [f"{c} DESC NULLS LAST" for c in ("file_rank", "last_update", *COUNT_FIELDS)] + [f"{content} DESC"]
+    key = ", ".join(sql.ident(c) for c in (*LOCATION_KEY, "report_date"))
     # The rank is materialised once: used twice as an expression, Spark would sort and rank twice.
-    ranked = df.withColumn("_rank", F.row_number().over(window)).withColumn(
-        "_key_rows", F.count(F.lit(1)).over(key_window)
-    )
-    return ranked.select(
-        *df.columns,
-        (F.col("_rank") > 1).alias("is_duplicate"),
-        F.when(F.col("_rank") == 1, F.col("_key_rows") - 1).alias("duplicates"),
+    ranked = df.selectExpr(
+        "*", f"row_number() OVER (PARTITION BY {key} ORDER BY {', '.join(order)}) AS _rank"
+    ).selectExpr("*", f"count(1) OVER (PARTITION BY {key}) AS _key_rows")
+    return ranked.selectExpr(
+        *[sql.ident(c) for c in df.columns],
+        "_rank > 1 AS is_duplicate",
+        "CASE WHEN _rank = 1 THEN _key_rows - 1 END AS duplicates",
     )
 
 
 def prepare_lookup(uid_lookup: DataFrame) -> tuple[DataFrame, DataFrame]:
     """The JHU UID table -> (exact location lookup, country-level iso3 lookup), both with text keys."""
-    exact = uid_lookup.select(
-        clean_text("Country_Region").alias("lk_country"),
-        F.coalesce(clean_text("Province_State"), F.lit("")).alias("lk_province"),
-        F.coalesce(clean_text("Admin2"), F.lit("")).alias("lk_admin2"),
-        clean_text("iso3").alias("lk_iso3"),
-        F.regexp_extract(clean_text("FIPS"), r"^([0-9]+)", 1).alias("lk_fips"),
-        parse_count("Population").alias("lk_population"),
-        parse_double("Lat").alias("lk_latitude"),
-        parse_double("Long_").alias("lk_longitude"),
+
+    def clean(name: str) -> str:
+        return clean_text_sql(sql.ident(name))
+
+    exact = uid_lookup.selectExpr(
+        _as(clean("Country_Region"), "lk_country"),
+        _as(f"coalesce({clean('Province_State')}, '')", "lk_province"),
+        _as(f"coalesce({clean('Admin2')}, '')", "lk_admin2"),
+        _as(clean("iso3"), "lk_iso3"),
+        _as(f"regexp_extract({clean('FIPS')}, '^([0-9]+)', 1)", "lk_fips"),
+        _as(integral_sql(as_double_sql(clean("Population"))), "lk_population"),
+        _as(as_double_sql(clean("Lat")), "lk_latitude"),
+        _as(as_double_sql(clean("Long_")), "lk_longitude"),
     ).dropDuplicates(["lk_country", "lk_province", "lk_admin2"])
     country_level = (
-        exact.where((F.col("lk_province") == "") & (F.col("lk_admin2") == ""))
-        .select(F.col("lk_country").alias("lc_country"), F.col("lk_iso3").alias("lc_iso3"))
+        exact.where("lk_province = '' AND lk_admin2 = ''")
+        .selectExpr("lk_country AS lc_country", "lk_iso3 AS lc_iso3")
         .dropDuplicates(["lc_country"])
     )
     return exact, country_level
 
 
+# Output columns the UID lookup fills in where the row has none, from the exact location, else the country.
+_LOOKUP_FILLED = {
+    "iso3": "coalesce(iso3, lk_iso3, lc_iso3)",
+    "fips": "coalesce(fips, CASE WHEN lk_fips != '' THEN lk_fips END)",
+    "population": "coalesce(population, lk_population)",
+    "latitude": "coalesce(latitude, lk_latitude)",
+    "longitude": "coalesce(longitude, lk_longitude)",
+}
+
+
 def enrich(df: DataFrame, exact: DataFrame, country_level: DataFrame) -> DataFrame:
     """iso3, fips, population (and missing coordinates) from the UID lookup; broadcast joins, no shuffle."""
-    joined = df.join(
-        F.broadcast(exact),
-        (df["country"] == exact["lk_country"])
-        & (F.coalesce(df["province"], F.lit("")) == exact["lk_province"])
-        & (F.coalesce(df["admin2"], F.lit("")) == exact["lk_admin2"]),
-        "left",
-    ).join(F.broadcast(country_level), F.col("country") == F.col("lc_country"), "left")
-    return joined.select(
-        *[
-            F.coalesce(F.col("iso3"), F.col("lk_iso3"), F.col("lc_iso3")).alias("iso3")
-            if c == "iso3"
-            else F.coalesce(F.col("fips"), F.when(F.col("lk_fips") != "", F.col("lk_fips"))).alias("fips")
-            if c == "fips"
-            else F.coalesce(F.col("population"), F.col("lk_population")).alias("population")
-            if c == "population"
-            else F.coalesce(F.col("latitude"), F.col("lk_latitude")).alias("latitude")
-            if c == "latitude"
-            else F.coalesce(F.col("longitude"), F.col("lk_longitude")).alias("longitude")
-            if c == "longitude"
-            else F.col(c)
-            for c in df.columns
-        ]
+    on_location = "country = lk_country AND coalesce(province, '') = lk_province AND coalesce(admin2, '') = lk_admin2"
+    joined = df.join(F.broadcast(exact), sql.column(on_location), "left").join(
+        F.broadcast(country_level), sql.column("country = lc_country"), "left"
     )
+    return joined.selectExpr(*[_as(_LOOKUP_FILLED[c], c) if c in _LOOKUP_FILLED else sql.ident(c) for c in df.columns])
 
 
 def add_daily_deltas(df: DataFrame) -> DataFrame:
@@ -330,37 +333,30 @@ def add_daily_deltas(df: DataFrame) -> DataFrame:
 
     Calendar-day (not previous-row) deltas keep incremental runs local: a day depends only on the day before.
     """
-    window = Window.partitionBy(*LOCATION_KEY).orderBy("report_date")
-    previous_day = F.lag("report_date").over(window)
-    is_consecutive = previous_day == F.date_sub(F.col("report_date"), 1)
-    return df.withColumn(
-        "new_confirmed", F.when(is_consecutive, F.col("confirmed") - F.lag("confirmed").over(window))
-    ).withColumn("new_deaths", F.when(is_consecutive, F.col("deaths") - F.lag("deaths").over(window)))
+    window = f"OVER (PARTITION BY {', '.join(sql.ident(c) for c in LOCATION_KEY)} ORDER BY report_date)"
+    is_consecutive = f"lag(report_date) {window} = date_sub(report_date, 1)"
+    return df.selectExpr(
+        "*", f"CASE WHEN {is_consecutive} THEN confirmed - lag(confirmed) {window} END AS new_confirmed"
+    ).selectExpr("*", f"CASE WHEN {is_consecutive} THEN deaths - lag(deaths) {window} END AS new_deaths")
 
 
 def add_rates(df: DataFrame) -> DataFrame:
-    confirmed = F.col("confirmed")
-    return df.withColumn(
-        "case_fatality_rate", F.when(confirmed > 0, F.col("deaths").cast("double") * 100.0 / confirmed)
-    ).withColumn(
-        "incidence_per_100k",
-        F.when(F.col("population") > 0, confirmed.cast("double") * 100000.0 / F.col("population")),
+    hundred, hundred_thousand = sql.literal(100.0), sql.literal(100000.0)  # doubles (100.0 alone is a decimal)
+    return df.selectExpr(
+        "*",
+        f"CASE WHEN confirmed > 0 THEN CAST(deaths AS DOUBLE) * {hundred} / confirmed END AS case_fatality_rate",
+        f"CASE WHEN population > 0 THEN CAST(confirmed AS DOUBLE) * {hundred_thousand} / population END"
+        " AS incidence_per_100k",
     )
 
 
 def add_partition_columns(df: DataFrame) -> DataFrame:
-    return df.withColumn("year", F.year("report_date")).withColumn("month", F.month("report_date"))
+    return df.selectExpr("*", "year(report_date) AS year", "month(report_date) AS month")
 
 
 def to_output(df: DataFrame) -> DataFrame:
     """Exactly schema_evolution.OUTPUT_COLUMNS, in order."""
-    return df.select(*OUTPUT_COLUMNS)
-
-
-def month_key(report_date: Column | str) -> Column:
-    """year * 100 + month: one comparable int per partition."""
-    col = F.col(report_date) if isinstance(report_date, str) else report_date
-    return F.year(col) * 100 + F.month(col)
+    return df.selectExpr(*[sql.ident(c) for c in OUTPUT_COLUMNS])
 
 
 def partition_name(year: int, month: int) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+import covid_transform
 import pytest
 import schema_evolution as se
 from utils import readers
@@ -21,20 +22,17 @@ LINES = [
 ]
 
 
+def _jhu_csv(path: Path, header: tuple[str, ...]) -> readers.InputFile:
+    """A JHU daily report of 2020-01-22 with this header."""
+    mapping = se.map_header(list(header), "jhu_daily")
+    return readers.InputFile(str(path), path.name, "csv", mapping, header, date(2020, 1, 22), 20200122)
+
+
 def test_too_many_fields_are_malformed_with_the_line_kept_and_short_lines_are_not(spark, tmp_path: Path) -> None:
     path = tmp_path / "01-22-2020.csv"
     path.write_text("\ufeff" + HEADER + "\r\n" + "\r\n".join(LINES) + "\r\n", encoding="utf-8")
     header = tuple(HEADER.split(","))
-    item = readers.InputFile(
-        uri=str(path),
-        relative_path=path.name,
-        file_format="csv",
-        mapping=se.map_header(list(header), "jhu_daily"),
-        raw_header=header,
-        file_date=date(2020, 1, 22),
-        file_rank=20200122,
-    )
-    frame, new_columns = readers.read_inputs(spark, [item], "jhu_daily")
+    frame, new_columns = readers.read_inputs(spark, [_jhu_csv(path, header)], "jhu_daily")
     rows = {r.province: r for r in frame.collect()}
 
     assert new_columns == []
@@ -51,7 +49,7 @@ def test_too_many_fields_are_malformed_with_the_line_kept_and_short_lines_are_no
 
 def test_csv_field_count_ignores_commas_inside_quotes(spark) -> None:
     lines = spark.createDataFrame([(line,) for line in LINES], "line string")
-    counts = [r[0] for r in lines.select(readers.csv_field_count(lines["line"])).collect()]
+    counts = [r[0] for r in lines.select(readers.csv_field_count("line")).collect()]
     assert counts == [6, 6, 4, 7, 6]
 
 
@@ -107,3 +105,20 @@ def test_rows_of_every_format_in_one_run_keep_their_file(spark, tmp_path: Path) 
         ("c+d.jsonl", 2, "Italy"),
         ("e%f.parquet", 3, "Spain"),
     }
+
+
+def test_headers_and_values_spark_sql_would_read_as_syntax_arrive_as_written(spark, tmp_path: Path) -> None:
+    """The read's expressions are SQL text: quotes, backslashes and ${...} in a header or a value stay text."""
+    covid_transform.configure_session(spark)
+    header = ("Province/State", "Country/Region", "Last Update", "Confirmed", "it's ${note}", "back\\slash`")
+    line = '"${province}",\'Quoted\',1/22/2020 17:00,3,"${value}, it\'s",\\'
+    path = tmp_path / "${x} 01-22-2020.csv"
+    path.write_text(",".join(header) + "\n" + ",".join(header) + "\n" + line + "\n", encoding="utf-8")
+    frame, new_columns = readers.read_inputs(spark, [_jhu_csv(path, header)], "jhu_daily")
+    rows = frame.collect()
+
+    assert new_columns == sorted(header[4:])
+    assert len(rows) == 1  # the header, repeated, is dropped by value like any header line
+    row = rows[0]
+    assert (row.province, row.country, row.confirmed, row.source_file) == ("${province}", "'Quoted'", "3", path.name)
+    assert row.extra_fields == {"it's ${note}": "${value}, it's", "back\\slash`": "\\"}
