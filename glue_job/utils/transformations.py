@@ -291,16 +291,22 @@ def prepare_lookup(uid_lookup: DataFrame) -> tuple[DataFrame, DataFrame]:
     def clean(name: str) -> str:
         return clean_text_sql(sql.ident(name))
 
-    exact = uid_lookup.selectExpr(
-        _as(clean("Country_Region"), "lk_country"),
-        _as(f"coalesce({clean('Province_State')}, '')", "lk_province"),
-        _as(f"coalesce({clean('Admin2')}, '')", "lk_admin2"),
-        _as(clean("iso3"), "lk_iso3"),
-        _as(f"regexp_extract({clean('FIPS')}, '^([0-9]+)', 1)", "lk_fips"),
-        _as(integral_sql(as_double_sql(clean("Population"))), "lk_population"),
-        _as(as_double_sql(clean("Lat")), "lk_latitude"),
-        _as(as_double_sql(clean("Long_")), "lk_longitude"),
-    ).dropDuplicates(["lk_country", "lk_province", "lk_admin2"])
+    # One partition: the table is small, and on one partition the de-duplications need no shuffle (two stages fewer
+    # per run, each started on every run).
+    exact = (
+        uid_lookup.coalesce(1)
+        .selectExpr(
+            _as(clean("Country_Region"), "lk_country"),
+            _as(f"coalesce({clean('Province_State')}, '')", "lk_province"),
+            _as(f"coalesce({clean('Admin2')}, '')", "lk_admin2"),
+            _as(clean("iso3"), "lk_iso3"),
+            _as(f"regexp_extract({clean('FIPS')}, '^([0-9]+)', 1)", "lk_fips"),
+            _as(integral_sql(as_double_sql(clean("Population"))), "lk_population"),
+            _as(as_double_sql(clean("Lat")), "lk_latitude"),
+            _as(as_double_sql(clean("Long_")), "lk_longitude"),
+        )
+        .dropDuplicates(["lk_country", "lk_province", "lk_admin2"])
+    )
     country_level = (
         exact.where("lk_province = '' AND lk_admin2 = ''")
         .selectExpr("lk_country AS lc_country", "lk_iso3 AS lc_iso3")
