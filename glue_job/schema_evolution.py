@@ -4,7 +4,9 @@ JHU CSSE changed its daily-report header five times (and OWID its wide CSV
 once). Every known header name maps to one canonical field here; a header we
 do not know is kept, not dropped: its values travel in `extra_fields` and the
 name is reported as a new column. Everything in this module is pure: header
-lists in, DataFrames in and out, no I/O.
+lists in, mappings and schemas out, no I/O (readers.to_canonical applies a mapping
+to a DataFrame). It imports nothing of the job's: the CLI loads it from its file
+as the output's schema contract (covid_pipeline/catalog_schema.py).
 """
 
 from __future__ import annotations
@@ -12,9 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from pyspark.sql import DataFrame
 from pyspark.sql import types as T
-from utils import sql_text as sql
 
 # Bump on any change of OUTPUT_SCHEMA; the catalog update and the warehouse loader read both.
 SCHEMA_VERSION = "1.0.0"
@@ -308,35 +308,3 @@ def read_column_names(raw_header: list[str] | tuple[str, ...]) -> list[str]:
 def raw_read_schema(raw_header: list[str] | tuple[str, ...]) -> T.StructType:
     """All-text schema in the file's column order, for a multi-file CSV read with the header skipped."""
     return T.StructType([T.StructField(name, T.StringType(), True) for name in read_column_names(raw_header)])
-
-
-def to_canonical(df: DataFrame, mapping: HeaderMapping, column_names: list[str] | None = None) -> DataFrame:
-    """Rename a raw all-text frame (columns in header order) to RAW_FIELDS + extra_fields + schema_era.
-
-    `column_names` are the frame's actual column names when they differ from raw_read_schema's
-    (JSON and Parquet reads keep the original names).
-    """
-    names = column_names or [safe_column_name(name, i) for i, name in enumerate(mapping.header)]
-    if len(names) != len(mapping.header):
-        raise ValueError(f"{len(names)} column names for a {len(mapping.header)}-column header")
-    # SQL text: one round trip to the JVM for the whole select (see utils.sql_text).
-    by_field = {
-        field: f"CAST({sql.ident(names[i])} AS STRING)"
-        for i, field in enumerate(mapping.field_for_position)
-        if field is not None
-    }
-    columns = [f"{by_field.get(field, 'CAST(NULL AS STRING)')} AS {sql.ident(field)}" for field in RAW_FIELDS]
-    extra_pairs = [
-        f"{sql.literal(name)}, CAST({sql.ident(names[i])} AS STRING)"
-        for i, name in enumerate(mapping.header)
-        if mapping.field_for_position[i] is None and name in mapping.extra_names
-    ]
-    extra = (
-        f"map_filter(map({', '.join(extra_pairs)}), (k, v) -> v IS NOT NULL AND trim(v) != '')"
-        if extra_pairs
-        else "CAST(NULL AS MAP<STRING, STRING>)"
-    )
-    passthrough = [sql.ident(c) for c in df.columns if c.startswith("_")]
-    return df.selectExpr(
-        *columns, f"{extra} AS extra_fields", f"{sql.literal(mapping.era)} AS schema_era", *passthrough
-    )

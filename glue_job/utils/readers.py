@@ -76,6 +76,42 @@ def _is_header_line(columns: list[str], raw_header: tuple[str, ...]) -> str:
     return f"coalesce({sql.all_of([first, *rest])}, FALSE)"
 
 
+def to_canonical(
+    df: DataFrame, mapping: schema_evolution.HeaderMapping, column_names: list[str] | None = None
+) -> DataFrame:
+    """Rename a raw all-text frame (columns in header order) to RAW_FIELDS + extra_fields + schema_era.
+
+    `column_names` are the frame's actual column names when they differ from raw_read_schema's
+    (JSON and Parquet reads keep the original names).
+    """
+    names = column_names or [schema_evolution.safe_column_name(name, i) for i, name in enumerate(mapping.header)]
+    if len(names) != len(mapping.header):
+        raise ValueError(f"{len(names)} column names for a {len(mapping.header)}-column header")
+    # SQL text: one round trip to the JVM for the whole select (see utils.sql_text).
+    by_field = {
+        field: f"CAST({sql.ident(names[i])} AS STRING)"
+        for i, field in enumerate(mapping.field_for_position)
+        if field is not None
+    }
+    columns = [
+        f"{by_field.get(field, 'CAST(NULL AS STRING)')} AS {sql.ident(field)}" for field in schema_evolution.RAW_FIELDS
+    ]
+    extra_pairs = [
+        f"{sql.literal(name)}, CAST({sql.ident(names[i])} AS STRING)"
+        for i, name in enumerate(mapping.header)
+        if mapping.field_for_position[i] is None and name in mapping.extra_names
+    ]
+    extra = (
+        f"map_filter(map({', '.join(extra_pairs)}), (k, v) -> v IS NOT NULL AND trim(v) != '')"
+        if extra_pairs
+        else "CAST(NULL AS MAP<STRING, STRING>)"
+    )
+    passthrough = [sql.ident(c) for c in df.columns if c.startswith("_")]
+    return df.selectExpr(
+        *columns, f"{extra} AS extra_fields", f"{sql.literal(mapping.era)} AS schema_era", *passthrough
+    )
+
+
 def _finish(df: DataFrame) -> DataFrame:
     corrupt = sql.ident(CORRUPT) if CORRUPT in df.columns else f"CAST(NULL AS STRING) AS {sql.ident(CORRUPT)}"
     return df.selectExpr(*[corrupt if c == CORRUPT else sql.ident(c) for c in CANONICAL_COLUMNS])
@@ -122,7 +158,7 @@ def read_inputs(spark: SparkSession, files: list[InputFile], source: str) -> tup
             f"input_file_name() AS {PATH_KEY}",
         )
         column_names = schema_evolution.read_column_names(raw_header)
-        frames.append(_finish(schema_evolution.to_canonical(raw, mapping, column_names=column_names)))
+        frames.append(_finish(to_canonical(raw, mapping, column_names=column_names)))
     for fmt, group in others.items():
         paths = [storage.literal_spark_path(f.uri) for f in group]
         if fmt == "json":
@@ -135,7 +171,7 @@ def read_inputs(spark: SparkSession, files: list[InputFile], source: str) -> tup
         mapping = schema_evolution.map_header(data_columns, source)
         new_columns.update(mapping.new_columns)
         raw = raw.selectExpr("*", f"input_file_name() AS {PATH_KEY}")
-        frames.append(_finish(schema_evolution.to_canonical(raw, mapping, column_names=data_columns)))
+        frames.append(_finish(to_canonical(raw, mapping, column_names=data_columns)))
     combined = frames[0]
     for frame in frames[1:]:
         combined = combined.unionByName(frame)

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -61,6 +65,17 @@ def test_schema_merge_is_additive():
     assert merged == [("country", "string"), ("confirmed", "bigint"), ("iso3", "string")]
     assert added == ["iso3"]
     assert conflicts == ["column confirmed is bigint in the catalog but int in the contract"]
+
+
+def test_the_schema_contract_loads_from_its_file_alone() -> None:
+    """The CLI loads glue_job/schema_evolution.py by path, without the job's folder on sys.path: it must import
+    nothing of the job's (a fresh interpreter, as `covid-pipeline schema` runs it)."""
+    repo = Path(__file__).resolve().parents[2]
+    code = "from covid_pipeline.catalog_schema import contract_columns; print(dict(contract_columns()[1]))"
+    env = {**os.environ, "PYTHONPATH": str(repo / "src")}
+    done = subprocess.run([sys.executable, "-c", code], cwd=repo, env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "{'year': 'int', 'month': 'int'}"
 
 
 def test_sns_envelope_with_alarm_message():
