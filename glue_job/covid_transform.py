@@ -441,7 +441,7 @@ def run_job(spark: SparkSession, options: JobOptions) -> dict[str, Any]:
             affected_keys = sorted(affected)
             if classified is not None:
                 in_scope = _in_scope(affected_keys, changed_good)
-                scoped = classified.selectExpr("*", f"{in_scope} AS in_scope")
+                scoped = classified.selectExpr("*", sql.alias(in_scope, "in_scope"))
                 # Without re-read context every row read is in scope: the file summary already has the counts.
                 counts = _scope_counts(scoped) if context_paths else _counts_from_summary(summary)
                 manifest["rows_in"] = counts["rows_in"] + carried_counts["rows_in"]
@@ -758,7 +758,7 @@ def _split_published(published: DataFrame, plan: incremental.CarryForward) -> tu
     is_recomputed = _on_days(plan.recomputed_days)
     read = f"{scope} = FALSE OR ({scope} AND {_on_days(lag_sources)})"
     to_transform = published.where(read).selectExpr(
-        *[sql.ident(c) for c in TYPED_COLUMNS], "0 AS file_rank", f"{scope} AND {is_recomputed} AS in_scope"
+        *[sql.ident(c) for c in TYPED_COLUMNS], "0 AS file_rank", sql.alias(f"{scope} AND {is_recomputed}", "in_scope")
     )
     settled = published.where(f"{scope} AND NOT {is_recomputed}").selectExpr(
         *[sql.ident(c) for c in OUTPUT_COLUMNS], "CAST(0 AS BIGINT) AS duplicates"
@@ -777,8 +777,13 @@ def _in_months(month_key: str, partitions: Iterable[incremental.Partition]) -> s
     return sql.is_in(month_key, sorted(year * 100 + month for year, month in partitions))
 
 
-# year * 100 + month from the partition columns: a filter on them skips whole folders.
-_PARTITION_MONTH = "(year * 100 + month)"
+def _month_key(year: str, month: str) -> str:
+    """year * 100 + month, as SQL: one comparable int per partition."""
+    return f"({year} * 100 + {month})"
+
+
+# From the partition columns: a filter on them skips whole folders.
+_PARTITION_MONTH = _month_key("year", "month")
 
 
 def _written_partitions(manifest: dict[str, Any]) -> list[incremental.Partition]:
@@ -787,7 +792,7 @@ def _written_partitions(manifest: dict[str, Any]) -> list[incremental.Partition]
 
 def _in_scope(affected: list[incremental.Partition], changed_files: set[str]) -> str:
     """A row counts in this run when its month is rewritten, or (no date) when its file is new."""
-    month_key = _in_months("(year(report_date) * 100 + month(report_date))", affected)
+    month_key = _in_months(_month_key("year(report_date)", "month(report_date)"), affected)
     dateless_new = f"report_date IS NULL AND {sql.is_in('source_file', sorted(changed_files))}"
     return f"coalesce({month_key}, FALSE) OR ({dateless_new})"
 

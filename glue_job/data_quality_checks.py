@@ -304,8 +304,8 @@ def aggregate(
     sums = sums or {}
     if gate.key:
         df = with_key_rows(df, gate.key, clustered_by)
-    aggregates = [sql.column(f"{metric.rows} AS {gate.column(mid)}") for mid, metric in gate.metrics.items()]
-    aggregates += [sql.column(f"sum({value}) AS {sql.ident(name)}") for name, value in sums.items()]
+    aggregates = [sql.column(sql.alias(metric.rows, gate.column(mid))) for mid, metric in gate.metrics.items()]
+    aggregates += [sql.column(sql.alias(f"sum({value})", name)) for name, value in sums.items()]
     return [row.asDict() for row in df.groupBy(*by).agg(*aggregates).collect()]
 
 
@@ -313,7 +313,8 @@ def with_key_rows(df: DataFrame, key: Sequence[str], clustered_by: Sequence[str]
     """df with KEY_ROWS: how many rows share each row's key (nulls in a key count as equal, as GE counts them)."""
     order = list(clustered_by)
     ordered = sorted(key, key=lambda c: order.index(c) if c in order else len(order))  # stable: the rest keep theirs
-    return df.selectExpr("*", f"count(1) OVER (PARTITION BY {', '.join(sql.ident(c) for c in ordered)}) AS {KEY_ROWS}")
+    window = f"PARTITION BY {', '.join(sql.ident(c) for c in ordered)}"
+    return df.selectExpr("*", sql.alias(f"count(1) OVER ({window})", KEY_ROWS))
 
 
 def evaluate(gate: MetricPass, metrics: dict[Any, Any]) -> DataQualityReport:

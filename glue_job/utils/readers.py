@@ -93,9 +93,7 @@ def to_canonical(
         for i, field in enumerate(mapping.field_for_position)
         if field is not None
     }
-    columns = [
-        f"{by_field.get(field, 'CAST(NULL AS STRING)')} AS {sql.ident(field)}" for field in schema_evolution.RAW_FIELDS
-    ]
+    columns = [sql.alias(by_field.get(field, "CAST(NULL AS STRING)"), field) for field in schema_evolution.RAW_FIELDS]
     extra_pairs = [
         f"{sql.literal(name)}, CAST({sql.ident(names[i])} AS STRING)"
         for i, name in enumerate(mapping.header)
@@ -108,12 +106,12 @@ def to_canonical(
     )
     passthrough = [sql.ident(c) for c in df.columns if c.startswith("_")]
     return df.selectExpr(
-        *columns, f"{extra} AS extra_fields", f"{sql.literal(mapping.era)} AS schema_era", *passthrough
+        *columns, sql.alias(extra, "extra_fields"), sql.alias(sql.literal(mapping.era), "schema_era"), *passthrough
     )
 
 
 def _finish(df: DataFrame) -> DataFrame:
-    corrupt = sql.ident(CORRUPT) if CORRUPT in df.columns else f"CAST(NULL AS STRING) AS {sql.ident(CORRUPT)}"
+    corrupt = sql.ident(CORRUPT) if CORRUPT in df.columns else sql.alias("CAST(NULL AS STRING)", CORRUPT)
     return df.selectExpr(*[corrupt if c == CORRUPT else sql.ident(c) for c in CANONICAL_COLUMNS])
 
 

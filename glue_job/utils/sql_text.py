@@ -54,6 +54,11 @@ def literal(value: str | int | float | bool | date | None) -> str:
     raise TypeError(f"no SQL literal for {type(value).__name__}")
 
 
+def alias(expression: str, name: str) -> str:
+    """`expression AS name`, the name back-quoted."""
+    return f"{expression} AS {ident(name)}"
+
+
 def is_in(expression: str, values: Iterable[str | int | date]) -> str:
     """`expression IN (values)`; false for no values (an empty IN list does not parse)."""
     listed = [literal(v) for v in values]

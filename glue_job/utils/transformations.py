@@ -140,10 +140,6 @@ def parse_count(name: str) -> Column:
     return sql.column(integral_sql(as_double_sql(clean_text_sql(sql.ident(name)))))
 
 
-def parse_double(name: str) -> Column:
-    return sql.column(as_double_sql(clean_text_sql(sql.ident(name))))
-
-
 def parse_last_update(name: str) -> Column:
     return sql.column(parse_last_update_sql(sql.ident(name)))
 
@@ -171,10 +167,6 @@ def _p(name: str) -> str:
     return sql.ident(PARSED_PREFIX + name)
 
 
-def _as(expression: str, name: str) -> str:
-    return f"{expression} AS {sql.ident(name)}"
-
-
 def classify_rows(df: DataFrame) -> DataFrame:
     """Parse every raw field once (p_* columns), then add report_date and quarantine_reason (null = good row).
 
@@ -188,22 +180,22 @@ def classify_rows(df: DataFrame) -> DataFrame:
     bad_encoding = sql.any_of(f"contains({i(c)}, {sql.literal(chr(0xFFFD))})" for c in raw_text)
     parsed = df.selectExpr(
         "*",
-        _as(parse_report_date_sql(i("row_date"), i("file_date")), "report_date"),
-        _as(canonical_country_sql(i("country")), PARSED_PREFIX + "country"),
-        *[_as(clean_text_sql(i(c)), PARSED_PREFIX + c) for c in _TEXT_FIELDS],
-        _as(clean_text_sql(i("fips")), PARSED_PREFIX + "fips_text"),
-        *[_as(clean_text_sql(i(c)), PARSED_PREFIX + c + "_text") for c in _NUMERIC_FIELDS],
-        _as(clean_text_sql(i("last_update")), PARSED_PREFIX + "last_update_text"),
-        _as(f"coalesce({bad_encoding}, FALSE)", PARSED_PREFIX + "bad_encoding"),
-        _as(corrupt, PARSED_PREFIX + "corrupt"),
+        sql.alias(parse_report_date_sql(i("row_date"), i("file_date")), "report_date"),
+        sql.alias(canonical_country_sql(i("country")), PARSED_PREFIX + "country"),
+        *[sql.alias(clean_text_sql(i(c)), PARSED_PREFIX + c) for c in _TEXT_FIELDS],
+        sql.alias(clean_text_sql(i("fips")), PARSED_PREFIX + "fips_text"),
+        *[sql.alias(clean_text_sql(i(c)), PARSED_PREFIX + c + "_text") for c in _NUMERIC_FIELDS],
+        sql.alias(clean_text_sql(i("last_update")), PARSED_PREFIX + "last_update_text"),
+        sql.alias(f"coalesce({bad_encoding}, FALSE)", PARSED_PREFIX + "bad_encoding"),
+        sql.alias(corrupt, PARSED_PREFIX + "corrupt"),
     )
     parsed = parsed.selectExpr(
         "*",
-        *[_as(as_double_sql(_p(c + "_text")), PARSED_PREFIX + c + "_double") for c in _NUMERIC_FIELDS],
-        _as(parse_last_update_sql(_p("last_update_text")), PARSED_PREFIX + "last_update"),
+        *[sql.alias(as_double_sql(_p(c + "_text")), PARSED_PREFIX + c + "_double") for c in _NUMERIC_FIELDS],
+        sql.alias(parse_last_update_sql(_p("last_update_text")), PARSED_PREFIX + "last_update"),
     )
     parsed = parsed.selectExpr(
-        "*", *[_as(integral_sql(_p(c + "_double")), PARSED_PREFIX + c) for c in _INTEGRAL_FIELDS]
+        "*", *[sql.alias(integral_sql(_p(c + "_double")), PARSED_PREFIX + c) for c in _INTEGRAL_FIELDS]
     )
     unparseable = sql.any_of(f"{_p(c + '_text')} IS NOT NULL AND {_p(c + '_double')} IS NULL" for c in _NUMERIC_FIELDS)
     non_integer = sql.any_of(f"{_p(c + '_double')} IS NOT NULL AND {_p(c)} IS NULL" for c in _INTEGRAL_FIELDS)
@@ -228,7 +220,7 @@ def classify_rows(df: DataFrame) -> DataFrame:
         *[i(c) for c in df.columns],
         "report_date",
         *[_p(c) for c in _KEPT_PARSED],
-        _as(reason, "quarantine_reason"),
+        sql.alias(reason, "quarantine_reason"),
     )
 
 
@@ -244,11 +236,11 @@ def type_rows(df: DataFrame) -> DataFrame:
     fips = f"coalesce(regexp_extract({fips_text}, {digits}, 1), {fips_text})"
     return df.selectExpr(
         "report_date",
-        *[_as(_p(c), c) for c in ("country", "iso3", "province", "admin2")],
-        _as(f"CASE WHEN {fips} != '' THEN {fips} END", "fips"),
-        _as(_p("latitude_double"), "latitude"),
-        _as(_p("longitude_double"), "longitude"),
-        *[_as(_p(c), c) for c in ("population", *COUNT_FIELDS, "last_update")],
+        *[sql.alias(_p(c), c) for c in ("country", "iso3", "province", "admin2")],
+        sql.alias(f"CASE WHEN {fips} != '' THEN {fips} END", "fips"),
+        sql.alias(_p("latitude_double"), "latitude"),
+        sql.alias(_p("longitude_double"), "longitude"),
+        *[sql.alias(_p(c), c) for c in ("population", *COUNT_FIELDS, "last_update")],
         "source_file",
         "schema_era",
         "CASE WHEN size(extra_fields) > 0 THEN extra_fields END AS extra_fields",
@@ -296,14 +288,14 @@ def prepare_lookup(uid_lookup: DataFrame) -> tuple[DataFrame, DataFrame]:
     exact = (
         uid_lookup.coalesce(1)
         .selectExpr(
-            _as(clean("Country_Region"), "lk_country"),
-            _as(f"coalesce({clean('Province_State')}, '')", "lk_province"),
-            _as(f"coalesce({clean('Admin2')}, '')", "lk_admin2"),
-            _as(clean("iso3"), "lk_iso3"),
-            _as(f"regexp_extract({clean('FIPS')}, '^([0-9]+)', 1)", "lk_fips"),
-            _as(integral_sql(as_double_sql(clean("Population"))), "lk_population"),
-            _as(as_double_sql(clean("Lat")), "lk_latitude"),
-            _as(as_double_sql(clean("Long_")), "lk_longitude"),
+            sql.alias(clean("Country_Region"), "lk_country"),
+            sql.alias(f"coalesce({clean('Province_State')}, '')", "lk_province"),
+            sql.alias(f"coalesce({clean('Admin2')}, '')", "lk_admin2"),
+            sql.alias(clean("iso3"), "lk_iso3"),
+            sql.alias(f"regexp_extract({clean('FIPS')}, '^([0-9]+)', 1)", "lk_fips"),
+            sql.alias(integral_sql(as_double_sql(clean("Population"))), "lk_population"),
+            sql.alias(as_double_sql(clean("Lat")), "lk_latitude"),
+            sql.alias(as_double_sql(clean("Long_")), "lk_longitude"),
         )
         .dropDuplicates(["lk_country", "lk_province", "lk_admin2"])
     )
@@ -331,7 +323,8 @@ def enrich(df: DataFrame, exact: DataFrame, country_level: DataFrame) -> DataFra
     joined = df.join(F.broadcast(exact), sql.column(on_location), "left").join(
         F.broadcast(country_level), sql.column("country = lc_country"), "left"
     )
-    return joined.selectExpr(*[_as(_LOOKUP_FILLED[c], c) if c in _LOOKUP_FILLED else sql.ident(c) for c in df.columns])
+    filled = [sql.alias(_LOOKUP_FILLED[c], c) if c in _LOOKUP_FILLED else sql.ident(c) for c in df.columns]
+    return joined.selectExpr(*filled)
 
 
 def add_daily_deltas(df: DataFrame) -> DataFrame:
