@@ -149,11 +149,12 @@ def read_inputs(spark: SparkSession, files: list[InputFile], source: str) -> tup
             .csv([storage.literal_spark_path(f.uri) for f in group])
         )
         data_columns = raw.columns[: len(raw_header)]
-        too_many = f"{CORRUPT} IS NOT NULL AND {csv_field_count_sql(CORRUPT)} > {len(raw_header)}"
+        corrupt = sql.ident(CORRUPT)
+        too_many = f"{corrupt} IS NOT NULL AND {csv_field_count_sql(corrupt)} > {len(raw_header)}"
         raw = raw.where(f"NOT {_is_header_line(data_columns, raw_header)}").selectExpr(
             *[sql.ident(c) for c in data_columns],
-            f"CASE WHEN {too_many} THEN {CORRUPT} END AS {CORRUPT}",
-            f"input_file_name() AS {PATH_KEY}",
+            sql.alias(f"CASE WHEN {too_many} THEN {corrupt} END", CORRUPT),
+            sql.alias("input_file_name()", PATH_KEY),
         )
         column_names = schema_evolution.read_column_names(raw_header)
         frames.append(_finish(to_canonical(raw, mapping, column_names=column_names)))
@@ -168,7 +169,7 @@ def read_inputs(spark: SparkSession, files: list[InputFile], source: str) -> tup
         data_columns = [c for c in raw.columns if c != CORRUPT]
         mapping = schema_evolution.map_header(data_columns, source)
         new_columns.update(mapping.new_columns)
-        raw = raw.selectExpr("*", f"input_file_name() AS {PATH_KEY}")
+        raw = raw.selectExpr("*", sql.alias("input_file_name()", PATH_KEY))
         frames.append(_finish(to_canonical(raw, mapping, column_names=data_columns)))
     combined = frames[0]
     for frame in frames[1:]:
