@@ -93,6 +93,8 @@ def test_full_run_reconciles_and_gives_exact_rows(spark, tmp_path: Path) -> None
     assert saved == json.loads((tmp_path / "state-out" / "latest.json").read_text())
     assert saved["rows_out"] == 24
 
+    for partition in (tmp_path / "out").glob("year=*/month=*"):
+        assert len(list(partition.glob("*.parquet"))) == 1, partition  # one file per partition
     df = spark.read.parquet(str(tmp_path / "out"))
     assert df.columns == [*job.tx.OUTPUT_COLUMNS[:-2], "year", "month"]
     rows = {(r.report_date, r.country, r.province, r.admin2): r for r in df.collect()}

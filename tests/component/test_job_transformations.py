@@ -6,6 +6,7 @@ from datetime import date, datetime
 
 import pytest
 import schema_evolution as se
+from pyspark.sql import functions as F
 from pyspark.sql import types as T
 from utils import transformations as tx
 
@@ -236,3 +237,34 @@ def test_clean_text_trims_every_blank_and_turns_empty_into_null(spark) -> None:
     df = spark.createDataFrame(values, "value string")
     cleaned = [row[0] for row in df.select(tx.clean_text("value")).collect()]
     assert cleaned == ["Korea, South", "New York", "Bahamas", None, None, None, "a  b"]
+
+
+def _tasks_of_months(spark, rows: dict[tuple[int, int], int], tasks: int) -> list[list[tuple[int, int]]]:
+    df = spark.createDataFrame([month for month, n in rows.items() for _ in range(n)], "year int, month int")
+    spread = df.repartition(tasks, F.expr(tx.month_task_sql(rows, tasks)))
+    placed = spread.selectExpr("spark_partition_id() AS task", "year", "month").distinct().collect()
+    return [sorted((r.year, r.month) for r in placed if r.task == task) for task in range(tasks)]
+
+
+def test_month_tasks_spread_the_months_by_rows_the_heaviest_task_first(spark) -> None:
+    rows = {(2020, 1): 10, (2020, 2): 40, (2020, 3): 30, (2020, 4): 20, (2020, 5): 25, (2020, 6): 5}
+    # Largest first, each to the least loaded task: 40 | 30 | 25, then 20 -> 45, 10 -> 40, 5 -> 45.
+    assert _tasks_of_months(spark, rows, 3) == [
+        [(2020, 2), (2020, 6)],
+        [(2020, 4), (2020, 5)],
+        [(2020, 1), (2020, 3)],
+    ]
+    # As many tasks as months: one month each, the largest first.
+    assert _tasks_of_months(spark, rows, 6) == [[m] for m in sorted(rows, key=lambda m: -rows[m])]
+
+
+def test_month_tasks_send_months_not_listed_to_the_last_task(spark) -> None:
+    df = spark.createDataFrame([(2021, 1), (2021, 2), (2019, 12)], "year int, month int")
+    spread = df.repartition(2, F.expr(tx.month_task_sql({(2021, 1): 5, (2021, 2): 3}, 2)))
+    tasks = dict(
+        ((r.year, r.month), r.task)
+        for r in spread.selectExpr("year", "month", "spark_partition_id() AS task").collect()
+    )
+    assert tasks == {(2021, 1): 0, (2021, 2): 1, (2019, 12): 1}
+    alone = df.repartition(1, F.expr(tx.month_task_sql({}, 1)))
+    assert alone.rdd.getNumPartitions() == 1 and alone.count() == 3
