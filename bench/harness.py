@@ -73,9 +73,8 @@ class Result:
 
 
 def _tree_rss_bytes(root_pid: int) -> int:
-    """Sum of VmRSS over root_pid and all its descendants (the Python driver plus its JVM)."""
-    parents: dict[int, int] = {}
-    rss: dict[int, int] = {}
+    """Resident memory of root_pid and all its descendants (the Python driver plus its JVM), from /proc."""
+    processes: dict[int, tuple[int, tuple[int, ...]]] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -83,18 +82,35 @@ def _tree_rss_bytes(root_pid: int) -> int:
             with open(f"/proc/{entry}/stat") as handle:
                 fields = handle.read().rsplit(")", 1)[1].split()
             with open(f"/proc/{entry}/statm") as handle:
-                resident_pages = int(handle.read().split()[1])
+                statm = tuple(int(value) for value in handle.read().split())
         except (OSError, IndexError, ValueError):
             continue
-        parents[int(entry)] = int(fields[1])
-        rss[int(entry)] = resident_pages * os.sysconf("SC_PAGE_SIZE")
+        processes[int(entry)] = (int(fields[1]), statm)
+    return tree_resident_pages(processes, root_pid) * os.sysconf("SC_PAGE_SIZE")
+
+
+def tree_resident_pages(processes: dict[int, tuple[int, tuple[int, ...]]], root_pid: int) -> int:
+    """Sum of resident pages (statm's second field) over root_pid's tree; `processes`: pid -> (parent, statm).
+
+    A child whose statm equals its parent's field for field shares its parent's memory and is counted once: a
+    JVM runs commands (Hadoop's local file system runs `chmod` without its native library) through posix_spawn,
+    whose child lives in the parent's address space until it execs and meanwhile reports the parent's whole
+    resident size."""
     tree, frontier = {root_pid}, [root_pid]
     while frontier:
         parent = frontier.pop()
-        children = [pid for pid, ppid in parents.items() if ppid == parent and pid not in tree]
+        children = [pid for pid, (ppid, _) in processes.items() if ppid == parent and pid not in tree]
         tree.update(children)
         frontier.extend(children)
-    return sum(rss.get(pid, 0) for pid in tree)
+    total = 0
+    for pid in tree:
+        if pid not in processes:
+            continue
+        parent, statm = processes[pid]
+        if pid != root_pid and parent in processes and processes[parent][1] == statm:
+            continue
+        total += statm[1]
+    return total
 
 
 def failure_tail(output: str, limit: int = 3000) -> str:

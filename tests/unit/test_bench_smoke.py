@@ -81,3 +81,18 @@ def test_a_failed_command_reports_its_error_above_spark_s_shutdown_noise(tmp_pat
     assert tail.splitlines() == ["Traceback (most recent call last):", "ValueError: the real reason"]
     assert str(log) in str(failure.value)
     assert log.read_text().count("BlockManager") == 5000  # the full output is kept
+
+
+def test_tree_resident_pages_count_a_child_sharing_its_parents_memory_once() -> None:
+    java = (7, 0, 0, 0, 0, 0, 0)
+    processes = {
+        1: (0, (10, 5, 1, 1, 0, 3, 0)),  # the harness: not in the tree
+        100: (1, (50, 20, 2, 1, 0, 10, 0)),  # the driver
+        101: (100, (900, 700, 5, 1, 0, 600, 0)),  # its JVM
+        102: (101, (900, 700, 5, 1, 0, 600, 0)),  # the JVM's spawned child before its exec: the JVM's memory
+        103: (101, java),  # a command the JVM runs
+        104: (103, (7, 0, 0, 0, 0, 0, 0)),  # equal to its parent's, both empty: adds nothing either way
+    }
+    assert harness.tree_resident_pages(processes, 100) == 20 + 700
+    assert harness.tree_resident_pages(processes, 101) == 700
+    assert harness.tree_resident_pages(processes, 999) == 0
