@@ -508,7 +508,7 @@ def run_job(spark: SparkSession, options: JobOptions) -> dict[str, Any]:
                 if partition_rows:
                     # One file per partition rather than one per task and partition: committing to S3 copies every
                     # file (S3A renames), and readers open fewer, larger files.
-                    tasks = min(len(partition_rows), int(spark.conf.get("spark.sql.shuffle.partitions", "200")))
+                    tasks = min(len(partition_rows), int(spark.conf.get("spark.sql.shuffle.partitions")))
                     (
                         tx.to_output(output)
                         .repartition(tasks, sql.column(tx.month_task_sql(partition_rows, tasks)))
