@@ -122,3 +122,24 @@ def test_headers_and_values_spark_sql_would_read_as_syntax_arrive_as_written(spa
     row = rows[0]
     assert (row.province, row.country, row.confirmed, row.source_file) == ("${province}", "'Quoted'", "3", path.name)
     assert row.extra_fields == {"it's ${note}": "${value}, it's", "back\\slash`": "\\"}
+
+
+def test_the_layout_with_the_fewest_files_is_read_first(spark, tmp_path: Path) -> None:
+    """Rare layouts lead the union, so their rows meet the classification's code while the JVM still profiles it."""
+    wide = ("FIPS", "Admin2", "Province_State", "Country_Region", "Last_Update", "Confirmed", "Deaths")
+    old = tuple(HEADER.split(","))
+    files = []
+    for day in (23, 24, 25):
+        path = tmp_path / f"01-{day}-2020.csv"
+        path.write_text(",".join(wide) + "\n" + f"1001,Autauga,Alabama,US,2020-01-{day} 23:59:00,{day},0\n")
+        files.append(_jhu_csv(path, wide))
+    rare = tmp_path / "01-22-2020.csv"
+    rare.write_text(HEADER + "\n" + LINES[0] + "\n")
+    files.append(_jhu_csv(rare, old))
+
+    frame, _ = readers.read_inputs(spark, files, "jhu_daily")
+    rows = frame.collect()
+
+    assert len(rows) == 4
+    assert (rows[0].source_file, rows[0].schema_era) == ("01-22-2020.csv", "jhu_v1")
+    assert {r.schema_era for r in rows[1:]} == {"jhu_v3"}
