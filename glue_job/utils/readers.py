@@ -129,9 +129,9 @@ def read_inputs(spark: SparkSession, files: list[InputFile], source: str) -> tup
         else:
             others[item.file_format].append(item)
     # The layouts with the fewest files first. Their rows then reach the classification (one generated method
-    # over the union of all layouts) while the JVM is still profiling it. A rare layout met last (JHU's first
-    # reports, with US-style dates) took a path the compiled method had never run: HotSpot discarded it and
-    # compiled it again, 4 s of a fresh process's only C2 compiler thread.
+    # over the union of all layouts) while the JVM is still profiling it. Read last, JHU's small old layouts
+    # took date-parsing paths the compiled method had never run, late in the stage: HotSpot discarded it and
+    # compiled it again, 4 s of a fresh process's only C2 compiler thread (README, "Job speed").
     for raw_header, group in sorted(csv_groups.items(), key=lambda header_files: len(header_files[1])):
         mapping = group[0].mapping
         assert mapping is not None
