@@ -128,10 +128,10 @@ def read_inputs(spark: SparkSession, files: list[InputFile], source: str) -> tup
             csv_groups[item.raw_header].append(item)
         else:
             others[item.file_format].append(item)
-    # The layouts with the fewest files first. Their rows then reach the classification (one generated method
-    # over the union of all layouts) while the JVM is still profiling it. Read last, JHU's small old layouts
-    # took date-parsing paths the compiled method had never run, late in the stage: HotSpot discarded it and
-    # compiled it again, 4 s of a fresh process's only C2 compiler thread (README, "Job speed").
+    # The layouts with the fewest files first, so that their rarer formats meet the classification (one generated
+    # method over the union of all layouts) early in the stage. Read in file order, JHU's small old layouts came
+    # late and took a date-parsing path the compiled method had never run: HotSpot discarded it and compiled it
+    # again, 4 s of a fresh process's only C2 compiler thread, with most rows still to go (README, "Job speed").
     for raw_header, group in sorted(csv_groups.items(), key=lambda header_files: len(header_files[1])):
         mapping = group[0].mapping
         assert mapping is not None
