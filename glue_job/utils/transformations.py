@@ -10,7 +10,7 @@ No Python UDFs: every step is a Spark expression, written as SQL text (utils.sql
 from __future__ import annotations
 
 import heapq
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -87,19 +87,27 @@ _ALIASES_SQL = "map(" + ", ".join(sql.literal(x) for pair in COUNTRY_ALIASES.ite
 _US_TIMESTAMP_PATTERNS = ("M/d/yyyy H:mm", "M/d/yy H:mm", "M/d/yyyy H:mm:ss", "M/d/yy H:mm:ss")
 
 
+def _when_not_blank_sql(text: str, value: Callable[[str], str]) -> str:
+    """value(the text without its blanks), as SQL, when the text is not blank; else null.
+
+    The trim runs once per row: Spark computes a subexpression once only when it occurs at least twice where it is
+    always evaluated (here both sides of the AND). Written as `CASE WHEN trimmed != '' THEN trimmed END`, the trim
+    ran twice, copying the text four times: 14 fields of 1.7 million rows took 3.4 s on 2 cores against 2.3 s.
+    """
+    trimmed = f"btrim({text}, {_BLANKS_SQL})"
+    return f"CASE WHEN {trimmed} IS NOT NULL AND {trimmed} != '' THEN {value(trimmed)} END"
+
+
 def clean_text_sql(text: str) -> str:
     """Trim blanks (spaces, tabs, no-break spaces); empty becomes null.
 
-    TRIM(BOTH <set> FROM x) needs no regex: this runs for every text field of every row, and Spark inlines
-    it wherever a parsed column is used, so it has to stay cheap.
+    TRIM(BOTH <set> FROM x) needs no regex: this runs for every text field of every row, so it has to stay cheap.
     """
-    trimmed = f"btrim({text}, {_BLANKS_SQL})"
-    return f"CASE WHEN {trimmed} != '' THEN {trimmed} END"
+    return _when_not_blank_sql(text, lambda trimmed: trimmed)
 
 
 def canonical_country_sql(text: str) -> str:
-    name = clean_text_sql(text)
-    return f"coalesce({_ALIASES_SQL}[{name}], {name})"
+    return _when_not_blank_sql(text, lambda name: f"coalesce({_ALIASES_SQL}[{name}], {name})")
 
 
 def as_double_sql(text: str) -> str:
@@ -119,7 +127,11 @@ def parse_last_update_sql(text: str) -> str:
     US-style M/d/yyyy and M/d/yy (with or without seconds) need patterns; ISO forms parse by cast.
     A 4-digit-year pattern never accepts a 2-digit year and vice versa, so the first match is right.
     """
-    cleaned = clean_text_sql(text)
+    return _last_update_of_clean_sql(clean_text_sql(text))
+
+
+def _last_update_of_clean_sql(cleaned: str) -> str:
+    """parse_last_update_sql of text already cleaned (a column: cleaned text inlined here would be cleaned again)."""
     us_style = ", ".join(f"to_timestamp({cleaned}, {sql.literal(p)})" for p in _US_TIMESTAMP_PATTERNS)
     return f"CASE WHEN contains({cleaned}, '/') THEN coalesce({us_style}) ELSE CAST({cleaned} AS TIMESTAMP) END"
 
@@ -196,7 +208,7 @@ def classify_rows(df: DataFrame) -> DataFrame:
     parsed = parsed.selectExpr(
         "*",
         *[sql.alias(as_double_sql(_p(c + "_text")), PARSED_PREFIX + c + "_double") for c in _NUMERIC_FIELDS],
-        sql.alias(parse_last_update_sql(_p("last_update_text")), PARSED_PREFIX + "last_update"),
+        sql.alias(_last_update_of_clean_sql(_p("last_update_text")), PARSED_PREFIX + "last_update"),
     )
     parsed = parsed.selectExpr(
         "*", *[sql.alias(integral_sql(_p(c + "_double")), PARSED_PREFIX + c) for c in _INTEGRAL_FIELDS]

@@ -97,7 +97,15 @@ def test_every_last_update_format_parses_to_utc(spark) -> None:
 
 def test_counts_and_countries_are_cleaned(spark) -> None:
     df = spark.createDataFrame(
-        [("28.0", " Mainland China "), ("7", "South Korea"), ("", "Czech Republic"), ("1e3", "US"), (None, "UK")],
+        [
+            ("28.0", " Mainland China "),
+            ("7", "South Korea"),
+            ("", "Czech Republic"),
+            ("1e3", "US"),
+            (None, "UK"),
+            ("\t5 ", "\u00a0Italy\t"),
+            ("1", " \u00a0 "),
+        ],
         "c string, n string",
     )
     out = df.select(tx.parse_count("c").alias("c"), tx.canonical_country("n").alias("n")).collect()
@@ -107,7 +115,20 @@ def test_counts_and_countries_are_cleaned(spark) -> None:
         (None, "Czechia"),
         (1000, "US"),
         (None, "United Kingdom"),
+        (5, "Italy"),
+        (1, None),
     ]
+
+
+def test_text_is_trimmed_once_per_value(spark) -> None:
+    """The generated code trims each value once: written as CASE WHEN trimmed != '' THEN trimmed END, Spark trimmed
+    each twice (4 trims here), copying every text field of every row four times over."""
+    df = spark.createDataFrame([(" a ", " UK ")], "text string, country string")
+    cleaned = df.select(tx.clean_text("text").alias("text"), tx.canonical_country("country").alias("country"))
+    plan = cleaned._jdf.queryExecution().executedPlan()
+    code = spark._jvm.org.apache.spark.sql.execution.debug.package.codegenString(plan)
+    assert code.count(".trim(") == 2
+    assert [tuple(r) for r in cleaned.collect()] == [("a", "United Kingdom")]
 
 
 def test_type_rows_resolves_names_numbers_and_extras(spark) -> None:
