@@ -282,10 +282,13 @@ def mark_duplicates(df: DataFrame) -> DataFrame:
     content = f"xxhash64({', '.join([*hashed, 'map_keys(extra_fields)', 'map_values(extra_fields)'])})"
     order = [f"{c} DESC NULLS LAST" for c in ("file_rank", "last_update", *COUNT_FIELDS)] + [f"{content} DESC"]
     key = ", ".join(sql.ident(c) for c in (*LOCATION_KEY, "report_date"))
-    # The rank is materialised once: used twice as an expression, Spark would sort and rank twice.
+    # The rank is materialised once: used twice as an expression, Spark would sort and rank twice. The key's rows
+    # are counted over the same window (partition and order), so one window operator computes both.
+    window = f"PARTITION BY {key} ORDER BY {', '.join(order)}"
+    whole_key = "ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING"
     ranked = df.selectExpr(
-        "*", f"row_number() OVER (PARTITION BY {key} ORDER BY {', '.join(order)}) AS _rank"
-    ).selectExpr("*", f"count(1) OVER (PARTITION BY {key}) AS _key_rows")
+        "*", f"row_number() OVER ({window}) AS _rank", f"count(1) OVER ({window} {whole_key}) AS _key_rows"
+    )
     return ranked.selectExpr(
         *[sql.ident(c) for c in df.columns],
         "_rank > 1 AS is_duplicate",
