@@ -131,7 +131,7 @@ def read_inputs(spark: SparkSession, files: list[InputFile], source: str) -> tup
     # The layouts with the fewest files first, so that their rarer formats meet the classification (one generated
     # method over the union of all layouts) early in the stage. Read in file order, JHU's small old layouts came
     # late and took a date-parsing path the compiled method had never run: HotSpot discarded it and compiled it
-    # again, 4 s of a fresh process's only C2 compiler thread, with most rows still to go (README, "Job speed").
+    # again, 4 s of a fresh process's only C2 compiler thread, with most rows still to go (docs/job-speed.md).
     for raw_header, group in sorted(csv_groups.items(), key=lambda header_files: len(header_files[1])):
         mapping = group[0].mapping
         assert mapping is not None
