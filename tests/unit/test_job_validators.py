@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import random
 from datetime import date
 from pathlib import Path
 
@@ -68,6 +69,24 @@ def test_gzip_files_are_read_through_and_a_fake_gzip_is_caught() -> None:
     assert verdict("11-09-2020.csv.gz", plain).quarantine_reason == "not_gzip"
     truncated = gzip.compress(plain)[:-12]
     assert verdict("11-09-2020.csv.gz", truncated).quarantine_reason == "truncated_gzip"
+
+
+def test_a_gzip_head_is_sniffed_on_as_much_text_as_a_plain_head() -> None:
+    # A large file whose head is only part of it: its first HEAD_BYTES of text are sniffed, as for a plain file,
+    # not all the text its compressed head would decompress to. A NUL byte further on is for Spark's read to meet.
+    rows = (FIXTURES / "11-09-2020.csv").read_bytes().splitlines(keepends=True)
+    numbers = random.Random(7)
+    body = rows[0] + b"".join(b"%d,%d\n" % (numbers.getrandbits(64), i) for i in range(40_000))
+    packed = gzip.compress(body + b"\x00")
+    assert len(packed) > validators.HEAD_BYTES and len(body) > 4 * validators.HEAD_BYTES
+    head = packed[: validators.HEAD_BYTES]
+    data, problem = validators.decompress_head(head, gzipped=True, complete=False)
+    assert problem is None and data == body[: validators.HEAD_BYTES]
+    sniffed = validators.check_file("11-09-2020.csv.gz", head, len(packed), "jhu_daily")
+    assert sniffed.quarantine_reason is None and sniffed.raw_header == verdict("11-09-2020.csv").raw_header
+    # Near the start, a NUL byte is still seen.
+    binary = gzip.compress(rows[0] + b"\x00" + body)
+    assert verdict("11-09-2020.csv.gz", binary).quarantine_reason == "binary_content"
 
 
 def test_a_partial_head_does_not_count_as_header_only() -> None:
