@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
-from schema_evolution import OUTPUT_COLUMNS
+from schema_evolution import OUTPUT_COLUMNS, RAW_FIELDS
 
 from utils import spark_hash
 from utils import sql_text as sql
@@ -236,13 +236,25 @@ def classify_rows(df: DataFrame) -> DataFrame:
     reason = "CAST(NULL AS STRING)"
     for name, condition in reversed(checks):
         reason = f"CASE WHEN {condition} THEN {sql.literal(name)} ELSE {reason} END"
-    # Keep only what later steps read: the frame is cached, and every column costs memory.
-    return parsed.selectExpr(
+    # Keep only what later steps read: the frame is cached, and every column costs memory. A good row's file text
+    # is read no more (its parsed values are): it is kept for the quarantined rows only, as the quarantine writes
+    # it; for the others, a null costs the cache next to nothing.
+    classified = parsed.selectExpr(
         *[i(c) for c in df.columns],
         "report_date",
         *[_p(c) for c in _KEPT_PARSED],
         sql.alias(reason, "quarantine_reason"),
     )
+    return classified.selectExpr(
+        *[
+            sql.alias(f"CASE WHEN quarantine_reason IS NOT NULL THEN {i(c)} END", c) if c in _QUARANTINE_ONLY else i(c)
+            for c in classified.columns
+        ]
+    )
+
+
+# The file's text of a row (what a quarantined row keeps), read by nothing else once the row is classified.
+_QUARANTINE_ONLY = (*RAW_FIELDS, "_corrupt_record")
 
 
 def raw_columns(df: DataFrame) -> list[str]:

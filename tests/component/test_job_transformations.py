@@ -38,6 +38,24 @@ def utc(spark) -> None:
     spark.conf.set("spark.sql.legacy.timeParserPolicy", "CORRECTED")
 
 
+def test_a_classified_row_keeps_its_file_text_only_when_quarantined(spark) -> None:
+    rows = [
+        raw(country=" Afghanistan ", province="", confirmed="10", deaths="1", last_update="2020-11-10 05:40:07"),
+        raw(country="Afghanistan", confirmed="n/a", deaths="1", latitude="33.9"),
+        raw(country="Afghanistan", confirmed="1", _corrupt_record="a,b,c,d"),
+    ]
+    good, bad, malformed = tx.classify_rows(spark.createDataFrame(rows, RAW_SCHEMA)).collect()
+    # The good row's text is parsed and not kept; what the next steps read is.
+    assert all(good[f] is None for f in (*se.RAW_FIELDS, "_corrupt_record"))
+    kept = (good.p_country, good.p_province, good.p_confirmed, good.source_file, good.file_rank, good.schema_era)
+    assert kept == ("Afghanistan", None, 10, "11-09-2020.csv", 20201109, "jhu_v5")
+    assert good.quarantine_reason is None and good.p_last_update == datetime(2020, 11, 10, 5, 40, 7)
+    # A quarantined row keeps exactly what the file said.
+    assert bad.quarantine_reason == "unparseable_number"
+    assert (bad.country, bad.confirmed, bad.deaths, bad.latitude) == ("Afghanistan", "n/a", "1", "33.9")
+    assert (malformed.quarantine_reason, malformed._corrupt_record) == ("malformed_row", "a,b,c,d")
+
+
 def test_classify_rows_gives_the_first_reason_that_applies(spark) -> None:
     rows = [
         raw(country="Afghanistan", confirmed="10", deaths="1"),
