@@ -115,6 +115,21 @@ def _finish(df: DataFrame) -> DataFrame:
     return df.selectExpr(*[corrupt if c == CORRUPT else sql.ident(c) for c in CANONICAL_COLUMNS])
 
 
+def _file_table(spark: SparkSession, rows: list[tuple[str, str, date | None, int]]) -> DataFrame:
+    """(Spark's name of a file, relative path, name date, rank) rows as an inline table of SQL literals.
+
+    Spark holds it as local rows: broadcast with no Spark job. A DataFrame made from Python rows is an RDD that
+    Python workers unpickle; this was the job's only use of them, and starting them cost a fresh process about
+    a second."""
+    columns = f"CAST(col1 AS STRING) AS {PATH_KEY}, CAST(col2 AS STRING) AS source_file, " + (
+        "CAST(col3 AS DATE) AS file_date, CAST(col4 AS INT) AS file_rank"
+    )
+    if not rows:
+        return spark.sql(f"SELECT {columns} FROM VALUES (NULL, NULL, NULL, NULL) WHERE FALSE")
+    values = ", ".join("(" + ", ".join(sql.literal(value) for value in row) + ")" for row in rows)
+    return spark.sql(f"SELECT {columns} FROM VALUES {values}")
+
+
 def read_inputs(spark: SparkSession, files: list[InputFile], source: str) -> tuple[DataFrame, list[str]]:
     """The canonical raw frame of all files (+ source_file, file_date, file_rank) and the new columns seen."""
     if not files:
@@ -179,20 +194,13 @@ def read_inputs(spark: SparkSession, files: list[InputFile], source: str) -> tup
     for frame in frames[1:]:
         combined = combined.unionByName(frame)
     by_key = {storage.path_key(f.uri): f for f in files}
-    file_table = spark.createDataFrame(
+    file_table = _file_table(
+        spark,
         [
             (name, item.relative_path, item.file_date, item.file_rank)
             for name, key in _file_keys(combined).items()
             if (item := by_key.get(key)) is not None
         ],
-        T.StructType(
-            [
-                T.StructField(PATH_KEY, T.StringType(), False),
-                T.StructField("source_file", T.StringType(), False),
-                T.StructField("file_date", T.DateType(), True),
-                T.StructField("file_rank", T.IntegerType(), False),
-            ]
-        ),
     )
     joined = combined.join(F.broadcast(file_table), PATH_KEY, "left").drop(PATH_KEY)
     return joined, sorted(new_columns)

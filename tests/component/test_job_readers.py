@@ -53,7 +53,9 @@ def test_csv_field_count_ignores_commas_inside_quotes(spark) -> None:
     assert counts == [6, 6, 4, 7, 6]
 
 
-@pytest.mark.parametrize("name", ["01-22-2020 [1].csv", "a+b%20c 01-22-2020.csv", "défaut 01-22-2020.csv"])
+@pytest.mark.parametrize(
+    "name", ["01-22-2020 [1].csv", "a+b%20c 01-22-2020.csv", "défaut 01-22-2020.csv", "it's ${x} \\ 01-22-2020.csv"]
+)
 def test_each_row_keeps_its_file_whatever_the_file_is_called(spark, tmp_path: Path, name: str) -> None:
     """Rows learn their file from Spark's name for it, which is URL-encoded: a name with spaces, '+', '%',
     brackets or accents is still attributed, and a row with a blank first cell is not taken for the header."""
@@ -74,6 +76,24 @@ def test_each_row_keeps_its_file_whatever_the_file_is_called(spark, tmp_path: Pa
         (name, 1, None, "3"),
         ("01-23-2020.csv", 2, "Cruise Ship, Diamond Princess", "1"),
     }
+
+
+def test_the_file_table_is_local_rows_that_need_no_python_worker(spark, tmp_path: Path) -> None:
+    """Rows made into a DataFrame from Python are unpickled by Python workers, which a fresh process would start
+    for this table alone; as an inline table Spark holds it as local rows, dateless files included."""
+    header = tuple(HEADER.split(","))
+    dated, dateless = tmp_path / "01-22-2020.csv", tmp_path / "extra.csv"
+    for path in (dated, dateless):
+        path.write_text(HEADER + "\n" + LINES[0] + "\n", encoding="utf-8")
+    items = [
+        _jhu_csv(dated, header),
+        readers.InputFile(str(dateless), "extra.csv", "csv", _jhu_csv(dateless, header).mapping, header, None, 7),
+    ]
+    frame, _ = readers.read_inputs(spark, items, "jhu_daily")
+    plan = frame._jdf.queryExecution().executedPlan().toString()
+    assert "LocalTableScan" in plan and "ExistingRDD" not in plan
+    rows = {(r.source_file, r.file_date, r.file_rank) for r in frame.collect()}
+    assert rows == {("01-22-2020.csv", date(2020, 1, 22), 20200122), ("extra.csv", None, 7)}
 
 
 def test_a_decoded_path_key_matches_the_storage_key() -> None:
