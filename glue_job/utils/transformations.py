@@ -191,7 +191,8 @@ def _p(name: str) -> str:
 def classify_rows(df: DataFrame) -> DataFrame:
     """Parse every raw field once (p_* columns), then add report_date and quarantine_reason (null = good row).
 
-    The raw text columns stay as they are, so a quarantined row carries exactly what the file said.
+    A quarantined row keeps its raw text columns as they are, so it carries exactly what the file said; a good
+    row's are null once parsed.
     """
     i = sql.ident
     corrupt = "_corrupt_record IS NOT NULL" if "_corrupt_record" in df.columns else "FALSE"
