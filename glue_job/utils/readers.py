@@ -121,9 +121,8 @@ def _file_table(spark: SparkSession, rows: list[tuple[str, str, date | None, int
     Spark holds it as local rows: broadcast with no Spark job. A DataFrame made from Python rows is an RDD that
     Python workers unpickle; this was the job's only use of them, and starting them cost a fresh process about
     a second."""
-    columns = f"CAST(col1 AS STRING) AS {PATH_KEY}, CAST(col2 AS STRING) AS source_file, " + (
-        "CAST(col3 AS DATE) AS file_date, CAST(col4 AS INT) AS file_rank"
-    )
+    typed = ((PATH_KEY, "STRING"), ("source_file", "STRING"), ("file_date", "DATE"), ("file_rank", "INT"))
+    columns = ", ".join(sql.alias(f"CAST(col{n} AS {kind})", name) for n, (name, kind) in enumerate(typed, start=1))
     if not rows:
         return spark.sql(f"SELECT {columns} FROM VALUES (NULL, NULL, NULL, NULL) WHERE FALSE")
     values = ", ".join("(" + ", ".join(sql.literal(value) for value in row) + ")" for row in rows)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 from pathlib import Path
 
@@ -85,10 +86,7 @@ def test_the_file_table_is_local_rows_that_need_no_python_worker(spark, tmp_path
     dated, dateless = tmp_path / "01-22-2020.csv", tmp_path / "extra.csv"
     for path in (dated, dateless):
         path.write_text(HEADER + "\n" + LINES[0] + "\n", encoding="utf-8")
-    items = [
-        _jhu_csv(dated, header),
-        readers.InputFile(str(dateless), "extra.csv", "csv", _jhu_csv(dateless, header).mapping, header, None, 7),
-    ]
+    items = [_jhu_csv(dated, header), dataclasses.replace(_jhu_csv(dateless, header), file_date=None, file_rank=7)]
     frame, _ = readers.read_inputs(spark, items, "jhu_daily")
     plan = frame._jdf.queryExecution().executedPlan().toString()
     assert "LocalTableScan" in plan and "ExistingRDD" not in plan
