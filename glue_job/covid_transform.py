@@ -175,9 +175,8 @@ MAX_OPEN_PARTITION_WRITERS = 64
 
 
 def configure_session(spark: SparkSession) -> None:
-    """Job settings, not environment: UTC, dynamic partition overwrite, the strict (Spark 3) date parser, caching."""
+    """Job settings, not environment: UTC, the strict (Spark 3) date parser, caching."""
     spark.conf.set("spark.sql.session.timeZone", "UTC")
-    spark.conf.set("spark.sql.sources.partitionOverwriteMode", "dynamic")
     spark.conf.set("spark.sql.legacy.timeParserPolicy", "CORRECTED")
     spark.conf.set("spark.sql.parquet.compression.codec", "snappy")
     # The job hands its expressions to Spark as SQL text (utils.sql_text): names and values from the data must
@@ -379,6 +378,7 @@ def run_job(spark: SparkSession, options: JobOptions) -> dict[str, Any]:
     partition_rows: dict[incremental.Partition, int] = {}
     persisted: list[DataFrame] = []
     summary: list[dict[str, Any]] = []
+    staging: str | None = None  # this run's staging folder, once it writes one
     clock.lap("sniff_files", then="read_and_classify")
     try:
         try:
@@ -402,11 +402,19 @@ def run_job(spark: SparkSession, options: JobOptions) -> dict[str, Any]:
                         ranges[key] = (min(lo, row["report_date_min"]), max(hi, row["report_date_max"]))
 
             clock.lap("read_and_classify", then="plan_and_count")
+            # From here on the run reads the published output and writes its staging folder beside it: under the
+            # publish lease, whose holder removes any other staging folder it finds as a killed run's leftover. A
+            # run that lost the race stops here, having counted nothing.
+            publisher.claim()
+            for leftover in storage.staging_leftovers(options.output_path):
+                LOG.info("removing %s, left by an interrupted run", leftover)
+                storage.delete_prefix(leftover)
             # 4. Which partitions to rewrite, and where their unchanged rows come from: the published output
             # (carried forward) when that is safe, else their raw files, re-read.
             existing = incremental.existing_partitions(unchanged_entries)
             affected = incremental.affected_partitions(new_ranges, old_entries, existing)
             carried, settled, carried_counts = None, None, {"rows_in": 0, "rows_context": 0}
+            carried_rows: dict[incremental.Partition, int] = {}
             if good and unchanged_entries and not options.full_refresh:  # else there is nothing to carry
                 plan = incremental.plan_carry_forward(
                     new_ranges,
@@ -418,6 +426,7 @@ def run_job(spark: SparkSession, options: JobOptions) -> dict[str, Any]:
                 )
                 carried, settled, carried_counts, refusal = _carry_forward(spark, options.output_path, plan)
                 used = plan if carried is not None and isinstance(plan, incremental.CarryForward) else None
+                carried_rows = dict(used.partitions) if used else {}
                 manifest["carry_forward"] = {
                     "used": used is not None,
                     "reason": refusal,
@@ -458,9 +467,9 @@ def run_job(spark: SparkSession, options: JobOptions) -> dict[str, Any]:
 
                 clock.lap("plan_and_count", then="transform_and_count")
                 # 5. Transform: type, deduplicate, enrich, derive; only affected partitions are kept, with the
-                # carried rows whose values cannot change (settled) as published. The action that fills the
-                # output's cache also computes its counts per partition and every metric of the quality gate
-                # (one pass over the output, not one per metric).
+                # carried rows whose values cannot change (settled) as published. One Spark action computes it,
+                # writes it to this run's staging folder and, as it goes, its counts per partition and every metric
+                # of the quality gate (observed, not a pass of their own over a cached copy).
                 lookup_exact, lookup_country = tx.prepare_lookup(readers.read_lookup(spark, options.reference_path))
                 good_rows = tx.type_rows(scoped.where("quarantine_reason IS NULL"))
                 if carried is not None:
@@ -469,58 +478,37 @@ def run_job(spark: SparkSession, options: JobOptions) -> dict[str, Any]:
                 output = output.selectExpr(*[sql.ident(c) for c in (*OUTPUT_COLUMNS, "duplicates")])
                 if settled is not None:
                     output = output.unionByName(settled)
-                output = output.persist(StorageLevel.MEMORY_AND_DISK_DESER)
-                persisted.append(output)
                 expected_latest = max((v.name_date for v in good if v.name_date), default=None)
                 gate = data_quality_checks.metric_pass(
                     data_quality_checks.build_checks(
                         options.source, expected_latest if options.source == "jhu_daily" else None
                     )
                 )
-                summary_rows = data_quality_checks.aggregate(
-                    output,
-                    gate,
-                    by=PARTITION_COLUMNS,
-                    sums={"rows": "1", "duplicates": "duplicates"},
-                    clustered_by=(*tx.LOCATION_KEY, "report_date"),
-                )
-                partition_rows = {(r["year"], r["month"]): r["rows"] for r in summary_rows}
+                metrics: dict[str, Any] = {}
+                if affected_keys:
+                    staging = storage.join(options.output_path, f"{storage.STAGING_PREFIX}{run_id}")
+                    expected = _expected_rows(summary, carried_rows, affected_keys)
+                    metrics = _stage(output, gate, staging, expected)
+                partition_rows = {p: int(metrics[_rows_in(p)]) for p in affected_keys if metrics.get(_rows_in(p))}
                 manifest["rows_out"] = sum(partition_rows.values())
-                manifest["rows_duplicate"] = sum(int(r["duplicates"] or 0) for r in summary_rows)
+                manifest["rows_duplicate"] = int(metrics.get("duplicates") or 0)
                 _reconcile(manifest)
 
                 clock.lap("transform_and_count", then="data_quality")
                 # 6. Quality gate, before anything is published: Great Expectations' verdicts on those metrics.
-                report = data_quality_checks.evaluate(gate, gate.values(summary_rows))
+                report = data_quality_checks.evaluate(gate, gate.values([metrics] if metrics else []))
                 manifest["data_quality"] = report.as_dict()
                 if report.failed:
                     _finish(manifest, options, started, status="failed_data_quality", publish=False)
                     raise data_quality_checks.DataQualityError(report)
 
                 clock.lap("data_quality", then="publish")
-                # 7. Publish: dynamic partition overwrite touches only the partitions present in the frame.
-                # A run killed mid-write leaves its staging folder; one run at a time owns the output (it holds the
-                # publish lease), so any staging folder found now is a leftover.
-                publisher.claim()
-                for leftover in storage.staging_leftovers(options.output_path):
-                    LOG.info("removing %s, left by an interrupted run", leftover)
-                    storage.delete_prefix(leftover)
-                if partition_rows:
-                    # One file per partition rather than one per task and partition: committing to S3 copies every
-                    # file (S3A renames), and readers open fewer, larger files.
-                    tasks = min(len(partition_rows), int(spark.conf.get("spark.sql.shuffle.partitions")))
-                    (
-                        tx.to_output(output)
-                        .repartition(tasks, sql.column(tx.month_task_sql(partition_rows, tasks)))
-                        .write.mode("overwrite")
-                        .option("partitionOverwriteMode", "dynamic")
-                        .partitionBy("year", "month")
-                        .parquet(storage.spark_path(options.output_path))
-                    )
+                # 7. Publish: each written partition's folder replaces the published one (as Spark's dynamic
+                # partition overwrite does: the others are not touched).
+                if staging is not None:
+                    _publish_staged(staging, options.output_path, sorted(partition_rows))
                 manifest["partitions_written"] = [tx.partition_name(*p) for p in sorted(partition_rows)]
             emptied = sorted(set(affected) - set(_written_partitions(manifest)))
-            if emptied:
-                publisher.claim()
             for partition in emptied:
                 storage.delete_prefix(storage.join(options.output_path, tx.partition_name(*partition)))
             manifest["partitions_removed"] = [tx.partition_name(*p) for p in emptied]
@@ -543,6 +531,8 @@ def run_job(spark: SparkSession, options: JobOptions) -> dict[str, Any]:
             # Newest first: unpersisting a frame makes Spark compare every remaining cached plan with it.
             for frame in reversed(persisted):
                 frame.unpersist()
+            if staging is not None:  # moved into place, or not to be published: either way nothing is left to keep
+                storage.delete_prefix(staging)
 
         clock.lap("publish", then="ledger_and_catalog")
         # 8. Ledger: only after a successful publish, so a failed run is retried in full.
@@ -588,13 +578,13 @@ class _Publisher:
 
     Two runs of one source can start at once (a second S3 event, an operator's re-run). The ledger is the commit
     point and the output is written before it, so a check on the ledger alone would let a losing run overwrite
-    the winner's partitions with rows the ledger does not describe. So, before its first write to the output,
-    a run takes the source's publish lease (publish_lease.py: one holder at a time, a dead holder's lease taken
-    over) and checks that the ledger is still the version it read at its start. A run that finds it changed
-    raises ConcurrentRunError having written nothing to the output, the ledger or the catalog: nothing to roll
-    back, and retrying it starts from the winner's ledger. The ledger itself is written with If-Match on that
-    version (If-None-Match: * for a first run), so even a holder that lost its lease cannot record its work over
-    another's.
+    the winner's partitions with rows the ledger does not describe. So, before it reads the published output or
+    writes its staging folder beside it, a run takes the source's publish lease (publish_lease.py: one holder at
+    a time, a dead holder's lease taken over) and checks that the ledger is still the version it read at its
+    start. A run that finds it changed raises ConcurrentRunError having written nothing to the output, the ledger
+    or the catalog: nothing to roll back, and retrying it starts from the winner's ledger. The ledger itself is
+    written with If-Match on that version (If-None-Match: * for a first run), so even a holder that lost its
+    lease cannot record its work over another's.
     """
 
     def __init__(self, options: JobOptions, ledger_uri: str, ledger_version: str | None, run_id: str) -> None:
@@ -851,6 +841,64 @@ def _transform(
         tx.add_rates(tx.add_daily_deltas(tx.enrich(winners, lookup_exact, lookup_country)))
     )
     return derived.where(f"in_scope AND {_in_months(_PARTITION_MONTH, affected)}")
+
+
+def _expected_rows(
+    summary: list[dict[str, Any]], carried_rows: dict[incremental.Partition, int], affected: list[incremental.Partition]
+) -> dict[incremental.Partition, int]:
+    """Rows each affected partition is about to get, before de-duplication (this run's good rows of it and the
+    rows carried forward): what the write spreads the months over its tasks by."""
+    expected: Counter[incremental.Partition] = Counter(carried_rows)
+    for row in summary:
+        if row["quarantine_reason"] is None and row["year"] is not None:
+            expected[(row["year"], row["month"])] += row["rows"]
+    return {partition: expected[partition] for partition in affected}
+
+
+def _rows_in(partition: incremental.Partition) -> str:
+    """The name of the observed metric: the output's rows in the partition."""
+    return f"rows_{partition[0]}_{partition[1]}"
+
+
+def _stage(
+    output: DataFrame,
+    gate: data_quality_checks.MetricPass,
+    staging: str,
+    expected_rows: dict[incremental.Partition, int],
+) -> dict[str, Any]:
+    """Write the output to the staging folder, partitioned by year and month, one file per partition, and return
+    what the write observed: every metric of the quality gate, the rows of each partition and the duplicates.
+
+    Each month goes to one task, the months spread over the tasks by their expected rows, the largest first
+    (tx.month_task_sql). The gate's compound-key count is a window that streams over the output as the transform
+    leaves it (by location, then date), so it is taken before the write's shuffle, and the metrics after it
+    (data_quality_checks.observe)."""
+    if gate.key:
+        output = data_quality_checks.with_key_rows(output, gate.key, clustered_by=(*tx.LOCATION_KEY, "report_date"))
+    tasks = min(len(expected_rows), int(output.sparkSession.conf.get("spark.sql.shuffle.partitions") or 1))
+    shuffled = output.repartition(tasks, sql.column(tx.month_task_sql(expected_rows, tasks)))
+    sums = {"duplicates": "duplicates"}
+    for year, month in expected_rows:
+        sums[_rows_in((year, month))] = f"CASE WHEN year = {year} AND month = {month} THEN 1 ELSE 0 END"
+    observed, observation = data_quality_checks.observe(shuffled, gate, sums)
+    (
+        tx.to_output(observed)
+        .write.mode("overwrite")
+        .option("partitionOverwriteMode", "static")  # the folder is this run's alone
+        .partitionBy(*PARTITION_COLUMNS)
+        .parquet(storage.spark_path(staging))
+    )
+    return data_quality_checks.observed(gate, observation, sums)
+
+
+def _publish_staged(staging: str, output_path: str, partitions: list[incremental.Partition]) -> None:
+    """Each partition's folder in staging replaces the published one, as Spark's dynamic partition overwrite does
+    at its commit (the partitions not listed are not touched). A run killed between the two steps leaves a
+    partition missing: its ledger is not written, and the next run finds the output short of the ledger's rows."""
+    for partition in partitions:
+        name = tx.partition_name(*partition)
+        storage.delete_prefix(storage.join(output_path, name))
+        storage.move_prefix(storage.join(staging, name), storage.join(output_path, name))
 
 
 def _reconcile(manifest: dict[str, Any]) -> None:

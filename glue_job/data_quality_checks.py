@@ -9,9 +9,11 @@ the compound-key uniqueness a window over every row: a shuffle and a sort).
 Here each expectation names the metrics it needs (its validation
 dependencies: row count, null counts, out-of-range counts, rows sharing a
 compound key, a column's max), `metric_pass` turns each into a Spark
-aggregate, `aggregate` computes all of them in one job (each row first counts
-the rows sharing its compound key, a window over the key), and each expectation's
-own `metrics_validate`, the step GE's validator ends with, turns them into its
+aggregate, and each row first counts the rows sharing its compound key (a
+window over the key). `aggregate` computes all of them in one job; `observe`
+computes them while another action runs (the job's write of its output to a
+staging folder, so the gate costs no pass of its own). Each expectation's own
+`metrics_validate`, the step GE's validator ends with, turns them into its
 result: the same verdicts, `mostly` thresholds and result fields as a
 validation of the DataFrame (tests/component/test_job_data_quality.py compares the
 two on frames that break every check). Great Expectations takes seconds to
@@ -26,7 +28,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from pyspark.sql import DataFrame
+from pyspark import SparkContext, cloudpickle
+from pyspark.sql import DataFrame, Observation
 from utils import sql_text as sql
 
 FAIL = "fail"
@@ -286,6 +289,12 @@ def metric_pass(checks: list[Check]) -> MetricPass:
     return MetricPass(list(checks), expectations, key, metrics, given)
 
 
+def _aggregates(gate: MetricPass, sums: dict[str, str]) -> list[str]:
+    """The pass's aggregates (SQL), each named as `values` reads it, then `sums`, each summed under its name."""
+    aggregates = [sql.alias(metric.rows, gate.column(mid)) for mid, metric in gate.metrics.items()]
+    return aggregates + [sql.alias(f"sum({value})", name) for name, value in sums.items()]
+
+
 def aggregate(
     df: DataFrame,
     gate: MetricPass,
@@ -301,12 +310,42 @@ def aggregate(
     partitioned by part of the key and sorted by the key in that order (the job's output is: by location, then
     date, for its windows), the window streams over the rows as they are, with no shuffle and no sort; grouping
     by the key instead hashed every row into a group of its own (1.7 million of them)."""
-    sums = sums or {}
     if gate.key:
         df = with_key_rows(df, gate.key, clustered_by)
-    aggregates = [sql.column(sql.alias(metric.rows, gate.column(mid))) for mid, metric in gate.metrics.items()]
-    aggregates += [sql.column(sql.alias(f"sum({value})", name)) for name, value in sums.items()]
+    aggregates = [sql.column(a) for a in _aggregates(gate, sums or {})]
     return [row.asDict() for row in df.groupBy(*by).agg(*aggregates).collect()]
+
+
+def observe(df: DataFrame, gate: MetricPass, sums: dict[str, str] | None = None) -> tuple[DataFrame, Observation]:
+    """df with every metric of the pass (and `sums`, as in `aggregate`) observed while an action computes it: the
+    metrics ride along with the job's write of the output instead of a Spark job of their own over a cached copy.
+    df must already carry KEY_ROWS when the pass has a key (`with_key_rows`, before any repartition that breaks
+    the clustering it streams over). Read the result with `observed`, after the action succeeded.
+
+    Observe after the last shuffle before the action: Spark 3.5 reports no metrics for an observation below a
+    shuffle whose output turned out empty (its adaptive planning drops the stage from the final plan)."""
+    observation = Observation("data_quality")
+    aggregates = [sql.column(a) for a in _aggregates(gate, sums or {})]
+    return df.observe(observation, *aggregates), observation
+
+
+def observed(gate: MetricPass, observation: Observation, sums: Iterable[str] = ()) -> dict[str, Any]:
+    """The row of metrics an action computed for `observe` (one group: `gate.values([it])`), its values converted
+    as a collected row's are (PySpark 3.5's `Observation.get` hands a date back as a Java object, which no
+    expectation can compare; its streaming listener converts observed rows this way). Raises if Spark reported
+    none of them, rather than let the gate judge an empty row."""
+    jvm, java_observation = SparkContext._jvm, observation._jo
+    if jvm is None or java_observation is None:
+        raise RuntimeError("observed() needs an Observation that DataFrame.observe was called with")
+    java_row = java_observation.getRow()  # waits for the action's end
+    # A row with no schema: Spark dropped the observation from the plan it ran.
+    found: dict[str, Any] = {}
+    if java_row.schema() is not None:
+        found = cloudpickle.loads(jvm.PythonSQLUtils.toPyRow(java_row)).asDict()
+    missing = [name for name in (*(gate.column(mid) for mid in gate.metrics), *sums) if name not in found]
+    if missing:
+        raise RuntimeError(f"Spark reported no data-quality metrics for the output ({len(missing)} missing)")
+    return found
 
 
 def with_key_rows(df: DataFrame, key: Sequence[str], clustered_by: Sequence[str] = ()) -> DataFrame:

@@ -352,18 +352,53 @@ def delete_prefix(uri: str) -> int:
     return count
 
 
-STAGING_PREFIX = ".spark-staging-"
+# Spark's dynamic-overwrite staging folders (older runs published that way) and the job's own, one per run: the
+# output written there whole, then moved into place partition by partition once the quality gate passed.
+SPARK_STAGING_PREFIX = ".spark-staging-"
+STAGING_PREFIX = ".publish-staging-"
 
 
 def staging_leftovers(root: str) -> list[str]:
-    """Spark's dynamic-overwrite staging folders directly under root (a killed run leaves its folder behind)."""
+    """Staging folders directly under root (a killed run leaves its folder behind)."""
+    prefixes = (SPARK_STAGING_PREFIX, STAGING_PREFIX)
     if is_s3(root):
         bucket, prefix = split_s3(root)
         prefix = prefix.rstrip("/") + "/" if prefix else ""
         found = []
         paginator = _s3_client().get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=bucket, Prefix=prefix + STAGING_PREFIX, Delimiter="/"):
-            found += [f"s3://{bucket}/{item['Prefix']}" for item in page.get("CommonPrefixes", [])]
+        for staging in prefixes:
+            for page in paginator.paginate(Bucket=bucket, Prefix=prefix + staging, Delimiter="/"):
+                found += [f"s3://{bucket}/{item['Prefix']}" for item in page.get("CommonPrefixes", [])]
         return sorted(found)
     base = Path(root)
-    return sorted(str(p) for p in base.glob(f"{STAGING_PREFIX}*") if p.is_dir()) if base.is_dir() else []
+    if not base.is_dir():
+        return []
+    return sorted(str(p) for staging in prefixes for p in base.glob(f"{staging}*") if p.is_dir())
+
+
+def move_prefix(source: str, destination: str) -> int:
+    """Move every object under source to the same relative key under destination, which must hold none (on S3 a
+    copy and a delete per object, as S3A renames; locally one rename of the folder). Returns how many moved."""
+    if is_s3(source) != is_s3(destination):
+        raise ValueError(f"cannot move {source} to {destination}: one is on S3, the other is not")
+    if is_s3(source):
+        bucket, prefix = split_s3(source)
+        prefix = prefix.rstrip("/") + "/"
+        client = _s3_client()
+        keys = [
+            item["Key"]
+            for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+            for item in page.get("Contents", [])
+        ]
+        for key in keys:
+            copy_object(f"s3://{bucket}/{key}", join(destination, key[len(prefix) :]))
+        for start in range(0, len(keys), 1000):  # delete_objects takes up to 1000 keys
+            client.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in keys[start : start + 1000]]})
+        return len(keys)
+    path = Path(source)
+    if not path.exists():
+        return 0
+    count = sum(1 for p in path.rglob("*") if p.is_file())
+    Path(destination).parent.mkdir(parents=True, exist_ok=True)
+    path.rename(destination)
+    return count

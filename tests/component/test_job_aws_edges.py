@@ -64,12 +64,14 @@ def test_staging_leftovers_of_a_killed_run_are_found_only_at_the_output_root(aws
     for key in (
         "jhu_daily/.spark-staging-1111/_temporary/0/part-0.parquet",
         "jhu_daily/.spark-staging-2222/year=2020/month=3/part-1.parquet",
+        "jhu_daily/.publish-staging-run-3/year=2020/month=3/part-2.parquet",
         "jhu_daily/year=2020/month=3/part-0.parquet",
         "jhu_daily/year=2020/month=3/.spark-staging-nested/part.parquet",
     ):
         s3.put_object(Bucket="processed", Key=key, Body=b"x")
     leftovers = storage.staging_leftovers("s3://processed/jhu_daily/")
     assert leftovers == [
+        "s3://processed/jhu_daily/.publish-staging-run-3/",
         "s3://processed/jhu_daily/.spark-staging-1111/",
         "s3://processed/jhu_daily/.spark-staging-2222/",
     ]
@@ -79,9 +81,44 @@ def test_staging_leftovers_of_a_killed_run_are_found_only_at_the_output_root(aws
     assert remaining == ["year=2020/month=3/.spark-staging-nested/part.parquet", "year=2020/month=3/part-0.parquet"]
 
     (tmp_path / ".spark-staging-3333" / "_temporary").mkdir(parents=True)
+    (tmp_path / ".publish-staging-run-4" / "year=2020").mkdir(parents=True)
     (tmp_path / "year=2020").mkdir()
-    assert storage.staging_leftovers(str(tmp_path)) == [str(tmp_path / ".spark-staging-3333")]
+    assert storage.staging_leftovers(str(tmp_path)) == [
+        str(tmp_path / ".publish-staging-run-4"),
+        str(tmp_path / ".spark-staging-3333"),
+    ]
     assert storage.staging_leftovers(str(tmp_path / "missing")) == []
+
+
+def test_a_staged_partition_moves_into_place_whole(aws: str, tmp_path) -> None:
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="moves")
+    staged = "out/.publish-staging-r1/year=2020/month=3"
+    for name in ("part-0.parquet", ".part-0.parquet.crc", "nested/part-1.parquet"):
+        s3.put_object(Bucket="moves", Key=f"{staged}/{name}", Body=name.encode())
+    s3.put_object(Bucket="moves", Key=f"{staged}0/part-9.parquet", Body=b"x")  # month=30: not under month=3
+    assert (
+        storage.move_prefix("s3://moves/out/.publish-staging-r1/year=2020/month=3", "s3://moves/out/year=2020/month=3")
+        == 3
+    )
+    remaining = sorted(item["Key"] for item in s3.list_objects_v2(Bucket="moves")["Contents"])
+    assert remaining == [
+        "out/.publish-staging-r1/year=2020/month=30/part-9.parquet",
+        "out/year=2020/month=3/.part-0.parquet.crc",
+        "out/year=2020/month=3/nested/part-1.parquet",
+        "out/year=2020/month=3/part-0.parquet",
+    ]
+    assert storage.read_bytes("s3://moves/out/year=2020/month=3/nested/part-1.parquet") == b"nested/part-1.parquet"
+    assert storage.move_prefix("s3://moves/out/.publish-staging-r1/year=2020/month=4", "s3://moves/out/x") == 0
+
+    source = tmp_path / ".publish-staging-r1" / "year=2020" / "month=3"
+    source.mkdir(parents=True)
+    (source / "part-0.parquet").write_bytes(b"rows")
+    assert storage.move_prefix(str(source), str(tmp_path / "year=2020" / "month=3")) == 1
+    assert (tmp_path / "year=2020" / "month=3" / "part-0.parquet").read_bytes() == b"rows" and not source.exists()
+    assert storage.move_prefix(str(source), str(tmp_path / "year=2020" / "month=4")) == 0
+    with pytest.raises(ValueError, match="one is on S3"):
+        storage.move_prefix(str(tmp_path), "s3://moves/out/")
 
 
 def test_catalog_table_is_created_extended_additively_and_partitions_registered(aws: str) -> None:

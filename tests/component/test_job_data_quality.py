@@ -135,6 +135,58 @@ def test_the_pass_carries_row_counts_per_partition(spark) -> None:
     assert failed == ["uniqueness: report_date+country+province+admin2"]
 
 
+@pytest.mark.parametrize("rows", [CLEAN, BROKEN], ids=["clean", "broken"])
+def test_the_pass_observed_during_a_write_equals_the_pass_of_its_own(spark, tmp_path, rows) -> None:
+    df = spark.createDataFrame(rows, SCHEMA).withColumn("duplicates", F.lit(2))
+    gate = dq.metric_pass(CHECKS)
+    sums = {"rows": "1", "dups": "duplicates"}
+    alone = dq.aggregate(df, gate, sums=sums)
+    # As the job writes: the key's rows counted first, the metrics observed after the write's shuffle.
+    keyed = dq.with_key_rows(df, gate.key).repartition(3, "report_date")
+    observed, observation = dq.observe(keyed, gate, sums)
+    observed.drop(dq.KEY_ROWS, "duplicates").write.partitionBy("report_date").parquet(str(tmp_path / "out"))
+    metrics = dq.observed(gate, observation, sums)
+    assert metrics == alone[0]
+    assert metrics["rows"] == len(rows) and metrics["dups"] == 2 * len(rows)
+    assert dq.evaluate(gate, gate.values([metrics])) == dq.evaluate(gate, gate.values(alone))
+
+
+@pytest.mark.parametrize("adaptive", ["false", "true"], ids=["local", "adaptive"])
+def test_an_empty_write_reports_zero_rows(spark, tmp_path, adaptive: str) -> None:
+    """Local Spark runs with adaptive execution off; Glue's Spark with it on (Spark 3.5's default)."""
+    gate = dq.metric_pass(CHECKS)
+    sums = {"rows": "1"}
+    before = spark.conf.get("spark.sql.adaptive.enabled")
+    spark.conf.set("spark.sql.adaptive.enabled", adaptive)
+    try:
+        # Rows found to be none only when a stage runs (not an empty frame the planner can see).
+        none = dq.with_key_rows(spark.createDataFrame(CLEAN, SCHEMA).where("confirmed > 1000"), gate.key)
+        observed, observation = dq.observe(none.repartition(3, "country"), gate, sums)
+        observed.drop(dq.KEY_ROWS).write.parquet(str(tmp_path / "after"))
+        metrics = dq.observed(gate, observation, sums)
+    finally:
+        spark.conf.set("spark.sql.adaptive.enabled", before)
+    assert metrics["rows"] is None  # a sum over no rows
+    # The same verdicts as over no rows at all: the volume check fails.
+    assert dq.evaluate(gate, gate.values([metrics])) == dq.evaluate(gate, gate.values([]))
+
+
+def test_an_observation_spark_dropped_is_an_error_not_an_empty_row(spark, tmp_path) -> None:
+    gate = dq.metric_pass(CHECKS)
+    sums = {"rows": "1"}
+    before = spark.conf.get("spark.sql.adaptive.enabled")
+    spark.conf.set("spark.sql.adaptive.enabled", "true")
+    try:
+        none = dq.with_key_rows(spark.createDataFrame(CLEAN, SCHEMA).where("confirmed > 1000"), gate.key)
+        # Observed below the write's shuffle: the adaptive plan drops the empty stage, with the observation in it.
+        below, lost = dq.observe(none, gate, sums)
+        below.drop(dq.KEY_ROWS).repartition(3, "country").write.parquet(str(tmp_path / "below"))
+        with pytest.raises(RuntimeError, match="no data-quality metrics"):
+            dq.observed(gate, lost, sums)
+    finally:
+        spark.conf.set("spark.sql.adaptive.enabled", before)
+
+
 def test_key_rows_stream_over_a_frame_clustered_by_location_then_date(spark) -> None:
     df = spark.createDataFrame([*CLEAN, row(day=1, country="Peru"), row(day=1, country="Peru")], SCHEMA)
     location = ("country", "province", "admin2")

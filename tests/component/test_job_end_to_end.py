@@ -78,10 +78,16 @@ def test_full_run_reconciles_and_gives_exact_rows(spark, tmp_path: Path) -> None
     }  # fmt: skip
     assert (manifest["files_processed"], manifest["files_quarantined"], manifest["files_skipped"]) == (11, 5, 1)
     assert manifest["quarantined_files"] == BAD
+    # The partitions moved into place from the run's staging folder, which is gone.
+    assert {p.name for p in (tmp_path / "out").iterdir()} == {"year=2020"}
     assert manifest["partitions_written"] == ["year=2020/month=1", "year=2020/month=3", "year=2020/month=5",
                                               "year=2020/month=11"]  # fmt: skip
     assert manifest["new_columns"] == ["people_tested"]
-    assert manifest["data_quality"]["score"] is not None
+    # Every check judged the values it was meant to: the newest date as a date, the output's row count.
+    results = {r["expectation"]: r for r in manifest["data_quality"]["results"]}
+    assert manifest["data_quality"]["score"] == 1.0 and [r for r in results.values() if "error" in r] == []
+    assert str(results["freshness: newest report_date"]["observed_value"]) == "2020-11-14"
+    assert results["volume: at least one row"]["observed_value"] == 24
     phases = manifest["phase_seconds"]
     assert list(phases) == [
         "list_inputs", "sniff_files", "read_and_classify", "plan_and_count", "transform_and_count",
@@ -272,7 +278,7 @@ def test_a_failing_quality_gate_publishes_nothing(spark, tmp_path: Path) -> None
     )
     with pytest.raises(data_quality_checks.DataQualityError, match="volume"):
         job.run_job(spark, options(tmp_path, run_id="gated"))
-    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "out").rglob("*")} == before
+    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "out").rglob("*")} == before  # no staging folder left
     assert (tmp_path / "state-out" / "ledger.json").read_text() == ledger_before
     manifest = json.loads((tmp_path / "state-out" / "runs" / "gated.json").read_text())
     assert manifest["status"] == "failed_data_quality"
