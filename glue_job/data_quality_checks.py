@@ -155,7 +155,7 @@ class UnsupportedCheck(ValueError):
     """A check needs a metric the one-pass aggregation does not compute (say which, rather than guess)."""
 
 
-# Per row: how many rows share its compound key (the window `aggregate` adds when the pass has a key).
+# Per row: how many rows share its compound key (the window `with_key_rows` adds when the pass has a key).
 KEY_ROWS = "_key_rows"
 
 
@@ -296,22 +296,12 @@ def _aggregates(gate: MetricPass, sums: dict[str, str]) -> list[str]:
 
 
 def aggregate(
-    df: DataFrame,
-    gate: MetricPass,
-    by: Sequence[str] = (),
-    sums: dict[str, str] | None = None,
-    clustered_by: Sequence[str] = (),
+    df: DataFrame, gate: MetricPass, by: Sequence[str] = (), sums: dict[str, str] | None = None
 ) -> list[dict[str, Any]]:
     """Every metric of the pass, per group of `by`, in one Spark job; `sums` are further per-row values (SQL)
-    summed per group (the job's row counts per partition ride along).
-
-    With a compound key, each row first counts the rows sharing its key: a window over the key, whose columns
-    are taken in the order of `clustered_by` (the columns df is partitioned and sorted by, first). On a frame
-    partitioned by part of the key and sorted by the key in that order (the job's output is: by location, then
-    date, for its windows), the window streams over the rows as they are, with no shuffle and no sort; grouping
-    by the key instead hashed every row into a group of its own (1.7 million of them)."""
+    summed per group. With a compound key, each row first counts the rows sharing its key (`with_key_rows`)."""
     if gate.key:
-        df = with_key_rows(df, gate.key, clustered_by)
+        df = with_key_rows(df, gate.key)
     aggregates = [sql.column(a) for a in _aggregates(gate, sums or {})]
     return [row.asDict() for row in df.groupBy(*by).agg(*aggregates).collect()]
 
@@ -349,7 +339,13 @@ def observed(gate: MetricPass, observation: Observation, sums: Iterable[str] = (
 
 
 def with_key_rows(df: DataFrame, key: Sequence[str], clustered_by: Sequence[str] = ()) -> DataFrame:
-    """df with KEY_ROWS: how many rows share each row's key (nulls in a key count as equal, as GE counts them)."""
+    """df with KEY_ROWS: how many rows share each row's key (nulls in a key count as equal, as GE counts them).
+
+    A window over the key, whose columns are taken in the order of `clustered_by` (the columns df is partitioned
+    and sorted by, first). On a frame partitioned by part of the key and sorted by the key in that order (the
+    job's output is: by location, then date, for its windows), the window streams over the rows as they are,
+    with no shuffle and no sort; grouping by the key instead hashed every row into a group of its own (1.7
+    million of them)."""
     order = list(clustered_by)
     ordered = sorted(key, key=lambda c: order.index(c) if c in order else len(order))  # stable: the rest keep theirs
     window = f"PARTITION BY {', '.join(sql.ident(c) for c in ordered)}"

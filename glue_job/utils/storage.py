@@ -384,16 +384,14 @@ def move_prefix(source: str, destination: str) -> int:
     if is_s3(source):
         bucket, prefix = split_s3(source)
         prefix = prefix.rstrip("/") + "/"
-        client = _s3_client()
         keys = [
             item["Key"]
-            for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+            for page in _s3_client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
             for item in page.get("Contents", [])
         ]
         for key in keys:
             copy_object(f"s3://{bucket}/{key}", join(destination, key[len(prefix) :]))
-        for start in range(0, len(keys), 1000):  # delete_objects takes up to 1000 keys
-            client.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in keys[start : start + 1000]]})
+        delete_prefix(source)
         return len(keys)
     path = Path(source)
     if not path.exists():
