@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +32,8 @@ COLUMNS = ["fips", "admin2", "province_state", "country_region", "last_update", 
 
 
 @pytest.fixture(scope="module")
-def cloud(test_config: PipelineConfig, s3a_jars: list[Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    state_dir = tmp_path_factory.mktemp("awsglue-example")
+def cloud(test_config: PipelineConfig, s3a_jars: list[Path], cloud_state_dir: Callable[[], Path]) -> Iterator[Any]:
+    state_dir = cloud_state_dir()  # the session's provisioned baseline: an empty folder would be applied anew
     # A warm job process (as local up keeps one) serves the runs one after the other, as Glue's warm pools do.
     clouds = [LocalCloud(test_config, state_dir, run_lambdas=False, keep_warm_worker=True).start()]
 
