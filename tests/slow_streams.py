@@ -11,7 +11,6 @@ own log, printed whole when it ends. Extra pytest options pass through PYTEST_AD
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -104,5 +103,4 @@ def run(extra: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    os.chdir(REPO_ROOT)
     raise SystemExit(run(sys.argv[1:]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 from tests import slow_streams
@@ -33,7 +34,9 @@ def test_stream_b_runs_every_other_slow_test_and_both_pass_options_through() -> 
     assert not [arg for arg in b if arg.startswith("tests/")]
     every_slow_file = {
         file
-        for root in ("tests/component", "tests/infra", "tests/integration", "tests/realdata")
+        for root in tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"][
+            "testpaths"
+        ]
         for file in _slow_files(REPO_ROOT / root)
     }
     in_a = {file for path in slow_streams.STREAM_A for file in _slow_files(REPO_ROOT / path)}
