@@ -38,7 +38,8 @@ STREAM_A = (
 
 def stream_commands(python: str, extra: list[str]) -> dict[str, list[str]]:
     """The pytest command line of each stream."""
-    base = [python, "-m", "pytest", "-m", "slow", "-q", "-p", "no:cacheprovider", *extra]
+    # -u: each log fills as its stream goes (`tail -f` it), not in blocks
+    base = [python, "-u", "-m", "pytest", "-m", "slow", "-q", "-p", "no:cacheprovider", *extra]
     return {
         "a": [*base, *STREAM_A],
         "b": [*base, *(f"--ignore={path}" for path in STREAM_A)],
@@ -70,14 +71,15 @@ def run(extra: list[str]) -> int:
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     running: dict[str, tuple[subprocess.Popen[bytes], Path]] = {}
-    for name, argv in stream_commands(sys.executable, extra).items():
-        log = LOG_DIR / f"stream-{name}.log"
-        with log.open("wb") as out:
-            running[name] = (subprocess.Popen(argv, cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT), log)
-        print(f"slow tier, stream {name}: {' '.join(argv[3:])} (log: {log.relative_to(REPO_ROOT)})", flush=True)
     codes: dict[str, int] = {}
+    # Before the first stream starts: from then on a SIGTERM ends the streams as Ctrl-C does.
     signal.signal(signal.SIGTERM, _interrupted)
     try:
+        for name, argv in stream_commands(sys.executable, extra).items():
+            log = LOG_DIR / f"stream-{name}.log"
+            with log.open("wb") as out:
+                running[name] = (subprocess.Popen(argv, cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT), log)
+            print(f"slow tier, stream {name}: {' '.join(argv[4:])} (log: {log.relative_to(REPO_ROOT)})", flush=True)
         while running:
             for name, (process, log) in list(running.items()):
                 code = process.poll()

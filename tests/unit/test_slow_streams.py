@@ -26,7 +26,7 @@ def test_stream_b_runs_every_other_slow_test_and_both_pass_options_through() -> 
     commands = slow_streams.stream_commands("python", ["--durations=5"])
     a, b = commands["a"], commands["b"]
     for argv in (a, b):
-        assert argv[:5] == ["python", "-m", "pytest", "-m", "slow"] and "--durations=5" in argv
+        assert argv[:6] == ["python", "-u", "-m", "pytest", "-m", "slow"] and "--durations=5" in argv
     assert a[-len(slow_streams.STREAM_A) :] == list(slow_streams.STREAM_A)
     ignored = [arg.removeprefix("--ignore=") for arg in b if arg.startswith("--ignore=")]
     assert ignored == list(slow_streams.STREAM_A)
