@@ -2,7 +2,9 @@
 resource created with no error, then a second `terraform plan -detailed-exitcode` with nothing to change.
 
 One emulator (TLS, as the local cloud runs it) for the module; each environment is applied once and shared by its
-tests (resource names carry the environment, so they coexist). All four run with the slow drills: `make test` has
+tests (resource names carry the environment, so they coexist). The environments the session's tests ask for are
+applied side by side: an apply is mostly the provider's waits (below), so four one after the other took 79-88 s
+each, most of it with the cores idle. All four run with the slow drills: `make test` has
 the `test` environment applied once by tests/provisioned_cloud.py, which every local cloud of the session starts from,
 and checks the applied resources in tests/infra and tests/integration/test_local_cloud.py.
 The timings are printed and recorded as test properties.
@@ -18,6 +20,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -83,12 +86,30 @@ def _report(request: pytest.FixtureRequest, line: str) -> None:
 def apply(
     emulator: Emulator, artifacts_dir: Path, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Callable[[str], Applied]:
-    """Apply an environment once (the first test that asks), then hand out the same result."""
+    """Apply each environment once, then hand out the same result: the first test that asks applies every
+    environment this session's tests of the module ask for, side by side, each in its own Terraform process."""
+    wanted = {
+        callspec.params["environment"]
+        for item in request.session.items
+        if getattr(item, "module", None) is request.module
+        and (callspec := getattr(item, "callspec", None)) is not None
+        and "environment" in callspec.params
+    }
     applied: dict[str, Applied] = {}
 
     def run(environment: str) -> Applied:
-        if environment in applied:
-            return applied[environment]
+        if environment not in applied:
+            batch = sorted({environment, *wanted} - applied.keys())
+            with ThreadPoolExecutor(max_workers=len(batch)) as pool:
+                for done in pool.map(apply_one, batch):
+                    applied[done.environment] = done
+                    seconds = f"{done.apply_seconds:.1f} s"
+                    _report(request, f"terraform apply {done.environment}: {done.added} resources in {seconds}")
+            if len(batch) > 1:
+                _report(request, f"(the applies of {', '.join(batch)} ran side by side)")
+        return applied[environment]
+
+    def apply_one(environment: str) -> Applied:
         state_dir = tmp_path_factory.mktemp(f"state-{environment}")
         workspace = local_workspace(
             environment,
@@ -115,7 +136,7 @@ def apply(
         output = (result.stdout or "") + (result.stderr or "")
         planned = re.search(r"Plan: (\d+) to add", output)
         added = re.search(r"Apply complete! Resources: (\d+) added", output)
-        applied[environment] = Applied(
+        return Applied(
             environment=environment,
             workspace=workspace,
             returncode=result.returncode,
@@ -124,8 +145,6 @@ def apply(
             planned=int(planned.group(1)) if planned else -1,
             added=int(added.group(1)) if added else -1,
         )
-        _report(request, f"terraform apply {environment}: {applied[environment].added} resources in {seconds:.1f} s")
-        return applied[environment]
 
     return run
 
